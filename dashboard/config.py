@@ -1,0 +1,25 @@
+"""Settings read from the environment, normalised once in create_app."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def normalise_database_url(url: str) -> str:
+    """Point every PostgreSQL URL at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def settings_from_env(instance_path: str) -> dict:
+    """The configuration of SPEC §8, taken from the environment."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "dashboard.sqlite3")
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(os.environ.get("DATABASE_URL") or default_db),
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "DASHBOARD_TODAY": os.environ.get("DASHBOARD_TODAY") or None,
+        "DASHBOARD_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE") or "Asia/Seoul",
+        "DASHBOARD_ENV": os.environ.get("DASHBOARD_ENV", "development"),
+    }

@@ -1,0 +1,444 @@
+"""Tables and constraints of the dashboard (SPEC §1–6, §8, §10). No rules live here.
+
+Every "unique" of the spec is a database constraint. Foreign keys carry their
+delete behaviour (SPEC §5: deleting a session nulls its risk logs' session,
+deleting an enrollment deletes its logs) so deletes need no application loops.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .dbtypes import Score, UTCDateTime, utcnow
+from .extensions import db
+
+ROLES = ("admin", "teacher", "staff")
+ATTEMPT_SOURCES = ("import", "manual", "omr")
+ATTENDANCE_TYPES = ("online", "offline")
+INVALID_REASONS = ("LOW_CONFIDENCE", "BLANK", "MULTI")
+RISK_LEVELS = ("NORMAL", "WARNING", "DANGER")
+RISK_RULES = ("CONSECUTIVE_INCOMPLETE", "CONSECUTIVE_LOW_SCORE")
+CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK", "MANUAL_REQUEST", "TEACHER_RECOMMEND")
+AUTO_CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK")
+OMR_STATUSES = ("pending", "failed", "needs_review", "graded")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# ---------------------------------------------------------------- people
+
+class User(Timestamped, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    locale: Mapped[str | None] = mapped_column(String(8))
+
+
+class TeacherLecture(db.Model):
+    """A teacher assigned to a lecture."""
+
+    __tablename__ = "teacher_lecture"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(db.Model):
+    """One failed login, kept so every worker sees the throttle (per account and per address)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_time", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditLog(db.Model):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(String(150))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    lecture_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# ---------------------------------------------------------------- structure
+
+class Lecture(Timestamped, db.Model):
+    __tablename__ = "lecture"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The academy date of the last whole-lecture recompute (SPEC §7).
+    recomputed_for: Mapped[date | None] = mapped_column(Date)
+
+
+class LectureSession(Timestamped, db.Model):
+    """A session (차시) of a lecture."""
+
+    __tablename__ = "lecture_session"
+    __table_args__ = (
+        UniqueConstraint("lecture_id", "order"),
+        CheckConstraint('"order" BETWEEN 1 AND 9999', name="order_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    order: Mapped[int] = mapped_column("order", Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    date: Mapped[date | None] = mapped_column(Date)
+
+
+class Student(Timestamped, db.Model):
+    __tablename__ = "student"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    guardian_contact: Mapped[str | None] = mapped_column(String(100))
+
+
+class Enrollment(Timestamped, db.Model):
+    __tablename__ = "enrollment"
+    __table_args__ = (UniqueConstraint("student_id", "lecture_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("student.id", ondelete="CASCADE"), index=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    # Withdrawn enrollments keep their history, frozen and hidden by default (SPEC §1).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Exam(Timestamped, db.Model):
+    __tablename__ = "exam"
+    __table_args__ = (
+        CheckConstraint("max_score > 0", name="max_score_positive"),
+        CheckConstraint("pass_score IS NULL OR (pass_score >= 0 AND pass_score <= max_score)", name="pass_score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    pass_score: Mapped[Decimal | None] = mapped_column(Score)
+    max_score: Mapped[Decimal] = mapped_column(Score, default=Decimal(100))
+
+
+class ExamSession(db.Model):
+    """The many-to-many link between exams and sessions."""
+
+    __tablename__ = "exam_session"
+
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("lecture_session.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ExamQuestion(db.Model):
+    """One question of an exam's answer key: the right marks as a string ("3", "24")."""
+
+    __tablename__ = "exam_question"
+    __table_args__ = (UniqueConstraint("exam_id", "number"), CheckConstraint("points >= 0", name="points"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(String(32))
+    points: Mapped[Decimal] = mapped_column(Score, default=Decimal(1))
+
+
+class Homework(Timestamped, db.Model):
+    __tablename__ = "homework"
+    __table_args__ = (CheckConstraint("max_score > 0", name="max_score_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lecture_session.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    max_score: Mapped[Decimal] = mapped_column(Score, default=Decimal(100))
+
+
+# ---------------------------------------------------------------- facts (inputs)
+
+class Attempt(Timestamped, db.Model):
+    """One sitting of an exam; the latest one is the result (SPEC §1)."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "exam_id", "attempt_no"),
+        CheckConstraint("attempt_no >= 1", name="attempt_no_positive"),
+        CheckConstraint("score >= 0", name="score_non_negative"),
+        CheckConstraint(_in("source", ATTEMPT_SOURCES), name="source"),
+        Index("ix_attempt_exam_enrollment", "exam_id", "enrollment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"))
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    score: Mapped[Decimal] = mapped_column(Score)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16), default="import")
+
+
+class AnswerFact(db.Model):
+    """One question of one attempt (SPEC §1 'answer fact')."""
+
+    __tablename__ = "answer_fact"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question"),
+        CheckConstraint("invalid_reason IS NULL OR " + _in("invalid_reason", INVALID_REASONS), name="invalid_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"))
+    question: Mapped[int] = mapped_column(Integer)
+    is_correct: Mapped[bool] = mapped_column(Boolean)
+    invalid_reason: Mapped[str | None] = mapped_column(String(16))
+    detected: Mapped[str | None] = mapped_column(String(32))
+
+
+class HomeworkSubmission(Timestamped, db.Model):
+    __tablename__ = "homework_submission"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "homework_id"),
+        CheckConstraint("score IS NULL OR score >= 0", name="score_non_negative"),
+        Index("ix_homework_submission_homework", "homework_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    homework_id: Mapped[int] = mapped_column(ForeignKey("homework.id", ondelete="CASCADE"))
+    submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[Decimal | None] = mapped_column(Score)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Activity(Timestamped, db.Model):
+    """Attendance and video progress of one enrollment in one session."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "session_id"),
+        CheckConstraint(_in("attendance", ATTENDANCE_TYPES), name="attendance"),
+        CheckConstraint("video_rate BETWEEN 0 AND 100", name="video_rate_range"),
+        Index("ix_activity_session", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("lecture_session.id", ondelete="CASCADE"))
+    attendance: Mapped[str] = mapped_column(String(10), default="online")
+    video_rate: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---------------------------------------------------------------- policy
+
+class ProgressPolicy(Timestamped, db.Model):
+    """The pass policy of one lecture (SPEC §2); defaults live in progress.rules.POLICY_DEFAULTS."""
+
+    __tablename__ = "progress_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), unique=True)
+    video_required_rate: Mapped[int] = mapped_column(Integer, default=90)
+    exam_start_session_order: Mapped[int] = mapped_column(Integer, default=2)
+    exam_end_session_order: Mapped[int] = mapped_column(Integer, default=9999)
+    exam_pass_score: Mapped[Decimal] = mapped_column(Score, default=Decimal(60))
+    exam_aggregate_strategy: Mapped[str] = mapped_column(String(10), default="MAX")
+    exam_pass_source: Mapped[str] = mapped_column(String(10), default="EXAM")
+    homework_start_session_order: Mapped[int] = mapped_column(Integer, default=2)
+    homework_end_session_order: Mapped[int] = mapped_column(Integer, default=9999)
+    homework_pass_type: Mapped[str] = mapped_column(String(30), default="TEACHER_APPROVAL")
+    homework_cutline_percent: Mapped[int] = mapped_column(Integer, default=80)
+    homework_round_unit: Mapped[int] = mapped_column(Integer, default=5)
+    completion_grace_days: Mapped[int] = mapped_column(Integer, default=7)
+    risk_warning_consecutive: Mapped[int] = mapped_column(Integer, default=2)
+    risk_danger_consecutive: Mapped[int] = mapped_column(Integer, default=3)
+
+
+# ---------------------------------------------------------------- derived rows
+
+class SessionProgress(Timestamped, db.Model):
+    """One row per (enrollment, held session), written only by recompute (SPEC §3)."""
+
+    __tablename__ = "session_progress"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "session_id"),
+        Index("ix_session_progress_session", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("lecture_session.id", ondelete="CASCADE"))
+    attendance_type: Mapped[str] = mapped_column(String(10), default="online")
+    video_progress_rate: Mapped[int] = mapped_column(Integer, default=0)
+    video_completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    exam_attempted: Mapped[bool] = mapped_column(Boolean, default=False)
+    exam_aggregate_score: Mapped[Decimal | None] = mapped_column(Score)
+    exam_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    exam_meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+    homework_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    homework_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    calculated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class LectureProgress(Timestamped, db.Model):
+    """One row per enrollment (SPEC §4)."""
+
+    __tablename__ = "lecture_progress"
+    __table_args__ = (
+        CheckConstraint(_in("risk_level", RISK_LEVELS), name="risk_level"),
+        Index("ix_lecture_progress_lecture", "lecture_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), unique=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"))
+    total_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    completed_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    failed_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failed_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    risk_level: Mapped[str] = mapped_column(String(10), default="NORMAL")
+    last_session_id: Mapped[int | None] = mapped_column(ForeignKey("lecture_session.id", ondelete="SET NULL"))
+    last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class RiskLog(Timestamped, db.Model):
+    """History of risk findings; a recompute only ever inserts (SPEC §5)."""
+
+    __tablename__ = "risk_log"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "session_id", "risk_level", "rule"),
+        CheckConstraint(_in("risk_level", ("WARNING", "DANGER")), name="risk_level"),
+        CheckConstraint(_in("rule", RISK_RULES), name="rule"),
+        Index("ix_risk_log_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lecture_session.id", ondelete="SET NULL"), index=True)
+    risk_level: Mapped[str] = mapped_column(String(10))
+    rule: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ClinicLink(Timestamped, db.Model):
+    """A clinic (remedial class) booking, automatic or requested by a person (SPEC §6)."""
+
+    __tablename__ = "clinic_link"
+    __table_args__ = (
+        CheckConstraint(_in("reason", CLINIC_REASONS), name="reason"),
+        # At most one automatic link per (enrollment, session, reason); manual ones repeat freely.
+        Index(
+            "uq_clinic_link_auto",
+            "enrollment_id",
+            "session_id",
+            "reason",
+            unique=True,
+            sqlite_where=text("reason IN ('AUTO_FAILED', 'AUTO_RISK')"),
+            postgresql_where=text("reason IN ('AUTO_FAILED', 'AUTO_RISK')"),
+        ),
+        Index("ix_clinic_link_session", "session_id"),
+        Index("ix_clinic_link_resolved", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lecture_session.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(30))
+    is_auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    memo: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # False once a person approved, resolved or reopened it: recompute leaves it alone from then on.
+    auto_managed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    reopened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------- OMR intake
+
+class OmrScan(Timestamped, db.Model):
+    """A scanned answer sheet and what the OMR worker read from it (SPEC §10)."""
+
+    __tablename__ = "omr_scan"
+    __table_args__ = (CheckConstraint(_in("status", OMR_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment.id", ondelete="SET NULL"))
+    registered_enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    review_reasons: Mapped[Any] = mapped_column(JSON, default=list)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[Any] = mapped_column(JSON, nullable=True)
+    payload: Mapped[Any] = mapped_column(JSON, nullable=True)
+    result_version: Mapped[str | None] = mapped_column(String(64))
+    mode: Mapped[str | None] = mapped_column(String(64))
+    meta_used: Mapped[bool | None] = mapped_column(Boolean)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
