@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -50,7 +51,9 @@ class Timestamped:
 
 # ---------------------------------------------------------------- people
 
-class User(Timestamped, db.Model):
+class User(Timestamped, UserMixin, db.Model):
+    """A person who signs in; UserMixin gives Flask-Login get_id() and is_authenticated."""
+
     __tablename__ = "user_account"
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
 
@@ -336,6 +339,8 @@ class SessionProgress(Timestamped, db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     calculated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # A digest of the derived values: a recompute rewrites only rows whose digest changed.
+    fingerprint: Mapped[str | None] = mapped_column(String(40))
 
 
 class LectureProgress(Timestamped, db.Model):
@@ -358,6 +363,7 @@ class LectureProgress(Timestamped, db.Model):
     last_session_id: Mapped[int | None] = mapped_column(ForeignKey("lecture_session.id", ondelete="SET NULL"))
     last_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meta: Mapped[Any] = mapped_column(JSON, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(40))
 
 
 class RiskLog(Timestamped, db.Model):

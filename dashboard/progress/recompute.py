@@ -1,11 +1,52 @@
-"""Set-based recompute (SPEC §7) — interface; the implementation is being written now.
+"""Set-based recompute (SPEC §7): load facts with a fixed number of queries, apply the
+pure rules, write only what changed with bulk upserts — in the caller's transaction.
 
-Callers lock the lecture they change, change inputs, flush, then call one of these
-in the same transaction; the request or command boundary commits once.
+A recompute covers a *scope*: some enrollments x some sessions of one lecture. It
+rewrites those cells' session progress, the lecture progress (and risk logs) of those
+enrollments, and the automatic clinic links of those cells. The number of queries
+does not depend on how many students or sessions the scope holds.
+
+Callers lock the lecture (`lock_lecture`) before changing its inputs, change them,
+flush, then call `recompute`; the request or command boundary commits once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..clock import academy_today, now, to_academy_iso
+from ..extensions import db
+from ..models import (
+    AUTO_CLINIC_REASONS,
+    Activity,
+    AnswerFact,
+    Attempt,
+    ClinicLink,
+    Enrollment,
+    Exam,
+    ExamSession,
+    Homework,
+    HomeworkSubmission,
+    Lecture,
+    LectureProgress,
+    LectureSession,
+    ProgressPolicy,
+    RiskLog,
+    SessionProgress,
+)
+from . import rules
+
+
+# The predicate of the partial unique index on automatic clinic links (models.ClinicLink).
+AUTO_LINK_PREDICATE = text("reason IN ('AUTO_FAILED', 'AUTO_RISK')")
 
 
 @dataclass(frozen=True)
@@ -17,27 +58,516 @@ class Scope:
     session_ids: frozenset[int] | None = None
 
 
+# ---------------------------------------------------------------- entry points
+
 def lock_lecture(lecture_id: int) -> None:
-    """SELECT ... FOR UPDATE on the lecture row (a no-op on SQLite, which locks the whole file)."""
-    raise NotImplementedError
-
-
-def recompute(scope: Scope) -> int:
-    """Recompute the scope's session progress, the lecture progress of its enrollments,
-    risk logs and automatic clinic links. Returns how many session-progress rows were recomputed."""
-    raise NotImplementedError
+    """SELECT ... FOR UPDATE on the lecture row; SQLite locks the whole file on write instead."""
+    db.session.execute(select(Lecture.id).where(Lecture.id == lecture_id).with_for_update())
 
 
 def recompute_lecture(lecture_id: int) -> int:
-    """The whole lecture; also sets lecture.recomputed_for to today."""
-    raise NotImplementedError
+    """The whole lecture; also records today as the lecture's `recomputed_for`."""
+    lock_lecture(lecture_id)
+    count = recompute(Scope(lecture_id))
+    lecture = db.session.get(Lecture, lecture_id)
+    today = academy_today()
+    if lecture is not None and lecture.recomputed_for != today:
+        lecture.recomputed_for = today
+        db.session.flush()
+    return count
 
 
 def recompute_exam(exam_id: int, enrollment_ids: frozenset[int] | None = None) -> int:
-    """Every lecture with a session linked to the exam: those sessions (for the given enrollments, or all)."""
-    raise NotImplementedError
+    """Every lecture with a session linked to the exam: those sessions, for the given enrollments or all."""
+    rows = db.session.execute(
+        select(LectureSession.lecture_id, LectureSession.id)
+        .join(ExamSession, ExamSession.session_id == LectureSession.id)
+        .where(ExamSession.exam_id == exam_id)
+    ).all()
+    sessions_by_lecture: dict[int, set[int]] = defaultdict(set)
+    for lecture_id, session_id in rows:
+        sessions_by_lecture[lecture_id].add(session_id)
+    total = 0
+    for lecture_id in sorted(sessions_by_lecture):
+        lock_lecture(lecture_id)
+        total += recompute(Scope(lecture_id, enrollment_ids, frozenset(sessions_by_lecture[lecture_id])))
+    return total
 
 
-def ensure_fresh(lecture_id: int) -> None:
-    """Read paths call this first: recompute the whole lecture when recomputed_for != today."""
-    raise NotImplementedError
+def ensure_fresh(lecture_id: int) -> bool:
+    """Read paths call this first: recompute the whole lecture when it was last done for another day.
+
+    Returns True when it recomputed (the caller's boundary commits).
+    """
+    recomputed_for = db.session.execute(
+        select(Lecture.recomputed_for).where(Lecture.id == lecture_id)
+    ).scalar_one_or_none()
+    if recomputed_for == academy_today():
+        return False
+    lock_lecture(lecture_id)
+    recompute_lecture(lecture_id)
+    return True
+
+
+def recompute(scope: Scope) -> int:
+    """Recompute one scope. Returns how many session-progress rows were recomputed."""
+    facts = _Facts.load(scope)
+    if facts.policy is None:
+        return 0
+    writer = _Writer(scope, facts, now())
+    return writer.run()
+
+
+# ---------------------------------------------------------------- loading
+
+class _Facts:
+    """Everything a scope's rules need, loaded with a fixed number of queries."""
+
+    policy: rules.Policy | None
+
+    @classmethod
+    def load(cls, scope: Scope) -> "_Facts":
+        self = cls()
+        self.scope = scope
+        policy_row = db.session.execute(
+            select(ProgressPolicy).where(ProgressPolicy.lecture_id == scope.lecture_id)
+        ).scalar_one_or_none()
+        if policy_row is None:
+            self.policy = None
+            return self
+        self.policy = rules.Policy(**{name: getattr(policy_row, name) for name in rules.POLICY_DEFAULTS})
+
+        # Every session of the lecture (lecture progress needs them all) with its homeworks.
+        self.sessions: dict[int, rules.SessionInfo] = {}
+        self.homeworks: dict[int, list[rules.HomeworkInfo]] = defaultdict(list)
+        for sid, order, day, hw_id, hw_max in db.session.execute(
+            select(LectureSession.id, LectureSession.order, LectureSession.date, Homework.id, Homework.max_score)
+            .outerjoin(Homework, Homework.session_id == LectureSession.id)
+            .where(LectureSession.lecture_id == scope.lecture_id)
+        ):
+            self.sessions[sid] = rules.SessionInfo(sid, order, day)
+            if hw_id is not None:
+                self.homeworks[sid].append(rules.HomeworkInfo(hw_id, hw_max))
+        for hws in self.homeworks.values():
+            hws.sort(key=lambda h: h.id)
+        self.scope_sessions = [
+            s for s in self.sessions.values() if scope.session_ids is None or s.id in scope.session_ids
+        ]
+
+        # Exams linked to the lecture's sessions.
+        self.exams: dict[int, rules.ExamInfo] = {}
+        self.session_exams: dict[int, list[rules.ExamInfo]] = defaultdict(list)
+        for sid, exam_id, max_score, pass_score in db.session.execute(
+            select(ExamSession.session_id, Exam.id, Exam.max_score, Exam.pass_score)
+            .join(Exam, Exam.id == ExamSession.exam_id)
+            .join(LectureSession, LectureSession.id == ExamSession.session_id)
+            .where(LectureSession.lecture_id == scope.lecture_id)
+        ):
+            exam = rules.ExamInfo(exam_id, max_score, pass_score)
+            self.exams[exam_id] = exam
+            self.session_exams[sid].append(exam)
+        scope_session_ids = {s.id for s in self.scope_sessions}
+        scope_exam_ids = {e.id for sid in scope_session_ids for e in self.session_exams.get(sid, ())}
+
+        # Enrollments (withdrawn ones are frozen: never recomputed) and their lecture progress.
+        enrollment_filter = [Enrollment.lecture_id == scope.lecture_id, Enrollment.withdrawn_at.is_(None)]
+        if scope.enrollment_ids is not None:
+            enrollment_filter.append(Enrollment.id.in_(sorted(scope.enrollment_ids)))
+        self.enrollments: dict[int, rules.EnrollmentInfo] = {}
+        self.stored_lecture: dict[int, tuple[int, str | None]] = {}
+        for eid, start, lp_id, lp_fingerprint in db.session.execute(
+            select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint)
+            .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
+            .where(*enrollment_filter)
+        ):
+            self.enrollments[eid] = rules.EnrollmentInfo(eid, start)
+            if lp_id is not None:
+                self.stored_lecture[eid] = (lp_id, lp_fingerprint)
+
+        enrollment_ids = self._id_filter(Enrollment.id, scope.enrollment_ids, enrollment_filter)
+        self.enrollment_ids = enrollment_ids
+
+        # Attempts -> results (latest attempt) with attempt counts, per (enrollment, exam).
+        by_pair: dict[tuple[int, int], list[rules.AttemptInfo]] = defaultdict(list)
+        if scope_exam_ids and self.enrollments:
+            for eid, exam_id, no, score, submitted in db.session.execute(
+                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.score, Attempt.submitted_at)
+                .where(Attempt.enrollment_id.in_(enrollment_ids), Attempt.exam_id.in_(sorted(scope_exam_ids)))
+            ):
+                by_pair[(eid, exam_id)].append(rules.AttemptInfo(no, score, submitted))
+        self.results: dict[tuple[int, int], rules.ExamResult] = {}
+        for pair, attempts in by_pair.items():
+            latest = rules.latest_attempt(attempts)
+            self.results[pair] = rules.ExamResult(pair[1], latest.score, latest.submitted_at, len(attempts))
+
+        # Answer facts that can make an exam risky (wrong or low-confidence answers).
+        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
+        if by_pair:
+            for eid, exam_id, no, question, correct, invalid in db.session.execute(
+                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
+                       AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
+                .join(Attempt, Attempt.id == AnswerFact.attempt_id)
+                .where(
+                    Attempt.enrollment_id.in_(enrollment_ids),
+                    Attempt.exam_id.in_(sorted(scope_exam_ids)),
+                    or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
+                )
+            ):
+                self.facts[(eid, exam_id)].append(rules.AnswerFactInfo(no, question, correct, invalid))
+
+        # Homework submissions and activities of the scope's cells.
+        scope_homework_ids = sorted(h.id for sid in scope_session_ids for h in self.homeworks.get(sid, ()))
+        self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
+        if scope_homework_ids and self.enrollments:
+            for eid, hw_id, submitted, score, approved in db.session.execute(
+                select(HomeworkSubmission.enrollment_id, HomeworkSubmission.homework_id,
+                       HomeworkSubmission.submitted, HomeworkSubmission.score, HomeworkSubmission.approved)
+                .where(HomeworkSubmission.enrollment_id.in_(enrollment_ids),
+                       HomeworkSubmission.homework_id.in_(scope_homework_ids))
+            ):
+                self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
+        session_ids = self._id_filter(LectureSession.id, scope.session_ids,
+                                      [LectureSession.lecture_id == scope.lecture_id])
+        self.session_ids = session_ids
+        self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
+        if self.enrollments and self.scope_sessions:
+            for eid, sid, attendance, rate in db.session.execute(
+                select(Activity.enrollment_id, Activity.session_id, Activity.attendance, Activity.video_rate)
+                .where(Activity.enrollment_id.in_(enrollment_ids), Activity.session_id.in_(session_ids))
+            ):
+                self.activities[(eid, sid)] = rules.ActivityInfo(attendance, rate)
+
+        # Stored session progress of the scope's enrollments, every session (for the lecture rules).
+        self.stored_cells: dict[tuple[int, int], "_StoredCell"] = {}
+        if self.enrollments:
+            for row in db.session.execute(
+                select(SessionProgress.id, SessionProgress.enrollment_id, SessionProgress.session_id,
+                       SessionProgress.completed, SessionProgress.completed_at, SessionProgress.exam_attempted,
+                       SessionProgress.exam_passed, SessionProgress.fingerprint)
+                .where(SessionProgress.enrollment_id.in_(enrollment_ids))
+            ):
+                self.stored_cells[(row.enrollment_id, row.session_id)] = _StoredCell(*row)
+
+        # Automatic clinic links of the scope's cells.
+        self.links: dict[tuple[int, int, str], _StoredLink] = {}
+        if self.enrollments and self.scope_sessions:
+            for row in db.session.execute(
+                select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
+                       ClinicLink.resolved_at, ClinicLink.auto_managed, ClinicLink.meta)
+                .where(ClinicLink.enrollment_id.in_(enrollment_ids), ClinicLink.session_id.in_(session_ids),
+                       ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
+            ):
+                self.links[(row.enrollment_id, row.session_id, row.reason)] = _StoredLink(*row)
+        return self
+
+    @staticmethod
+    def _id_filter(column, ids: frozenset[int] | None, where: list):
+        """A literal id list for a narrow scope, a subquery for a whole lecture."""
+        if ids is not None:
+            return sorted(ids)
+        return select(column).where(*where).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class _StoredCell:
+    id: int
+    enrollment_id: int
+    session_id: int
+    completed: bool
+    completed_at: datetime | None
+    exam_attempted: bool
+    exam_passed: bool
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class _StoredLink:
+    id: int
+    enrollment_id: int
+    session_id: int
+    reason: str
+    resolved_at: datetime | None
+    auto_managed: bool
+    meta: Any
+
+
+@dataclass(frozen=True)
+class _LectureView:
+    """The parts of a session outcome the lecture rules read, for a cell outside the scope."""
+
+    completed: bool
+    exam_attempted: bool
+    exam_passed: bool
+    exam_meta: dict
+
+
+# ---------------------------------------------------------------- computing and writing
+
+class _Writer:
+    def __init__(self, scope: Scope, facts: _Facts, timestamp: datetime):
+        self.scope = scope
+        self.facts = facts
+        self.now = timestamp
+        self.today = academy_today()
+        self.policy = facts.policy
+
+    def run(self) -> int:
+        facts, policy = self.facts, self.policy
+        cell_rows: list[dict] = []
+        unchanged_cell_ids: list[int] = []
+        stale_cell_ids: list[int] = []
+        lecture_rows: list[dict] = []
+        unchanged_lecture_ids: list[int] = []
+        findings: list[dict] = []
+        link_inserts: list[dict] = []
+        link_updates: list[dict] = []
+        recomputed = 0
+
+        for enrollment in facts.enrollments.values():
+            views: dict[int, Any] = {}
+            for session in facts.scope_sessions:
+                key = (enrollment.id, session.id)
+                stored = facts.stored_cells.get(key)
+                held = rules.is_held(session, enrollment, self.today)
+                outcome = None
+                if held:
+                    outcome = self._session_outcome(enrollment, session)
+                    views[session.id] = outcome
+                    recomputed += 1
+                    self._plan_cell(enrollment, session, outcome, stored, cell_rows, unchanged_cell_ids)
+                elif stored is not None:
+                    stale_cell_ids.append(stored.id)
+                self._plan_links(enrollment, session, held, outcome, link_inserts, link_updates)
+            for session in facts.sessions.values():
+                if session.id in views or not rules.is_held(session, enrollment, self.today):
+                    continue
+                stored = facts.stored_cells.get((enrollment.id, session.id))
+                if stored is None:
+                    # A held cell outside the scope has never been computed: widen to the enrollment.
+                    return self._widened()
+                views[session.id] = _LectureView(
+                    stored.completed, stored.exam_attempted, stored.exam_passed,
+                    {"exams": [e.id for e in facts.session_exams.get(session.id, ())]},
+                )
+            outcome = rules.lecture_outcome(policy, enrollment, list(facts.sessions.values()), views, self.today)
+            self._plan_lecture(enrollment, outcome, lecture_rows, unchanged_lecture_ids)
+            for finding in rules.risk_findings(outcome):
+                findings.append({
+                    "enrollment_id": enrollment.id, "session_id": finding.session_id,
+                    "risk_level": finding.risk_level, "rule": finding.rule, "reason": finding.reason,
+                    "meta": jsonable(finding.meta), "created_at": self.now, "updated_at": self.now,
+                })
+
+        self._write_cells(cell_rows, unchanged_cell_ids, stale_cell_ids)
+        self._write_lectures(lecture_rows, unchanged_lecture_ids)
+        self._write_findings(findings)
+        self._write_links(link_inserts, link_updates)
+        return recomputed
+
+    def _widened(self) -> int:
+        """Recompute every session of the scope's enrollments (repairs cells never computed)."""
+        wider = Scope(self.scope.lecture_id, self.scope.enrollment_ids, None)
+        return recompute(wider)
+
+    # -- session progress
+
+    def _session_outcome(self, enrollment: rules.EnrollmentInfo, session: rules.SessionInfo) -> rules.SessionOutcome:
+        f = self.facts
+        exams = f.session_exams.get(session.id, [])
+        results = {e.id: f.results[(enrollment.id, e.id)] for e in exams if (enrollment.id, e.id) in f.results}
+        homeworks = f.homeworks.get(session.id, [])
+        submissions = {h.id: f.submissions[(enrollment.id, h.id)]
+                       for h in homeworks if (enrollment.id, h.id) in f.submissions}
+        return rules.session_outcome(self.policy, session, exams, results, homeworks, submissions,
+                                     f.activities.get((enrollment.id, session.id)))
+
+    def _plan_cell(self, enrollment, session, outcome, stored, rows, unchanged_ids) -> None:
+        values = asdict(outcome)
+        values["exam_meta"] = jsonable(values["exam_meta"])
+        fingerprint = digest(values)
+        if stored is not None and stored.fingerprint == fingerprint:
+            unchanged_ids.append(stored.id)
+            return
+        if outcome.completed:
+            completed_at = stored.completed_at if stored is not None and stored.completed else self.now
+        else:
+            completed_at = None
+        values.update(
+            enrollment_id=enrollment.id, session_id=session.id, completed_at=completed_at,
+            calculated_at=self.now, fingerprint=fingerprint, created_at=self.now, updated_at=self.now,
+        )
+        rows.append(values)
+
+    def _write_cells(self, rows: list[dict], unchanged_ids: list[int], stale_ids: list[int]) -> None:
+        if rows:
+            statement = _insert(SessionProgress)
+            columns = [k for k in rows[0] if k not in ("enrollment_id", "session_id", "created_at")]
+            db.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["enrollment_id", "session_id"],
+                    set_={c: getattr(statement.excluded, c) for c in columns},
+                ),
+                rows,
+            )
+        if unchanged_ids:
+            # One statement for the whole scope: unchanged rows only record the recompute's time.
+            db.session.execute(
+                update(SessionProgress)
+                .where(SessionProgress.enrollment_id.in_(self.facts.enrollment_ids),
+                       SessionProgress.session_id.in_(self.facts.session_ids))
+                .values(calculated_at=self.now, updated_at=SessionProgress.updated_at),
+                execution_options={"synchronize_session": False},
+            )
+        if stale_ids:
+            _delete_by_ids(SessionProgress, stale_ids)
+
+    # -- lecture progress and risk logs
+
+    def _plan_lecture(self, enrollment, outcome: rules.LectureOutcome, rows, unchanged_ids) -> None:
+        values = {
+            "total_sessions": outcome.total_sessions,
+            "completed_sessions": outcome.completed_sessions,
+            "failed_sessions": outcome.failed_sessions,
+            "consecutive_failed_sessions": outcome.consecutive_failed_sessions,
+            "risk_level": outcome.risk_level,
+            "last_session_id": outcome.last_session_id,
+            "meta": {
+                "low_score_consecutive": outcome.low_score_consecutive,
+                "incomplete_level": outcome.incomplete_level,
+                "low_score_level": outcome.low_score_level,
+            },
+        }
+        fingerprint = digest(values)
+        stored = self.facts.stored_lecture.get(enrollment.id)
+        if stored is not None and stored[1] == fingerprint:
+            unchanged_ids.append(stored[0])
+            return
+        values.update(enrollment_id=enrollment.id, lecture_id=self.scope.lecture_id, last_updated=self.now,
+                      fingerprint=fingerprint, created_at=self.now, updated_at=self.now)
+        rows.append(values)
+
+    def _write_lectures(self, rows: list[dict], unchanged_ids: list[int]) -> None:
+        if rows:
+            statement = _insert(LectureProgress)
+            columns = [k for k in rows[0] if k not in ("enrollment_id", "created_at")]
+            db.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["enrollment_id"],
+                    set_={c: getattr(statement.excluded, c) for c in columns},
+                ),
+                rows,
+            )
+        if unchanged_ids:
+            db.session.execute(
+                update(LectureProgress)
+                .where(LectureProgress.enrollment_id.in_(self.facts.enrollment_ids))
+                .values(last_updated=self.now, updated_at=LectureProgress.updated_at),
+                execution_options={"synchronize_session": False},
+            )
+
+    def _write_findings(self, findings: list[dict]) -> None:
+        if findings:
+            db.session.execute(
+                _insert(RiskLog).on_conflict_do_nothing(
+                    index_elements=["enrollment_id", "session_id", "risk_level", "rule"]
+                ),
+                findings,
+            )
+
+    # -- automatic clinic links
+
+    def _plan_links(self, enrollment, session, held: bool, outcome, inserts: list, updates: list) -> None:
+        due = held and rules.is_due(session, enrollment, self.today, self.policy.completion_grace_days)
+        failed_cause = None
+        if due and not outcome.completed:
+            failed_cause = {
+                "video_completed": outcome.video_completed,
+                "exam_passed": outcome.exam_passed,
+                "homework_passed": outcome.homework_passed,
+            }
+        risk_cause = None
+        if held:
+            exam_reasons = {}
+            for exam in self.facts.session_exams.get(session.id, []):
+                key = (enrollment.id, exam.id)
+                reasons = rules.exam_risk_reasons(self.policy, exam, self.facts.results.get(key),
+                                                  self.facts.facts.get(key, ()))
+                if reasons:
+                    exam_reasons[str(exam.id)] = reasons
+            if exam_reasons:
+                risk_cause = {"exam_reasons": jsonable(exam_reasons)}
+        for reason, cause in (("AUTO_FAILED", failed_cause), ("AUTO_RISK", risk_cause)):
+            stored = self.facts.links.get((enrollment.id, session.id, reason))
+            state = None
+            if stored is not None:
+                state = rules.LinkState(stored.resolved_at is not None, stored.auto_managed, stored.meta or {})
+            step = rules.link_transition(cause is not None, state, cause)
+            if step == "create":
+                inserts.append({
+                    "enrollment_id": enrollment.id, "session_id": session.id, "reason": reason,
+                    "is_auto": True, "approved": False, "auto_managed": True, "meta": cause,
+                    "created_at": self.now, "updated_at": self.now,
+                })
+            elif step == "refresh":
+                updates.append({"id": stored.id, "meta": cause, "resolved_at": None})
+            elif step == "reopen":
+                updates.append({"id": stored.id, "meta": {**cause, "auto_resolved": False}, "resolved_at": None})
+            elif step == "resolve":
+                updates.append({"id": stored.id, "meta": {**(stored.meta or {}), "auto_resolved": True},
+                                "resolved_at": self.now})
+
+    def _write_links(self, inserts: list[dict], updates: list[dict]) -> None:
+        if inserts:
+            db.session.execute(
+                _insert(ClinicLink).on_conflict_do_nothing(
+                    index_elements=["enrollment_id", "session_id", "reason"],
+                    index_where=AUTO_LINK_PREDICATE,
+                ),
+                inserts,
+            )
+        if updates:
+            table = ClinicLink.__table__
+            db.session.execute(
+                table.update()
+                .where(table.c.id == bindparam("link_id"))
+                .values(meta=bindparam("meta"), resolved_at=bindparam("resolved_at"), updated_at=self.now),
+                [{"link_id": u["id"], "meta": u["meta"], "resolved_at": u["resolved_at"]} for u in updates],
+            )
+
+
+# ---------------------------------------------------------------- helpers
+
+def _insert(model):
+    """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+_CHUNK = 5000  # keeps IN lists under every driver's parameter limit
+
+
+def _delete_by_ids(model, ids: list[int]) -> None:
+    for start in range(0, len(ids), _CHUNK):
+        db.session.execute(
+            model.__table__.delete().where(model.__table__.c.id.in_(ids[start:start + _CHUNK]))
+        )
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: Decimal scores as numbers, datetimes in the academy's offset."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime):
+        return to_academy_iso(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def digest(values: dict) -> str:
+    """A stable fingerprint of derived values."""
+    text = json.dumps(jsonable(values), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()
