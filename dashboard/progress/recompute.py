@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import academy_today, now, to_academy_iso
@@ -129,136 +129,134 @@ class _Facts:
     def load(cls, scope: Scope) -> "_Facts":
         self = cls()
         self.scope = scope
-        policy_row = db.session.execute(
-            select(ProgressPolicy).where(ProgressPolicy.lecture_id == scope.lecture_id)
-        ).scalar_one_or_none()
-        if policy_row is None:
-            self.policy = None
+        self._load_structure()
+        if self.policy is None:
             return self
-        self.policy = rules.Policy(**{name: getattr(policy_row, name) for name in rules.POLICY_DEFAULTS})
+        self._load_enrollments()
+        self._load_exam_evidence()
+        self._load_cell_inputs()
+        self._load_links()
+        return self
 
-        # Every session of the lecture (lecture progress needs them all) with its homeworks.
+    def _load_structure(self) -> None:
+        """The policy, every session of the lecture (lecture progress needs them all), homeworks, exams."""
+        scope = self.scope
+        self.policy = None
         self.sessions: dict[int, rules.SessionInfo] = {}
-        self.homeworks: dict[int, list[rules.HomeworkInfo]] = defaultdict(list)
-        for sid, order, day, hw_id, hw_max in db.session.execute(
-            select(LectureSession.id, LectureSession.order, LectureSession.date, Homework.id, Homework.max_score)
+        self.homeworks: dict[int, dict[int, rules.HomeworkInfo]] = defaultdict(dict)
+        self.session_exams: dict[int, dict[int, rules.ExamInfo]] = defaultdict(dict)
+        policy_columns = [getattr(ProgressPolicy, name) for name in rules.POLICY_DEFAULTS]
+        for row in db.session.execute(
+            select(*policy_columns, LectureSession.id, LectureSession.order, LectureSession.date,
+                   Homework.id, Homework.max_score, Exam.id, Exam.max_score, Exam.pass_score)
+            .select_from(ProgressPolicy)
+            .outerjoin(LectureSession, LectureSession.lecture_id == ProgressPolicy.lecture_id)
             .outerjoin(Homework, Homework.session_id == LectureSession.id)
-            .where(LectureSession.lecture_id == scope.lecture_id)
+            .outerjoin(ExamSession, ExamSession.session_id == LectureSession.id)
+            .outerjoin(Exam, Exam.id == ExamSession.exam_id)
+            .where(ProgressPolicy.lecture_id == scope.lecture_id)
         ):
+            n = len(policy_columns)
+            if self.policy is None:
+                self.policy = rules.Policy(**dict(zip(rules.POLICY_DEFAULTS, row[:n])))
+            sid, order, day, hw_id, hw_max, exam_id, exam_max, exam_pass = row[n:]
+            if sid is None:
+                continue
             self.sessions[sid] = rules.SessionInfo(sid, order, day)
             if hw_id is not None:
-                self.homeworks[sid].append(rules.HomeworkInfo(hw_id, hw_max))
-        for hws in self.homeworks.values():
-            hws.sort(key=lambda h: h.id)
-        self.scope_sessions = [
-            s for s in self.sessions.values() if scope.session_ids is None or s.id in scope.session_ids
-        ]
-
-        # Exams linked to the lecture's sessions.
-        self.exams: dict[int, rules.ExamInfo] = {}
-        self.session_exams: dict[int, list[rules.ExamInfo]] = defaultdict(list)
-        for sid, exam_id, max_score, pass_score in db.session.execute(
-            select(ExamSession.session_id, Exam.id, Exam.max_score, Exam.pass_score)
-            .join(Exam, Exam.id == ExamSession.exam_id)
-            .join(LectureSession, LectureSession.id == ExamSession.session_id)
-            .where(LectureSession.lecture_id == scope.lecture_id)
-        ):
-            exam = rules.ExamInfo(exam_id, max_score, pass_score)
-            self.exams[exam_id] = exam
-            self.session_exams[sid].append(exam)
+                self.homeworks[sid][hw_id] = rules.HomeworkInfo(hw_id, hw_max)
+            if exam_id is not None:
+                self.session_exams[sid][exam_id] = rules.ExamInfo(exam_id, exam_max, exam_pass)
+        self.scope_sessions = sorted(
+            (s for s in self.sessions.values() if scope.session_ids is None or s.id in scope.session_ids),
+            key=lambda s: s.order,
+        )
         scope_session_ids = {s.id for s in self.scope_sessions}
-        scope_exam_ids = {e.id for sid in scope_session_ids for e in self.session_exams.get(sid, ())}
+        self.scope_exam_ids = sorted({e for sid in scope_session_ids for e in self.session_exams.get(sid, {})})
+        self.scope_homework_ids = sorted({h for sid in scope_session_ids for h in self.homeworks.get(sid, {})})
+        self.session_ids = self._id_filter(LectureSession.id, scope.session_ids,
+                                           [LectureSession.lecture_id == scope.lecture_id])
 
-        # Enrollments (withdrawn ones are frozen: never recomputed) and their lecture progress.
-        enrollment_filter = [Enrollment.lecture_id == scope.lecture_id, Enrollment.withdrawn_at.is_(None)]
+    def _load_enrollments(self) -> None:
+        """Enrollments (withdrawn ones are frozen: never recomputed) with their stored progress rows."""
+        scope = self.scope
+        where = [Enrollment.lecture_id == scope.lecture_id, Enrollment.withdrawn_at.is_(None)]
         if scope.enrollment_ids is not None:
-            enrollment_filter.append(Enrollment.id.in_(sorted(scope.enrollment_ids)))
+            where.append(Enrollment.id.in_(sorted(scope.enrollment_ids)))
+        self.enrollment_ids = self._id_filter(Enrollment.id, scope.enrollment_ids, where)
         self.enrollments: dict[int, rules.EnrollmentInfo] = {}
         self.stored_lecture: dict[int, tuple[int, str | None]] = {}
-        for eid, start, lp_id, lp_fingerprint in db.session.execute(
-            select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint)
+        self.stored_cells: dict[tuple[int, int], _StoredCell] = {}
+        for row in db.session.execute(
+            select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint,
+                   SessionProgress.id, SessionProgress.session_id, SessionProgress.completed,
+                   SessionProgress.completed_at, SessionProgress.exam_attempted, SessionProgress.exam_passed,
+                   SessionProgress.fingerprint)
             .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
-            .where(*enrollment_filter)
+            .outerjoin(SessionProgress, SessionProgress.enrollment_id == Enrollment.id)
+            .where(*where)
         ):
+            eid, start, lp_id, lp_fingerprint, sp_id = row[:5]
             self.enrollments[eid] = rules.EnrollmentInfo(eid, start)
             if lp_id is not None:
                 self.stored_lecture[eid] = (lp_id, lp_fingerprint)
+            if sp_id is not None:
+                self.stored_cells[(eid, row[5])] = _StoredCell(sp_id, eid, *row[5:])
 
-        enrollment_ids = self._id_filter(Enrollment.id, scope.enrollment_ids, enrollment_filter)
-        self.enrollment_ids = enrollment_ids
-
-        # Attempts -> results (latest attempt) with attempt counts, per (enrollment, exam).
-        by_pair: dict[tuple[int, int], list[rules.AttemptInfo]] = defaultdict(list)
-        if scope_exam_ids and self.enrollments:
-            for eid, exam_id, no, score, submitted in db.session.execute(
-                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.score, Attempt.submitted_at)
-                .where(Attempt.enrollment_id.in_(enrollment_ids), Attempt.exam_id.in_(sorted(scope_exam_ids)))
+    def _load_exam_evidence(self) -> None:
+        """Attempts -> results (latest attempt, attempt count), with the answers that can make an exam risky."""
+        by_pair: dict[tuple[int, int], dict[int, rules.AttemptInfo]] = defaultdict(dict)
+        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
+        if self.scope_exam_ids and self.enrollments:
+            risky = and_(
+                AnswerFact.attempt_id == Attempt.id,
+                or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
+            )
+            for eid, exam_id, no, score, submitted, question, correct, invalid in db.session.execute(
+                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.score,
+                       Attempt.submitted_at, AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
+                .outerjoin(AnswerFact, risky)
+                .where(Attempt.enrollment_id.in_(self.enrollment_ids), Attempt.exam_id.in_(self.scope_exam_ids))
             ):
-                by_pair[(eid, exam_id)].append(rules.AttemptInfo(no, score, submitted))
+                by_pair[(eid, exam_id)][no] = rules.AttemptInfo(no, score, submitted)
+                if question is not None:
+                    self.facts[(eid, exam_id)].append(rules.AnswerFactInfo(no, question, correct, invalid))
         self.results: dict[tuple[int, int], rules.ExamResult] = {}
         for pair, attempts in by_pair.items():
-            latest = rules.latest_attempt(attempts)
+            latest = rules.latest_attempt(attempts.values())
             self.results[pair] = rules.ExamResult(pair[1], latest.score, latest.submitted_at, len(attempts))
 
-        # Answer facts that can make an exam risky (wrong or low-confidence answers).
-        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
-        if by_pair:
-            for eid, exam_id, no, question, correct, invalid in db.session.execute(
-                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
-                       AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
-                .join(Attempt, Attempt.id == AnswerFact.attempt_id)
-                .where(
-                    Attempt.enrollment_id.in_(enrollment_ids),
-                    Attempt.exam_id.in_(sorted(scope_exam_ids)),
-                    or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
-                )
-            ):
-                self.facts[(eid, exam_id)].append(rules.AnswerFactInfo(no, question, correct, invalid))
-
-        # Homework submissions and activities of the scope's cells.
-        scope_homework_ids = sorted(h.id for sid in scope_session_ids for h in self.homeworks.get(sid, ()))
+    def _load_cell_inputs(self) -> None:
+        """Homework submissions and activities of the scope's cells."""
         self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
-        if scope_homework_ids and self.enrollments:
+        if self.scope_homework_ids and self.enrollments:
             for eid, hw_id, submitted, score, approved in db.session.execute(
                 select(HomeworkSubmission.enrollment_id, HomeworkSubmission.homework_id,
                        HomeworkSubmission.submitted, HomeworkSubmission.score, HomeworkSubmission.approved)
-                .where(HomeworkSubmission.enrollment_id.in_(enrollment_ids),
-                       HomeworkSubmission.homework_id.in_(scope_homework_ids))
+                .where(HomeworkSubmission.enrollment_id.in_(self.enrollment_ids),
+                       HomeworkSubmission.homework_id.in_(self.scope_homework_ids))
             ):
                 self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
-        session_ids = self._id_filter(LectureSession.id, scope.session_ids,
-                                      [LectureSession.lecture_id == scope.lecture_id])
-        self.session_ids = session_ids
         self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
         if self.enrollments and self.scope_sessions:
             for eid, sid, attendance, rate in db.session.execute(
                 select(Activity.enrollment_id, Activity.session_id, Activity.attendance, Activity.video_rate)
-                .where(Activity.enrollment_id.in_(enrollment_ids), Activity.session_id.in_(session_ids))
+                .where(Activity.enrollment_id.in_(self.enrollment_ids), Activity.session_id.in_(self.session_ids))
             ):
                 self.activities[(eid, sid)] = rules.ActivityInfo(attendance, rate)
 
-        # Stored session progress of the scope's enrollments, every session (for the lecture rules).
-        self.stored_cells: dict[tuple[int, int], "_StoredCell"] = {}
-        if self.enrollments:
-            for row in db.session.execute(
-                select(SessionProgress.id, SessionProgress.enrollment_id, SessionProgress.session_id,
-                       SessionProgress.completed, SessionProgress.completed_at, SessionProgress.exam_attempted,
-                       SessionProgress.exam_passed, SessionProgress.fingerprint)
-                .where(SessionProgress.enrollment_id.in_(enrollment_ids))
-            ):
-                self.stored_cells[(row.enrollment_id, row.session_id)] = _StoredCell(*row)
-
-        # Automatic clinic links of the scope's cells.
+    def _load_links(self) -> None:
+        """Automatic clinic links of the scope's cells."""
         self.links: dict[tuple[int, int, str], _StoredLink] = {}
         if self.enrollments and self.scope_sessions:
             for row in db.session.execute(
                 select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
                        ClinicLink.resolved_at, ClinicLink.auto_managed, ClinicLink.meta)
-                .where(ClinicLink.enrollment_id.in_(enrollment_ids), ClinicLink.session_id.in_(session_ids),
+                .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
+                       ClinicLink.session_id.in_(self.session_ids),
                        ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
             ):
                 self.links[(row.enrollment_id, row.session_id, row.reason)] = _StoredLink(*row)
-        return self
 
     @staticmethod
     def _id_filter(column, ids: frozenset[int] | None, where: list):
@@ -347,10 +345,12 @@ class _Writer:
                     return self._widened()
                 views[session.id] = _LectureView(
                     stored.completed, stored.exam_attempted, stored.exam_passed,
-                    {"exams": [e.id for e in facts.session_exams.get(session.id, ())]},
+                    {"exams": sorted(facts.session_exams.get(session.id, {}))},
                 )
             outcome = rules.lecture_outcome(policy, enrollment, list(facts.sessions.values()), views, self.today)
-            self._plan_lecture(enrollment, outcome, lecture_rows, unchanged_lecture_ids)
+            if not self._plan_lecture(enrollment, outcome, lecture_rows, unchanged_lecture_ids):
+                # Unchanged lecture progress: its findings were recorded when it took these values.
+                continue
             for finding in rules.risk_findings(outcome):
                 findings.append({
                     "enrollment_id": enrollment.id, "session_id": finding.session_id,
@@ -373,9 +373,9 @@ class _Writer:
 
     def _session_outcome(self, enrollment: rules.EnrollmentInfo, session: rules.SessionInfo) -> rules.SessionOutcome:
         f = self.facts
-        exams = f.session_exams.get(session.id, [])
+        exams = list(f.session_exams.get(session.id, {}).values())
         results = {e.id: f.results[(enrollment.id, e.id)] for e in exams if (enrollment.id, e.id) in f.results}
-        homeworks = f.homeworks.get(session.id, [])
+        homeworks = sorted(f.homeworks.get(session.id, {}).values(), key=lambda h: h.id)
         submissions = {h.id: f.submissions[(enrollment.id, h.id)]
                        for h in homeworks if (enrollment.id, h.id) in f.submissions}
         return rules.session_outcome(self.policy, session, exams, results, homeworks, submissions,
@@ -423,7 +423,8 @@ class _Writer:
 
     # -- lecture progress and risk logs
 
-    def _plan_lecture(self, enrollment, outcome: rules.LectureOutcome, rows, unchanged_ids) -> None:
+    def _plan_lecture(self, enrollment, outcome: rules.LectureOutcome, rows, unchanged_ids) -> bool:
+        """Plan the lecture-progress row; True when it is new or changed."""
         values = {
             "total_sessions": outcome.total_sessions,
             "completed_sessions": outcome.completed_sessions,
@@ -441,10 +442,11 @@ class _Writer:
         stored = self.facts.stored_lecture.get(enrollment.id)
         if stored is not None and stored[1] == fingerprint:
             unchanged_ids.append(stored[0])
-            return
+            return False
         values.update(enrollment_id=enrollment.id, lecture_id=self.scope.lecture_id, last_updated=self.now,
                       fingerprint=fingerprint, created_at=self.now, updated_at=self.now)
         rows.append(values)
+        return True
 
     def _write_lectures(self, rows: list[dict], unchanged_ids: list[int]) -> None:
         if rows:
@@ -488,7 +490,7 @@ class _Writer:
         risk_cause = None
         if held:
             exam_reasons = {}
-            for exam in self.facts.session_exams.get(session.id, []):
+            for exam in self.facts.session_exams.get(session.id, {}).values():
                 key = (enrollment.id, exam.id)
                 reasons = rules.exam_risk_reasons(self.policy, exam, self.facts.results.get(key),
                                                   self.facts.facts.get(key, ()))
@@ -539,9 +541,10 @@ class _Writer:
 
 def _insert(model):
     """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
+    # Core (table) inserts: one executemany per statement, without the ORM's per-group batching.
     if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+        return postgresql.insert(model.__table__)
+    return sqlite.insert(model.__table__)
 
 
 _CHUNK = 5000  # keeps IN lists under every driver's parameter limit
