@@ -8,7 +8,7 @@ from flask import current_app
 
 
 def academy_timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DASHBOARD_TIMEZONE"])
+    return ZoneInfo(current_app.config["DASHBOARD_TIMEZONE"])  # ZoneInfo caches instances by key
 
 
 def academy_today() -> date:

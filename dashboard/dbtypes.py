@@ -32,7 +32,7 @@ class Score(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return (Decimal(int(value)) / HUNDRED).quantize(Decimal("0.01"))
+        return Decimal(int(value)).scaleb(-2)
 
 
 class UTCDateTime(TypeDecorator):

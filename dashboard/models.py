@@ -417,6 +417,8 @@ class ClinicLink(Timestamped, db.Model):
     meta: Mapped[Any] = mapped_column(JSON, nullable=True)
     # False once a person approved, resolved or reopened it: recompute leaves it alone from then on.
     auto_managed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A digest of the cause a recompute last wrote into meta (automatic links only).
+    fingerprint: Mapped[str | None] = mapped_column(String(40))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

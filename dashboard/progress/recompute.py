@@ -14,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import JSON, and_, bindparam, cast, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..clock import academy_today, now, to_academy_iso
+from ..clock import academy_timezone, academy_today, now, to_academy_iso
 from ..extensions import db
 from ..models import (
     AUTO_CLINIC_REASONS,
@@ -251,7 +252,7 @@ class _Facts:
         if self.enrollments and self.scope_sessions:
             for row in db.session.execute(
                 select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
-                       ClinicLink.resolved_at, ClinicLink.auto_managed, ClinicLink.meta)
+                       ClinicLink.resolved_at, ClinicLink.auto_managed, ClinicLink.fingerprint)
                 .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
                        ClinicLink.session_id.in_(self.session_ids),
                        ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
@@ -286,7 +287,7 @@ class _StoredLink:
     reason: str
     resolved_at: datetime | None
     auto_managed: bool
-    meta: Any
+    fingerprint: str | None
 
 
 @dataclass(frozen=True)
@@ -301,12 +302,15 @@ class _LectureView:
 
 # ---------------------------------------------------------------- computing and writing
 
+_OUTCOME_FIELDS = tuple(f.name for f in fields(rules.SessionOutcome))
+
 class _Writer:
     def __init__(self, scope: Scope, facts: _Facts, timestamp: datetime):
         self.scope = scope
         self.facts = facts
         self.now = timestamp
         self.today = academy_today()
+        self.timezone = academy_timezone().key
         self.policy = facts.policy
 
     def run(self) -> int:
@@ -319,6 +323,7 @@ class _Writer:
         findings: list[dict] = []
         link_inserts: list[dict] = []
         link_updates: list[dict] = []
+        link_resolves: list[int] = []
         recomputed = 0
 
         for enrollment in facts.enrollments.values():
@@ -335,7 +340,7 @@ class _Writer:
                     self._plan_cell(enrollment, session, outcome, stored, cell_rows, unchanged_cell_ids)
                 elif stored is not None:
                     stale_cell_ids.append(stored.id)
-                self._plan_links(enrollment, session, held, outcome, link_inserts, link_updates)
+                self._plan_links(enrollment, session, held, outcome, link_inserts, link_updates, link_resolves)
             for session in facts.sessions.values():
                 if session.id in views or not rules.is_held(session, enrollment, self.today):
                     continue
@@ -361,7 +366,7 @@ class _Writer:
         self._write_cells(cell_rows, unchanged_cell_ids, stale_cell_ids)
         self._write_lectures(lecture_rows, unchanged_lecture_ids)
         self._write_findings(findings)
-        self._write_links(link_inserts, link_updates)
+        self._write_links(link_inserts, link_updates, link_resolves)
         return recomputed
 
     def _widened(self) -> int:
@@ -382,12 +387,14 @@ class _Writer:
                                      f.activities.get((enrollment.id, session.id)))
 
     def _plan_cell(self, enrollment, session, outcome, stored, rows, unchanged_ids) -> None:
-        values = asdict(outcome)
-        values["exam_meta"] = jsonable(values["exam_meta"])
-        fingerprint = digest(values)
+        # repr() of the frozen outcome is deterministic and far cheaper than JSON; the academy's
+        # timezone is part of it because exam_meta's times are written with its offset.
+        fingerprint = hashlib.sha1(f"{self.timezone}|{outcome!r}".encode()).hexdigest()
         if stored is not None and stored.fingerprint == fingerprint:
             unchanged_ids.append(stored.id)
             return
+        values = {name: getattr(outcome, name) for name in _OUTCOME_FIELDS}
+        values["exam_meta"] = jsonable(outcome.exam_meta)
         if outcome.completed:
             completed_at = stored.completed_at if stored is not None and stored.completed else self.now
         else:
@@ -478,7 +485,8 @@ class _Writer:
 
     # -- automatic clinic links
 
-    def _plan_links(self, enrollment, session, held: bool, outcome, inserts: list, updates: list) -> None:
+    def _plan_links(self, enrollment, session, held: bool, outcome, inserts: list, updates: list,
+                    resolves: list) -> None:
         due = held and rules.is_due(session, enrollment, self.today, self.policy.completion_grace_days)
         failed_cause = None
         if due and not outcome.completed:
@@ -500,25 +508,27 @@ class _Writer:
                 risk_cause = {"exam_reasons": jsonable(exam_reasons)}
         for reason, cause in (("AUTO_FAILED", failed_cause), ("AUTO_RISK", risk_cause)):
             stored = self.facts.links.get((enrollment.id, session.id, reason))
+            cause_fingerprint = digest(cause) if cause is not None else None
             state = None
             if stored is not None:
-                state = rules.LinkState(stored.resolved_at is not None, stored.auto_managed, stored.meta or {})
-            step = rules.link_transition(cause is not None, state, cause)
+                # Causes are compared by digest, so stored meta never needs loading.
+                state = rules.LinkState(stored.resolved_at is not None, stored.auto_managed,
+                                        {"cause": stored.fingerprint})
+            step = rules.link_transition(cause is not None, state, {"cause": cause_fingerprint})
             if step == "create":
                 inserts.append({
                     "enrollment_id": enrollment.id, "session_id": session.id, "reason": reason,
                     "is_auto": True, "approved": False, "auto_managed": True, "meta": cause,
-                    "created_at": self.now, "updated_at": self.now,
+                    "fingerprint": cause_fingerprint, "created_at": self.now, "updated_at": self.now,
                 })
-            elif step == "refresh":
-                updates.append({"id": stored.id, "meta": cause, "resolved_at": None})
-            elif step == "reopen":
-                updates.append({"id": stored.id, "meta": {**cause, "auto_resolved": False}, "resolved_at": None})
+            elif step in ("refresh", "reopen"):
+                meta = cause if step == "refresh" else {**cause, "auto_resolved": False}
+                updates.append({"link_id": stored.id, "meta": meta, "fingerprint": cause_fingerprint})
             elif step == "resolve":
-                updates.append({"id": stored.id, "meta": {**(stored.meta or {}), "auto_resolved": True},
-                                "resolved_at": self.now})
+                resolves.append(stored.id)
 
-    def _write_links(self, inserts: list[dict], updates: list[dict]) -> None:
+    def _write_links(self, inserts: list[dict], updates: list[dict], resolves: list[int]) -> None:
+        table = ClinicLink.__table__
         if inserts:
             db.session.execute(
                 _insert(ClinicLink).on_conflict_do_nothing(
@@ -528,12 +538,18 @@ class _Writer:
                 inserts,
             )
         if updates:
-            table = ClinicLink.__table__
             db.session.execute(
                 table.update()
                 .where(table.c.id == bindparam("link_id"))
-                .values(meta=bindparam("meta"), resolved_at=bindparam("resolved_at"), updated_at=self.now),
-                [{"link_id": u["id"], "meta": u["meta"], "resolved_at": u["resolved_at"]} for u in updates],
+                .values(meta=bindparam("meta"), fingerprint=bindparam("fingerprint"), resolved_at=None,
+                        updated_at=self.now),
+                updates,
+            )
+        if resolves:
+            db.session.execute(
+                table.update()
+                .where(table.c.id.in_(resolves))
+                .values(meta=_json_with_auto_resolved(table.c.meta), resolved_at=self.now, updated_at=self.now)
             )
 
 
@@ -557,20 +573,29 @@ def _delete_by_ids(model, ids: list[int]) -> None:
         )
 
 
+def _json_with_auto_resolved(column):
+    """meta with auto_resolved=true, merged in SQL so the stored meta never travels."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(cast(func.coalesce(column, text("'{}'::json")), JSONB).op("||")(
+            text("""'{"auto_resolved": true}'::jsonb""")), JSON)
+    return func.json_set(func.coalesce(column, "{}"), "$.auto_resolved", func.json("true"))
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values: Decimal scores as numbers, datetimes in the academy's offset."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime):
-        return to_academy_iso(value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         return [jsonable(v) for v in value]
+    if kind is Decimal:
+        return int(value) if value == value.to_integral_value() else float(value)
+    if kind is datetime:
+        return to_academy_iso(value)
     return value
 
 
 def digest(values: dict) -> str:
-    """A stable fingerprint of derived values."""
-    text = json.dumps(jsonable(values), sort_keys=True, separators=(",", ":"))
+    """A stable fingerprint of derived values (already JSON-safe but for Decimals and datetimes)."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=jsonable)
     return hashlib.sha1(text.encode()).hexdigest()

@@ -1,0 +1,164 @@
+"""Benchmark: whole-lecture and single-cell recompute on a 300-student x 40-session lecture.
+
+    python bench/recompute.py                      # SQLite (temporary file) and PostgreSQL
+    python bench/recompute.py --only sqlite
+    BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python bench/recompute.py
+
+A script, not a test: it prints times and statement counts (figures go in docs/performance.md).
+Each PostgreSQL run uses a fresh database it creates and drops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event, select, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from dashboard import create_app  # noqa: E402
+from dashboard.extensions import db  # noqa: E402
+from dashboard.models import Activity, Enrollment, LectureSession, ProgressPolicy  # noqa: E402
+from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture  # noqa: E402
+from tests.academies import build_lecture  # noqa: E402
+
+
+class Statements:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, *args):
+        self.count += 1
+
+
+def timed(fn, engine):
+    counter = Statements()
+    event.listen(engine, "before_cursor_execute", counter)
+    start = time.perf_counter()
+    try:
+        result = fn()
+        db.session.flush()
+    finally:
+        elapsed = time.perf_counter() - start
+        event.remove(engine, "before_cursor_execute", counter)
+    return elapsed, counter.count, result
+
+
+def run(url: str, label: str, students: int, sessions: int, repeats: int) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": "2026-04-01", "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        engine = db.engine
+        start = time.perf_counter()
+        lecture_id = build_lecture(students, sessions, 2, 1, seed=7)
+        db.session.commit()
+        print(f"[{label}] built {students} students x {sessions} sessions (2 exams, 1 homework each) "
+              f"in {time.perf_counter() - start:.1f} s")
+
+        def whole():
+            return recompute_lecture(lecture_id)
+
+        seconds, statements, rows = timed(whole, engine)
+        db.session.commit()
+        print(f"[{label}] whole lecture, first recompute: {seconds * 1000:.0f} ms, {statements} statements, "
+              f"{rows} session rows")
+        times = []
+        for _ in range(repeats):
+            seconds, statements, rows = timed(whole, engine)
+            db.session.commit()
+            times.append(seconds)
+        print(f"[{label}] whole lecture, nothing changed: median {statistics.median(times) * 1000:.0f} ms, "
+              f"{statements} statements")
+
+        times = []
+        for i in range(repeats):
+            rate = 80 + i % 20
+
+            def policy_edit():
+                db.session.execute(update(ProgressPolicy).where(ProgressPolicy.lecture_id == lecture_id)
+                                   .values(video_required_rate=rate))
+                return recompute_lecture(lecture_id)
+
+            seconds, statements, rows = timed(policy_edit, engine)
+            db.session.commit()
+            times.append(seconds)
+        print(f"[{label}] policy edit + whole lecture: median {statistics.median(times) * 1000:.0f} ms, "
+              f"max {max(times) * 1000:.0f} ms, {statements} statements")
+
+        enrollment_ids = db.session.execute(
+            select(Enrollment.id).where(Enrollment.lecture_id == lecture_id).order_by(Enrollment.id)
+        ).scalars().all()
+        session_ids = db.session.execute(
+            select(LectureSession.id).where(LectureSession.lecture_id == lecture_id, LectureSession.order <= 30)
+            .order_by(LectureSession.order)
+        ).scalars().all()
+        times, counts = [], []
+        for i in range(repeats * 5):
+            enrollment_id = enrollment_ids[(i * 37) % len(enrollment_ids)]
+            session_id = session_ids[(i * 11) % len(session_ids)]
+
+            def cell_edit():
+                lock_lecture(lecture_id)
+                db.session.execute(
+                    update(Activity).where(Activity.enrollment_id == enrollment_id, Activity.session_id == session_id)
+                    .values(video_rate=(i * 17) % 101)
+                )
+                return recompute(Scope(lecture_id, frozenset({enrollment_id}), frozenset({session_id})))
+
+            seconds, statements, rows = timed(cell_edit, engine)
+            db.session.commit()
+            times.append(seconds)
+            counts.append(statements - 2)  # minus the lock and the input edit themselves
+        print(f"[{label}] single cell edit (lock + input write + recompute): median "
+              f"{statistics.median(times) * 1000:.1f} ms, p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.1f} ms; "
+              f"recompute statements min {min(counts)} max {max(counts)}")
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def postgres_database(base_url: str):
+    import psycopg
+
+    url = make_url(base_url)
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    params = dict(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+                  dbname=url.database or "postgres", autocommit=True)
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(**params) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--sessions", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", args.students, args.sessions, args.repeats)
+    if args.only != "sqlite":
+        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+        url, drop = postgres_database(base)
+        try:
+            run(url, "postgresql", args.students, args.sessions, args.repeats)
+        finally:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
