@@ -165,3 +165,15 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", counter._on_execute)
 
     return counting
+
+
+def _register_hypothesis_profiles() -> None:
+    """`HYPOTHESIS_PROFILE=ci` (set by .ci/run) bounds the examples so CI stays well under its budget."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+    settings.register_profile("dev", max_examples=100, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+_register_hypothesis_profiles()
