@@ -12,7 +12,6 @@ flush, then call `recompute`; the request or command boundary commits once.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -252,7 +251,7 @@ class _Facts:
         if self.enrollments and self.scope_sessions:
             for row in db.session.execute(
                 select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
-                       ClinicLink.resolved_at, ClinicLink.auto_managed, ClinicLink.fingerprint)
+                       ClinicLink.resolved_at.is_not(None), ClinicLink.auto_managed, ClinicLink.fingerprint)
                 .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
                        ClinicLink.session_id.in_(self.session_ids),
                        ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
@@ -285,7 +284,7 @@ class _StoredLink:
     enrollment_id: int
     session_id: int
     reason: str
-    resolved_at: datetime | None
+    resolved: bool
     auto_managed: bool
     fingerprint: str | None
 
@@ -387,9 +386,8 @@ class _Writer:
                                      f.activities.get((enrollment.id, session.id)))
 
     def _plan_cell(self, enrollment, session, outcome, stored, rows, unchanged_ids) -> None:
-        # repr() of the frozen outcome is deterministic and far cheaper than JSON; the academy's
-        # timezone is part of it because exam_meta's times are written with its offset.
-        fingerprint = hashlib.sha1(f"{self.timezone}|{outcome!r}".encode()).hexdigest()
+        # The academy's timezone is part of it because exam_meta's times are written with its offset.
+        fingerprint = digest((self.timezone, outcome))
         if stored is not None and stored.fingerprint == fingerprint:
             unchanged_ids.append(stored.id)
             return
@@ -498,7 +496,9 @@ class _Writer:
         risk_cause = None
         if held:
             exam_reasons = {}
-            for exam in self.facts.session_exams.get(session.id, {}).values():
+            exams = self.facts.session_exams.get(session.id, {})
+            for exam_id in sorted(exams):
+                exam = exams[exam_id]
                 key = (enrollment.id, exam.id)
                 reasons = rules.exam_risk_reasons(self.policy, exam, self.facts.results.get(key),
                                                   self.facts.facts.get(key, ()))
@@ -512,7 +512,7 @@ class _Writer:
             state = None
             if stored is not None:
                 # Causes are compared by digest, so stored meta never needs loading.
-                state = rules.LinkState(stored.resolved_at is not None, stored.auto_managed,
+                state = rules.LinkState(stored.resolved, stored.auto_managed,
                                         {"cause": stored.fingerprint})
             step = rules.link_transition(cause is not None, state, {"cause": cause_fingerprint})
             if step == "create":
@@ -595,7 +595,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def digest(values: dict) -> str:
-    """A stable fingerprint of derived values (already JSON-safe but for Decimals and datetimes)."""
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=jsonable)
-    return hashlib.sha1(text.encode()).hexdigest()
+def digest(values: Any) -> str:
+    """A fingerprint of derived values built in a fixed order (repr is deterministic for them)."""
+    return hashlib.sha1(repr(values).encode()).hexdigest()
