@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    from .config import normalise_database_url, settings_from_env
+    from .config import check_academy_clock, normalise_database_url, settings_from_env
 
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings_from_env(app.instance_path))
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     _ensure_secret_key(app)
+    check_academy_clock(app.config)
 
     from . import models  # noqa: F401  (registers the tables on db.metadata)
     from .extensions import csrf, db, login_manager, migrate
@@ -51,6 +52,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import cli
 
     app.register_blueprint(cli.bp)
+
+    from .web.api import register_api
+
+    register_api(app)
+
+    from .web import auth, home
+
+    auth.init_app(app)
+    app.register_blueprint(home.bp)
     return app
 
 

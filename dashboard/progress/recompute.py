@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, cast, func, or_, select, text, update
+from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -204,27 +204,43 @@ class _Facts:
                 self.stored_cells[(eid, row[5])] = _StoredCell(sp_id, eid, *row[5:])
 
     def _load_exam_evidence(self) -> None:
-        """Attempts -> results (latest attempt, attempt count), with the answers that can make an exam risky."""
-        by_pair: dict[tuple[int, int], dict[int, rules.AttemptInfo]] = defaultdict(dict)
+        """Attempts -> results (latest attempt, attempt count), with the answers that can make an exam risky.
+
+        Scores and times are read raw (integer hundredths, naive UTC) and converted only for the
+        one attempt per (enrollment, exam) that is the result: tens of thousands of rows stay cheap.
+        """
+        latest: dict[tuple[int, int], list] = {}
         self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
         if self.scope_exam_ids and self.enrollments:
             risky = and_(
                 AnswerFact.attempt_id == Attempt.id,
                 or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
             )
-            for eid, exam_id, no, score, submitted, question, correct, invalid in db.session.execute(
-                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.score,
-                       Attempt.submitted_at, AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
+            for eid, exam_id, no, cents, submitted, question, correct, invalid in db.session.execute(
+                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
+                       type_coerce(Attempt.score, BigInteger), type_coerce(Attempt.submitted_at, DateTime),
+                       AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
                 .outerjoin(AnswerFact, risky)
                 .where(Attempt.enrollment_id.in_(self.enrollment_ids), Attempt.exam_id.in_(self.scope_exam_ids))
             ):
-                by_pair[(eid, exam_id)][no] = rules.AttemptInfo(no, score, submitted)
+                key = (eid, exam_id)
+                rank = rules.attempt_rank(submitted, no)
+                entry = latest.get(key)
+                if entry is None:
+                    latest[key] = [rank, cents, submitted, {no}]
+                else:
+                    entry[3].add(no)
+                    if rank > entry[0]:
+                        entry[0], entry[1], entry[2] = rank, cents, submitted
                 if question is not None:
-                    self.facts[(eid, exam_id)].append(rules.AnswerFactInfo(no, question, correct, invalid))
-        self.results: dict[tuple[int, int], rules.ExamResult] = {}
-        for pair, attempts in by_pair.items():
-            latest = rules.latest_attempt(attempts.values())
-            self.results[pair] = rules.ExamResult(pair[1], latest.score, latest.submitted_at, len(attempts))
+                    self.facts[key].append(rules.AnswerFactInfo(no, question, correct, invalid))
+        self.results: dict[tuple[int, int], rules.ExamResult] = {
+            key: rules.ExamResult(
+                key[1], Decimal(cents).scaleb(-2),
+                submitted.replace(tzinfo=timezone.utc) if submitted is not None else None, len(numbers),
+            )
+            for key, (_, cents, submitted, numbers) in latest.items()
+        }
 
     def _load_cell_inputs(self) -> None:
         """Homework submissions and activities of the scope's cells."""

@@ -7,7 +7,7 @@ All arithmetic is exact Decimal; averages are rounded half-up to 2 places once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -190,13 +190,21 @@ def latest_attempt(attempts: Iterable[AttemptInfo]) -> AttemptInfo | None:
     """Greatest submitted_at (an attempt without one is older than any with one), then attempt_no."""
     best = None
     for attempt in attempts:
-        if best is None or _attempt_key(attempt) > _attempt_key(best):
+        if best is None or attempt_rank(attempt.submitted_at, attempt.attempt_no) > attempt_rank(
+            best.submitted_at, best.attempt_no
+        ):
             best = attempt
     return best
 
 
-def _attempt_key(attempt: AttemptInfo):
-    return (attempt.submitted_at is not None, attempt.submitted_at or datetime.min, attempt.attempt_no)
+def attempt_rank(submitted_at: datetime | None, attempt_no: int) -> tuple:
+    """The order of attempts for 'latest': submitted ones after unsubmitted, then by time, then number.
+
+    Works for aware or naive datetimes alike, as long as one kind is used throughout.
+    """
+    if submitted_at is None:
+        return (False, 0.0, attempt_no)
+    return (True, submitted_at.timestamp() if submitted_at.tzinfo else submitted_at.replace(tzinfo=timezone.utc).timestamp(), attempt_no)
 
 
 # ---------------------------------------------------------------- §3 session progress

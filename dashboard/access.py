@@ -1,0 +1,80 @@
+"""Who may see and change what (SPEC §8 roles), used by every page and API endpoint.
+
+admin: everything. teacher: reads and edits inputs of the lectures assigned to them.
+staff: reads every lecture and acts on clinic links and OMR scans.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .extensions import db
+from .models import TeacherLecture, User
+
+ALL_LECTURES_ROLES = ("admin", "staff")
+
+
+def has_role(user: User | None, *roles: str) -> bool:
+    """Whether an active, signed-in user holds one of these roles."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.role in roles)
+
+
+def visible_lecture_ids(user: User) -> set[int] | None:
+    """The lectures a user may read: None means every lecture (admin, staff); a teacher's assigned ones."""
+    if user.role in ALL_LECTURES_ROLES:
+        return None
+    if user.role != "teacher":
+        return set()
+    return set(db.session.execute(
+        select(TeacherLecture.lecture_id).where(TeacherLecture.user_id == user.id)
+    ).scalars())
+
+
+def can_read_lecture(user: User, lecture_id: int) -> bool:
+    """Whether a user may read a lecture and everything in it."""
+    visible = visible_lecture_ids(user)
+    return visible is None or lecture_id in visible
+
+
+def can_edit_inputs(user: User, lecture_id: int) -> bool:
+    """Whether a user may change a lecture's inputs (scores, homework, activity, enrollments)."""
+    if user.role == "admin":
+        return True
+    if user.role != "teacher":
+        return False
+    return db.session.execute(
+        select(TeacherLecture.lecture_id).where(
+            TeacherLecture.user_id == user.id, TeacherLecture.lecture_id == lecture_id
+        )
+    ).first() is not None
+
+
+def require_role(user: User | None, *roles: str) -> None:
+    """Abort with 403 unless the user holds one of these roles."""
+    if not has_role(user, *roles):
+        abort(403)
+
+
+def role_required(*roles: str) -> Callable:
+    """Decorate a browser view: anonymous visitors go to the login form, other roles get 403."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            require_role(current_user, *roles)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Mark a browser view that anonymous visitors may open (every other page sends them to the login form)."""
+    view.is_public = True
+    return view

@@ -1,0 +1,345 @@
+"""Accounts: users and their roles, lecture assignments, passwords, API tokens and login throttling.
+
+Service functions only flush; the request or CLI command that calls them commits once.
+Only teachers carry lecture assignments (admin and staff see every lecture), so assigning
+lectures to another role is refused and leaving the teacher role drops them.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import cache
+
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .clock import now
+from .extensions import db
+from .models import ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
+
+USERNAME_MAX_LENGTH = 150
+TOKEN_NAME_MAX_LENGTH = 100
+
+# Throttling (per account and per address): this many failures within the window block
+# further attempts until the window has passed since the last of them.
+MAX_LOGIN_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
+
+# A token's last_used_at is refreshed at most this often, so reads stay reads.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+class AccountError(ValueError):
+    """A refused account change; `code` is an error code of SPEC §8, `field` the offending input."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "validation") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class LoginRefused(Exception):
+    """A login that did not succeed; `throttled` tells a block apart from bad credentials."""
+
+    def __init__(self, message: str, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.throttled = throttled
+
+
+# ---------------------------------------------------------------- users
+
+def get_user(user_id: int) -> User | None:
+    """The user with this id, or None."""
+    return db.session.get(User, user_id)
+
+
+def user_by_username(username: str) -> User | None:
+    """The user with exactly this username, or None."""
+    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def list_users() -> list[User]:
+    """Every user, by username."""
+    return list(db.session.execute(select(User).order_by(User.username, User.id)).scalars())
+
+
+def lecture_ids_of(user: User) -> list[int]:
+    """The ids of the lectures assigned to a user, ascending."""
+    return list(db.session.execute(
+        select(TeacherLecture.lecture_id).where(TeacherLecture.user_id == user.id).order_by(TeacherLecture.lecture_id)
+    ).scalars())
+
+
+def check_new_user(username: str, role: str, lecture_ids: Iterable[int] = ()) -> tuple[str, list[int]]:
+    """Refuse a new user's name, role or lectures before anything is asked or written.
+
+    Answers the cleaned username and the distinct lecture ids.
+    """
+    username = _clean_username(username)
+    _check_role(role)
+    lecture_ids = _check_lectures(role, lecture_ids)
+    if user_by_username(username) is not None:
+        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict")
+    return username, lecture_ids
+
+
+def create_user(username: str, password: str, role: str, lecture_ids: Iterable[int] = ()) -> User:
+    """Add a user with a hashed password; a teacher may be assigned lectures at once."""
+    username, lecture_ids = check_new_user(username, role, lecture_ids)
+    _check_password(password)
+    user = User(username=username, password_hash=_hash(password), role=role, is_active=True)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another request took the name between the check and the insert; the unique
+        # constraint is the real guard, and the caller's boundary rolls back.
+        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict") from exc
+    _replace_lectures(user, lecture_ids)
+    return user
+
+
+def set_role(user: User, role: str) -> None:
+    """Change a user's role; leaving the teacher role drops the lecture assignments."""
+    _check_role(role)
+    if role == user.role:
+        return
+    if user.role == "admin":
+        _keep_an_admin(user, "lose the admin role")
+    if role != "teacher":
+        _replace_lectures(user, [])
+    user.role = role
+    db.session.flush()
+
+
+def assign_lectures(user: User, lecture_ids: Iterable[int]) -> None:
+    """Replace a teacher's assigned lectures with exactly these."""
+    _replace_lectures(user, _check_lectures(user.role, lecture_ids))
+
+
+def deactivate(user: User) -> None:
+    """Stop a user at once: their browser sessions and API tokens are refused from the next request."""
+    if user.is_active and user.role == "admin":
+        _keep_an_admin(user, "be deactivated")
+    user.is_active = False
+    db.session.flush()
+
+
+def activate(user: User) -> None:
+    """Let a deactivated user sign in (and use their unrevoked tokens) again."""
+    user.is_active = True
+    db.session.flush()
+
+
+def reset_password(user: User, password: str) -> None:
+    """Give a user a new password."""
+    _check_password(password)
+    user.password_hash = _hash(password)
+    db.session.flush()
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether the password is the user's."""
+    return check_password_hash(user.password_hash, password)
+
+
+def _hash(password: str) -> str:
+    # PASSWORD_HASH_METHOD exists so test suites can use cheaper scrypt parameters.
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def _clean_username(username: str) -> str:
+    username = (username or "").strip()
+    if not username:
+        raise AccountError("a username is required", field="username")
+    if len(username) > USERNAME_MAX_LENGTH:
+        raise AccountError(f"a username has at most {USERNAME_MAX_LENGTH} characters", field="username")
+    if any(ch.isspace() or not ch.isprintable() for ch in username):
+        raise AccountError("a username has no spaces or control characters", field="username")
+    return username
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}", field="role")
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or not password.strip():
+        raise AccountError("a password is required", field="password")
+
+
+def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
+    """The distinct lecture ids, each existing; only a teacher may be given any."""
+    wanted = sorted(set(lecture_ids))
+    if not wanted:
+        return []
+    if role != "teacher":
+        raise AccountError(f"only teachers are assigned lectures ({role} sees every lecture)", field="lectures")
+    found = set(db.session.execute(select(Lecture.id).where(Lecture.id.in_(wanted))).scalars())
+    missing = [str(lecture_id) for lecture_id in wanted if lecture_id not in found]
+    if missing:
+        raise AccountError(f"unknown lecture id: {', '.join(missing)}", field="lectures")
+    return wanted
+
+
+def _replace_lectures(user: User, lecture_ids: list[int]) -> None:
+    db.session.execute(delete(TeacherLecture).where(TeacherLecture.user_id == user.id))
+    db.session.add_all(TeacherLecture(user_id=user.id, lecture_id=lecture_id) for lecture_id in lecture_ids)
+    db.session.flush()
+
+
+def _keep_an_admin(user: User, change: str) -> None:
+    """Refuse a change that would leave nobody able to manage users."""
+    others = db.session.execute(
+        select(User.id).where(User.role == "admin", User.is_active.is_(True), User.id != user.id).limit(1)
+    ).first()
+    if others is None:
+        raise AccountError(f"the last active admin cannot {change}", code="conflict")
+
+
+# ---------------------------------------------------------------- API tokens
+
+def create_token(user: User, name: str | None = None) -> str:
+    """Issue a bearer token for a user; the raw token is returned once and only its SHA-256 is kept."""
+    return issue_token(user, name)[1]
+
+
+def issue_token(user: User, name: str | None = None) -> tuple[ApiToken, str]:
+    """Like create_token, answering the stored row too (for its id)."""
+    if not user.is_active:
+        raise AccountError(f"user {user.username!r} is deactivated", field="username", code="conflict")
+    if name is not None:
+        name = name.strip() or None
+        if name is not None and len(name) > TOKEN_NAME_MAX_LENGTH:
+            raise AccountError(f"a token name has at most {TOKEN_NAME_MAX_LENGTH} characters", field="name")
+    raw = secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), name=name)
+    db.session.add(token)
+    db.session.flush()
+    return token, raw
+
+
+def user_for_token(raw: str | None) -> User | None:
+    """The active user a live token belongs to, or None (unknown, revoked, or the user deactivated)."""
+    if not raw:
+        return None
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(raw), ApiToken.revoked_at.is_(None), User.is_active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    moment = now()
+    if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = moment
+    return user
+
+
+def revoke_token(token_id: int) -> ApiToken:
+    """Revoke a token by id (revoking a revoked token changes nothing)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise AccountError(f"no API token with id {token_id}", field="token", code="not_found")
+    if token.revoked_at is None:
+        token.revoked_at = now()
+        db.session.flush()
+    return token
+
+
+def revoke_tokens_of(user: User) -> list[ApiToken]:
+    """Revoke every live token of a user; answers the tokens revoked."""
+    live = [token for token in list_tokens(user) if token.revoked_at is None]
+    moment = now()
+    for token in live:
+        token.revoked_at = moment
+    db.session.flush()
+    return live
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """A user's tokens, revoked ones included, oldest first."""
+    return list(db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    ).scalars())
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- login and throttling
+
+def authenticate(username: str, password: str, address: str | None) -> User:
+    """The user these credentials belong to, or LoginRefused.
+
+    A refused attempt is recorded (flushed) against the account name and the address; the
+    caller commits even on refusal so every worker sees the throttle.
+    """
+    username = (username or "").strip()[:USERNAME_MAX_LENGTH]
+    keys = [_account_key(username), _address_key(address)]
+    moment = now()
+    wait = max(_throttled_for(key, moment) for key in keys)
+    if wait:
+        minutes = math.ceil(wait.total_seconds() / 60)
+        raise LoginRefused(
+            f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            throttled=True,
+        )
+    user = user_by_username(username) if username else None
+    # Hash even for an unknown name, so the response time does not reveal which names exist.
+    valid = check_password(user, password or "") if user else check_password_hash(_decoy_hash(), password or "")
+    if not valid:
+        _record_failure(keys, moment)
+        raise LoginRefused("Invalid username or password.")
+    if not user.is_active:
+        raise LoginRefused("This account is deactivated. Ask an administrator.")
+    db.session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    return user
+
+
+def _throttled_for(key: str, moment: datetime) -> timedelta:
+    """How long this key is still blocked (zero when it is not)."""
+    recent = list(db.session.execute(
+        select(LoginFailure.failed_at)
+        .where(LoginFailure.key == key)
+        .order_by(LoginFailure.failed_at.desc())
+        .limit(MAX_LOGIN_FAILURES)
+    ).scalars())
+    if len(recent) < MAX_LOGIN_FAILURES or recent[0] - recent[-1] > THROTTLE_WINDOW:
+        return timedelta(0)
+    return max(recent[0] + THROTTLE_WINDOW - moment, timedelta(0))
+
+
+def _record_failure(keys: list[str], moment: datetime) -> None:
+    # Rows older than two windows can no longer matter, so the table stays small.
+    db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at < moment - 2 * THROTTLE_WINDOW))
+    db.session.add_all(LoginFailure(key=key, failed_at=moment) for key in keys)
+    db.session.flush()
+
+
+def _account_key(username: str) -> str:
+    return "user:" + username.casefold()
+
+
+def _address_key(address: str | None) -> str:
+    return "addr:" + (address or "unknown")[:190]
+
+
+def _decoy_hash() -> str:
+    """A hash of nothing anyone knows, made with the same method as real ones (so it costs the same)."""
+    return _decoy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@cache
+def _decoy_hash_for(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)

@@ -1,0 +1,210 @@
+"""User and API-token management under /api/users (admin only, SPEC §8).
+
+The list is not paginated: an academy has a handful of accounts. Every change is recorded
+in the audit trail (never a password or a token, only that one was set or issued).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import url_for
+
+from ... import accounts, audit
+from ...clock import to_academy_iso
+from ...models import ApiToken, User
+from . import ApiError, bp, current_api_user, json_object, not_found, validation_error
+
+ACCOUNT_ERROR_STATUS = {"validation": 400, "conflict": 409, "not_found": 404}
+CREATE_FIELDS = {"username", "password", "role", "lectures"}
+PATCH_FIELDS = {"role", "lectures", "is_active", "password"}
+
+
+@bp.get("/users/")
+def list_users():
+    """Every user, by username."""
+    _require_admin()
+    users = accounts.list_users()
+    return {"count": len(users), "next": None, "previous": None, "results": [_user_json(user) for user in users]}
+
+
+@bp.post("/users/")
+def create_user():
+    """Add a user: {"username", "password", "role", "lectures": [lecture ids]}."""
+    admin = _require_admin()
+    data = _fields(json_object(), CREATE_FIELDS)
+    for name in ("username", "password", "role"):
+        if name not in data:
+            raise validation_error(f"'{name}' is required.", field=name)
+        _text(data, name)
+    lecture_ids = _lecture_ids(data.get("lectures", []))
+    with _account_errors():
+        user = accounts.create_user(data["username"], data["password"], data["role"], lecture_ids)
+    after = _user_json(user)
+    audit.record("user.create", "user", user.id, None, _audited(after), user=admin)
+    return after, 201, {"Location": url_for("api.user_detail", user_id=user.id)}
+
+
+@bp.get("/users/<int:user_id>/")
+def user_detail(user_id: int):
+    """One user."""
+    _require_admin()
+    return _user_json(_user_or_404(user_id))
+
+
+@bp.patch("/users/<int:user_id>/")
+def update_user(user_id: int):
+    """Change a user: any of "role", "lectures", "is_active", "password" (a reset)."""
+    admin = _require_admin()
+    user = _user_or_404(user_id)
+    data = _fields(json_object(), PATCH_FIELDS)
+    role = _text(data, "role") if "role" in data else None
+    lecture_ids = _lecture_ids(data["lectures"]) if "lectures" in data else None
+    password = _text(data, "password") if "password" in data else None
+    is_active = data.get("is_active")
+    if "is_active" in data and not isinstance(is_active, bool):
+        raise validation_error("'is_active' must be true or false.", field="is_active")
+    before = _user_json(user)
+    with _account_errors():
+        # Role first, so one request can make someone a teacher and assign their lectures.
+        if role is not None:
+            accounts.set_role(user, role)
+        if lecture_ids is not None:
+            accounts.assign_lectures(user, lecture_ids)
+        if is_active is False:
+            accounts.deactivate(user)
+        elif is_active is True:
+            accounts.activate(user)
+        if password is not None:
+            accounts.reset_password(user, password)
+    after = _user_json(user)
+    if password is not None:
+        audit.record("user.password_reset", "user", user.id, None, None, user=admin)
+    if _audited(before) != _audited(after):
+        audit.record("user.update", "user", user.id, _audited(before), _audited(after), user=admin)
+    return after
+
+
+@bp.get("/users/<int:user_id>/tokens/")
+def list_user_tokens(user_id: int):
+    """A user's API tokens, revoked ones included (never the token itself)."""
+    _require_admin()
+    tokens = accounts.list_tokens(_user_or_404(user_id))
+    return {"count": len(tokens), "next": None, "previous": None, "results": [_token_json(token) for token in tokens]}
+
+
+@bp.post("/users/<int:user_id>/tokens/")
+def create_user_token(user_id: int):
+    """Issue a token ({"name": optional label}); the answer is the only time the token is shown."""
+    admin = _require_admin()
+    user = _user_or_404(user_id)
+    data = _fields(json_object(), {"name"})
+    name = _text(data, "name") if data.get("name") is not None else None
+    with _account_errors():
+        token, raw = accounts.issue_token(user, name)
+    audit.record("token.create", "api_token", token.id, None, {"user": user.username, "name": token.name},
+                 user=admin)
+    return {**_token_json(token), "token": raw}, 201
+
+
+@bp.delete("/users/<int:user_id>/tokens/<int:token_id>/")
+@bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke/", endpoint="revoke_user_token_post")
+def revoke_user_token(user_id: int, token_id: int):
+    """Revoke one of a user's tokens (revoking a revoked one changes nothing)."""
+    admin = _require_admin()
+    user = _user_or_404(user_id)
+    token = _token_of(user, token_id)
+    was_live = token.revoked_at is None
+    with _account_errors():
+        accounts.revoke_token(token.id)
+    if was_live:
+        audit.record("token.revoke", "api_token", token.id, {"revoked_at": None},
+                     {"revoked_at": token.revoked_at}, user=admin)
+    return _token_json(token)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _require_admin() -> User:
+    """Only an admin manages users; checked before anything in the request is looked at."""
+    user = current_api_user()
+    if user.role != "admin":
+        raise ApiError(403, "Only an admin manages users and tokens.")
+    return user
+
+
+def _user_or_404(user_id: int) -> User:
+    user = accounts.get_user(user_id)
+    if user is None:
+        raise not_found(f"No user with id {user_id}.")
+    return user
+
+
+def _token_of(user: User, token_id: int) -> ApiToken:
+    for token in accounts.list_tokens(user):
+        if token.id == token_id:
+            return token
+    raise not_found(f"User {user.username} has no token with id {token_id}.")
+
+
+def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise validation_error(f"Unknown field '{unknown[0]}'; allowed: {', '.join(sorted(allowed))}.",
+                               field=unknown[0])
+    return data
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise validation_error(f"'{name}' must be text.", field=name)
+    return value
+
+
+def _lecture_ids(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise validation_error("'lectures' must be a list of lecture ids.", field="lectures")
+    for index, item in enumerate(value):
+        # bool is an int in Python but not a JSON integer (SPEC §1).
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise validation_error("A lecture id is an integer.", field=f"lectures[{index}]")
+    return value
+
+
+@contextmanager
+def _account_errors() -> Iterator[None]:
+    """Turn an accounts.AccountError into the API's error answer."""
+    try:
+        yield
+    except accounts.AccountError as exc:
+        raise ApiError(ACCOUNT_ERROR_STATUS.get(exc.code, 400), exc.message, field=exc.field) from None
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "is_active": user.is_active,
+        "lectures": accounts.lecture_ids_of(user),
+        "created_at": to_academy_iso(user.created_at),
+        "updated_at": to_academy_iso(user.updated_at),
+    }
+
+
+def _audited(user_json: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a user worth a before/after in the audit trail."""
+    return {key: user_json[key] for key in ("username", "role", "is_active", "lectures")}
+
+
+def _token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "is_active": token.revoked_at is None,
+        "created_at": to_academy_iso(token.created_at),
+        "last_used_at": to_academy_iso(token.last_used_at),
+        "revoked_at": to_academy_iso(token.revoked_at),
+    }

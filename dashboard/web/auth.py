@@ -1,0 +1,125 @@
+"""Signing in and out of the browser UI, and the rule that every page needs a signed-in user.
+
+Flask-Login keeps the user id in the session cookie; the user is loaded again on every
+request, so a deactivated user is signed out at once. Failed logins are throttled through
+`accounts.authenticate` (stored in the database, so every worker sees them).
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from .. import accounts
+from ..extensions import db, login_manager
+from ..models import User
+from .api import is_api_request
+
+bp = Blueprint("auth", __name__)
+
+# Endpoints an anonymous visitor may reach; the API answers 401 itself.
+OPEN_ENDPOINTS = {"auth.login", "static"}
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=accounts.USERNAME_MAX_LENGTH)])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; a success goes to `next` when it is a path on this site, else home."""
+    target = request.values.get("next", "")
+    if current_user.is_authenticated:
+        return redirect(_safe_target(target))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.username.data, form.password.data, request.remote_addr)
+        except accounts.LoginRefused as refused:
+            # The failure just recorded must survive this refused request.
+            db.session.commit()
+            form.form_errors.append(refused.message)
+            status = 429 if refused.throttled else 401
+        else:
+            db.session.commit()
+            _fresh_session()
+            login_user(user)
+            return redirect(_safe_target(target))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form, next=target if _is_local_path(target) else ""), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST, so it carries the CSRF token) and return to the login form."""
+    logout_user()
+    _fresh_session()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _fresh_session() -> None:
+    """Start a new session (so nothing planted before sign-in survives it), CSRF token included."""
+    session.clear()
+    # Flask-WTF caches this request's CSRF token on g; drop it with the session it came from.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+def _safe_target(target: str) -> str:
+    return target if _is_local_path(target) else url_for("home.index")
+
+
+def _is_local_path(target: str) -> bool:
+    """Whether `target` is a path on this site (no scheme, no host, nothing a browser reads as one)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    # Browsers treat "\" like "/" and drop tabs and newlines, so "/\evil" or "/\t/evil" lead off-site.
+    if "\\" in target or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    # Returning None for a deactivated user signs them out on their next request.
+    return user if user is not None and user.is_active else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Send an anonymous visitor to the login form, keeping where they were going."""
+    login_url = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    if request.headers.get("HX-Request") == "true":
+        # An htmx swap would put the login page inside a fragment; make the browser navigate.
+        return "", 401, {"HX-Redirect": login_url}
+    flash("Please sign in to see this page.", "info")
+    return redirect(login_url)
+
+
+def _require_login():
+    """Every page except the login form, static files and views marked public needs a signed-in user."""
+    if current_user.is_authenticated or is_api_request() or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "is_public", False):
+        return None
+    return login_manager.unauthorized()
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the sign-in rule for every page."""
+    login_manager.login_view = "auth.login"
+    app.register_blueprint(bp)
+    app.before_request(_require_login)
