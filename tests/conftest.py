@@ -79,6 +79,8 @@ def _apps(tmp_path_factory):
                 "SECRET_KEY": "test-secret",
                 "DASHBOARD_TODAY": TEST_TODAY,
                 "WTF_CSRF_ENABLED": True,
+                # Cheap scrypt parameters keep login tests fast; production uses the default.
+                "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             })
             with app.app_context():
                 db.create_all()

@@ -326,6 +326,7 @@ class _Writer:
         self.now = timestamp
         self.today = academy_today()
         self.timezone = academy_timezone().key
+        self._risk_cache: dict[tuple[int, int], dict] = {}
         self.policy = facts.policy
 
     def run(self) -> int:
@@ -514,12 +515,9 @@ class _Writer:
             exam_reasons = {}
             exams = self.facts.session_exams.get(session.id, {})
             for exam_id in sorted(exams):
-                exam = exams[exam_id]
-                key = (enrollment.id, exam.id)
-                reasons = rules.exam_risk_reasons(self.policy, exam, self.facts.results.get(key),
-                                                  self.facts.facts.get(key, ()))
+                reasons = self._exam_risk(enrollment.id, exams[exam_id])
                 if reasons:
-                    exam_reasons[str(exam.id)] = reasons
+                    exam_reasons[str(exam_id)] = reasons
             if exam_reasons:
                 risk_cause = {"exam_reasons": jsonable(exam_reasons)}
         for reason, cause in (("AUTO_FAILED", failed_cause), ("AUTO_RISK", risk_cause)):
@@ -542,6 +540,17 @@ class _Writer:
                 updates.append({"link_id": stored.id, "meta": meta, "fingerprint": cause_fingerprint})
             elif step == "resolve":
                 resolves.append(stored.id)
+
+    def _exam_risk(self, enrollment_id: int, exam: rules.ExamInfo) -> dict:
+        """Exam risk of one (enrollment, exam), once per pair even when the exam spans several sessions."""
+        key = (enrollment_id, exam.id)
+        if key not in self.facts.results:
+            return {}
+        if key not in self._risk_cache:
+            self._risk_cache[key] = rules.exam_risk_reasons(
+                self.policy, exam, self.facts.results[key], self.facts.facts.get(key, ())
+            )
+        return self._risk_cache[key]
 
     def _write_links(self, inserts: list[dict], updates: list[dict], resolves: list[int]) -> None:
         table = ClinicLink.__table__
