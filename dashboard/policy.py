@@ -1,0 +1,130 @@
+"""Saving a lecture's pass policy (SPEC §2): validate on the merged policy, save, recompute.
+
+The one validation is progress.policy_validation.validate_policy_change, shared with the
+policy form and the importer. A refused change raises PolicyRejected with every problem and
+saves nothing. A valid save recomputes the whole lecture in the same transaction and reports
+what the change did to the grid (cells whose completion changed, students whose risk level
+changed), so the UI can show it; a preview is the same call inside a transaction that the
+caller rolls back.
+
+Only flushes; the request or command boundary commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from . import audit
+from .extensions import db
+from .models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
+from .progress.policy_validation import POLICY_FIELDS, validate_policy_change
+from .progress.recompute import lock_lecture, recompute_lecture
+
+
+class PolicyRejected(ValueError):
+    """The change breaks SPEC §2; `errors` lists (field, message), the first one is `field`."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(describe(name, message) for name, message in errors))
+        self.errors = errors
+        self.field = errors[0][0]
+
+
+def describe(name: str, message: str) -> str:
+    """A validator message as a sentence naming its field."""
+    return message if message.startswith(name) else f"{name} {message}"
+
+
+@dataclass(frozen=True)
+class CellChange:
+    enrollment_id: int
+    session_id: int
+    completed_before: bool | None  # None: the row did not exist
+    completed_after: bool | None
+
+
+@dataclass(frozen=True)
+class RiskChange:
+    enrollment_id: int
+    risk_before: str | None
+    risk_after: str | None
+
+
+@dataclass
+class PolicySaveResult:
+    policy: ProgressPolicy
+    changed_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    cells: list[CellChange] = field(default_factory=list)
+    risks: list[RiskChange] = field(default_factory=list)
+    recomputed: int = 0
+
+
+def policy_values(policy: ProgressPolicy) -> dict[str, Any]:
+    """The policy's fields as the validator takes them."""
+    return {name: getattr(policy, name) for name in POLICY_FIELDS}
+
+
+def _completion(lecture_id: int) -> dict[tuple[int, int], bool]:
+    rows = db.session.execute(
+        select(SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.completed)
+        .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
+        .where(Enrollment.lecture_id == lecture_id)
+    )
+    return {(enrollment_id, session_id): completed for enrollment_id, session_id, completed in rows}
+
+
+def _risk_levels(lecture_id: int) -> dict[int, str]:
+    rows = db.session.execute(
+        select(LectureProgress.enrollment_id, LectureProgress.risk_level)
+        .where(LectureProgress.lecture_id == lecture_id)
+    )
+    return {enrollment_id: level for enrollment_id, level in rows}
+
+
+def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None) -> PolicySaveResult:
+    """Apply `change` (field -> JSON value) to the lecture's policy and recompute the lecture.
+
+    Raises PolicyRejected (nothing changed) or LookupError when the lecture has no policy.
+    """
+    lock_lecture(lecture_id)
+    policy = db.session.execute(
+        select(ProgressPolicy).where(ProgressPolicy.lecture_id == lecture_id)
+    ).scalar_one_or_none()
+    if policy is None:
+        raise LookupError(f"lecture {lecture_id} has no policy")
+    stored = policy_values(policy)
+    merged, errors = validate_policy_change(stored, change)
+    if errors:
+        raise PolicyRejected(errors)
+    changed = {name: (stored[name], merged[name]) for name in POLICY_FIELDS if stored[name] != merged[name]}
+
+    completion_before = _completion(lecture_id)
+    risk_before = _risk_levels(lecture_id)
+    for name, (_, value) in changed.items():
+        setattr(policy, name, value)
+    db.session.flush()
+    # SPEC §2: a valid save recomputes the whole lecture, even one that changed no value.
+    recomputed = recompute_lecture(lecture_id)
+    completion_after = _completion(lecture_id)
+    risk_after = _risk_levels(lecture_id)
+
+    if changed:
+        audit.record(
+            "policy.update", "policy", policy.id,
+            {name: old for name, (old, _) in changed.items()},
+            {name: new for name, (_, new) in changed.items()},
+            user=user, lecture_id=lecture_id,
+        )
+    cells = [
+        CellChange(key[0], key[1], completion_before.get(key), completion_after.get(key))
+        for key in sorted(completion_before.keys() | completion_after.keys())
+        if completion_before.get(key) != completion_after.get(key)
+    ]
+    risks = [
+        RiskChange(enrollment_id, risk_before.get(enrollment_id), risk_after.get(enrollment_id))
+        for enrollment_id in sorted(risk_before.keys() | risk_after.keys())
+        if risk_before.get(enrollment_id) != risk_after.get(enrollment_id)
+    ]
+    return PolicySaveResult(policy, changed, cells, risks, recomputed)

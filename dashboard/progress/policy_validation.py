@@ -1,0 +1,134 @@
+"""The one validation of a policy change (SPEC §2), shared by the policy form, the API and the importer.
+
+Pure: no Flask, no ORM. A change is checked on the merged policy (stored values plus the
+change), so `exam_end_session_order` is compared with the start order that will hold after
+the save. Callers turn form text into numbers first; JSON values come as they are.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .rules import POLICY_DEFAULTS
+
+POLICY_FIELDS: tuple[str, ...] = tuple(POLICY_DEFAULTS)
+READ_ONLY_FIELDS: frozenset[str] = frozenset({"id", "lecture", "lecture_id", "created_at", "updated_at"})
+
+EXAM_AGGREGATE_STRATEGIES = ("MAX", "AVG", "LATEST")
+EXAM_PASS_SOURCES = ("POLICY", "EXAM")
+HOMEWORK_PASS_TYPES = ("SUBMIT", "SCORE", "TEACHER_APPROVAL")
+
+# Scores are stored as integer hundredths in a BIGINT; this bound keeps every value storable.
+MAX_SCORE_VALUE = Decimal(10) ** 12
+CENT = Decimal("0.01")
+
+# field -> (lowest, highest) for the integer fields; None means unbounded.
+_INTEGER_BOUNDS: dict[str, tuple[int, int | None]] = {
+    "video_required_rate": (0, 100),
+    "exam_start_session_order": (1, None),
+    "exam_end_session_order": (1, None),
+    "homework_start_session_order": (1, None),
+    "homework_end_session_order": (1, None),
+    "homework_cutline_percent": (0, 100),
+    "homework_round_unit": (1, 100),
+    "completion_grace_days": (0, 365),
+    "risk_warning_consecutive": (1, None),
+    "risk_danger_consecutive": (1, None),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "exam_aggregate_strategy": EXAM_AGGREGATE_STRATEGIES,
+    "exam_pass_source": EXAM_PASS_SOURCES,
+    "homework_pass_type": HOMEWORK_PASS_TYPES,
+}
+# (later field, earlier field): the later one must be >= the earlier one on the merged policy.
+_ORDERED_PAIRS = (
+    ("exam_end_session_order", "exam_start_session_order"),
+    ("homework_end_session_order", "homework_start_session_order"),
+    ("risk_danger_consecutive", "risk_warning_consecutive"),
+)
+# Postgres INTEGER columns hold at most this.
+_INT_MAX = 2_147_483_647
+
+
+def parse_score(value: Any) -> Decimal:
+    """A score given as a JSON number (or a Decimal from a form): exact, at most 2 decimals.
+
+    Raises ValueError with a message fit for the user. Booleans and strings are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError("must be a number")
+    # str() of a float is its shortest repr, so 72.505 stays 72.505 and is refused below.
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(number) > MAX_SCORE_VALUE:
+        raise ValueError("is too large")
+    if number % CENT != 0:
+        raise ValueError("must have at most 2 decimal places")
+    return number.quantize(CENT)
+
+
+def _check_integer(value: Any, lowest: int, highest: int | None) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    if value < lowest:
+        return f"must be at least {lowest}"
+    upper = highest if highest is not None else _INT_MAX
+    if value > upper:
+        return f"must be at most {upper}"
+    return None
+
+
+def _normalise(field: str, value: Any) -> tuple[Any, str | None]:
+    """The field's value in its stored form, or an error message."""
+    if value is None:
+        return None, "cannot be null"
+    if field in _INTEGER_BOUNDS:
+        return value, _check_integer(value, *_INTEGER_BOUNDS[field])
+    if field in _CHOICES:
+        choices = _CHOICES[field]
+        if not isinstance(value, str) or value not in choices:
+            return value, "must be one of " + ", ".join(choices)
+        return value, None
+    # exam_pass_score, the only decimal field
+    try:
+        score = parse_score(value)
+    except ValueError as exc:
+        return value, str(exc)
+    if score < 0:
+        return score, "must be at least 0"
+    return score, None
+
+
+def validate_policy_change(
+    stored: Mapping[str, Any], change: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Check `change` against SPEC §2 on the merged policy.
+
+    `stored` holds the current values of every policy field (POLICY_DEFAULTS for a new
+    lecture). Returns the merged policy (values normalised: exam_pass_score as Decimal) and
+    the problems as (field, message); any problem refuses the whole change.
+    """
+    merged = {name: stored.get(name, POLICY_DEFAULTS[name]) for name in POLICY_FIELDS}
+    errors: list[tuple[str, str]] = []
+    for name, value in change.items():
+        if name in READ_ONLY_FIELDS:
+            errors.append((name, "is read-only"))
+            continue
+        if name not in POLICY_DEFAULTS:
+            errors.append((name, "is not a policy field"))
+            continue
+        normalised, problem = _normalise(name, value)
+        if problem:
+            errors.append((name, problem))
+        else:
+            merged[name] = normalised
+    failed = {name for name, _ in errors}
+    for later, earlier in _ORDERED_PAIRS:
+        if later in failed or earlier in failed:
+            continue
+        if merged[later] < merged[earlier]:
+            # Name the field the caller touched; the later one when both or neither were.
+            blamed = earlier if earlier in change and later not in change else later
+            errors.append((blamed, f"{later} must be at least {earlier} ({merged[earlier]})"))
+    return merged, errors

@@ -1,0 +1,305 @@
+"""The token-authenticated JSON API under /api (SPEC §8).
+
+How a module plugs in: it does `from dashboard.web.api import bp, current_api_user, ApiError,
+json_body` and adds its routes with `@bp.get(...)`, `@bp.post(...)`, ... Then it is named in
+API_MODULES below (optional ones — written by someone else, maybe not there yet — in
+OPTIONAL_API_MODULES). `register_api(app)` imports them and registers the blueprint.
+
+What every route gets from this module, without doing anything:
+- authentication: `Authorization: Bearer TOKEN` is checked before any view runs (401 otherwise);
+  the caller is `current_api_user()`. The API is exempt from CSRF (no cookies are trusted here).
+- both spellings of a path (with and without the final slash) for every method, no redirect.
+- one transaction per request: a 2xx/3xx answer commits once, anything else rolls back.
+- JSON errors `{"error", "message", "field"}` (plus `errors` when several) for everything that
+  can go wrong, including routing 404/405, 413 and an unreachable database (503); never a trace.
+  Raise `ApiError(status, message, field=...)` (or its helpers) to refuse a request.
+- a body limit of API_BODY_LIMIT, except for endpoints listed in LARGE_BODY_ENDPOINTS.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import json
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ... import queries, serializers
+from ...extensions import csrf, db
+
+API_MODULES = ("progress", "importing", "audit")
+OPTIONAL_API_MODULES = ("users", "omr")
+
+# Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
+API_BODY_LIMIT = 2 * 1024 * 1024
+IMPORT_BODY_LIMIT = 64 * 1024 * 1024
+LARGE_BODY_ENDPOINTS = {"api.import_snapshot": IMPORT_BODY_LIMIT}
+
+ERROR_CODES = {
+    400: "validation",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "validation",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint whose every path also answers without (or with) its final slash, and whose
+    every view runs in one transaction."""
+
+    def add_url_rule(self, rule: str, endpoint: str | None = None, view_func: Callable | None = None,
+                     **options: Any) -> None:
+        if view_func is not None:
+            view_func = _transactional(view_func)
+        endpoint = endpoint or (view_func.__name__ if view_func else None)
+        super().add_url_rule(rule, endpoint, view_func, **options)
+        # A second rule rather than strict_slashes=False: with that flag werkzeug answers a
+        # wrong method on the other spelling with 404 instead of 405.
+        twin = rule.rstrip("/") if rule.endswith("/") else rule + "/"
+        if twin:
+            super().add_url_rule(twin, endpoint, view_func, **options)
+
+
+bp = ApiBlueprint("api", __name__, url_prefix="/api")
+
+
+class ApiError(Exception):
+    """A refused API request; becomes `{"error", "message", "field"[, "errors"]}`."""
+
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or ERROR_CODES.get(status, "error")
+        self.message = message
+        self.field = field
+        self.errors = errors
+
+
+def validation_error(message: str, field: str | None = None,
+                     errors: list[dict[str, Any]] | None = None) -> ApiError:
+    return ApiError(400, message, field, errors)
+
+
+def forbidden(message: str = "Your role may not do this.") -> ApiError:
+    return ApiError(403, message)
+
+
+def not_found(message: str = "Not found.") -> ApiError:
+    return ApiError(404, message)
+
+
+def conflict(message: str, field: str | None = None) -> ApiError:
+    return ApiError(409, message, field)
+
+
+def error_response(status: int, message: str, field: str | None = None,
+                   errors: list[dict[str, Any]] | None = None, code: str | None = None):
+    body: dict[str, Any] = {
+        "error": code or ERROR_CODES.get(status, "error"),
+        "message": message,
+        "field": field,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def current_api_user():
+    """The user the bearer token belongs to (set before every API view)."""
+    return g.api_user
+
+
+def json_body() -> Any:
+    """The request body parsed as JSON; numbers with a fraction become exact Decimals.
+
+    Bad JSON is a 400 naming no field; an oversized body is a 413 (raised by werkzeug).
+    """
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise validation_error(f"The body is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, though Python's parser takes them by default."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_object() -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    data = json_body()
+    if not isinstance(data, dict):
+        raise validation_error("The body must be a JSON object.")
+    return data
+
+
+def list_response(resource: str, visible: set[int] | None):
+    """The paginated answer `{"count", "next", "previous", "results"}` for a list (SPEC §8).
+
+    Lists of derived rows first recompute the lectures they may show that are stale (SPEC §7).
+    """
+    try:
+        plan = queries.plan_list(resource, request.args, visible)
+        if plan.spec.derived:
+            queries.refresh_stale(visible, plan.lecture_id)
+        page = queries.fetch_page(plan)
+    except queries.InvalidQuery as exc:
+        raise validation_error(str(exc), exc.field) from None
+    except queries.PageOutOfRange:
+        raise not_found("Invalid page.") from None
+    serialize = serializers.SERIALIZERS[resource]
+    return jsonify({
+        "count": page.count,
+        "next": _page_url(page.page + 1) if page.has_next else None,
+        "previous": _page_url(page.page - 1) if page.has_previous else None,
+        "results": [serialize(row) for row in page.rows],
+    })
+
+
+def detail_response(resource: str, object_id: int, visible: set[int] | None):
+    """One object, or 404 when it is missing or outside the caller's lectures."""
+    if queries.RESOURCES[resource].derived:
+        lecture_id = queries.lecture_of(resource, object_id)
+        if lecture_id is None or (visible is not None and lecture_id not in visible):
+            raise not_found()
+        queries.refresh_stale(visible, lecture_id)
+    row = queries.get_row(resource, object_id, visible)
+    if row is None:
+        raise not_found()
+    return jsonify(serializers.SERIALIZERS[resource](row))
+
+
+def _page_url(page: int) -> str:
+    """This list's absolute URL for another page, keeping every other parameter."""
+    args = request.args.copy()
+    if page > 1:
+        args["page"] = str(page)
+    else:
+        args.pop("page", None)
+    query = urlencode(list(args.items(multi=True)))
+    return request.base_url + ("?" + query if query else "")
+
+
+def is_api_request() -> bool:
+    """True for paths under /api — the UI's own error pages should defer to api_error_for()."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _transactional(view: Callable) -> Callable:
+    """Commit once after a successful answer (reads may recompute stale lectures); roll back otherwise."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            db.session.rollback()
+            raise
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    return wrapper
+
+
+@bp.before_request
+def _authenticate():
+    limit = LARGE_BODY_ENDPOINTS.get(request.endpoint or "", API_BODY_LIMIT)
+    request.max_content_length = limit
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "An API token is required: send 'Authorization: Bearer TOKEN'.")
+    # Imported here: accounts is its own module and must not be imported at app import time.
+    from ...accounts import user_for_token
+
+    user = user_for_token(token.strip())
+    if user is None:
+        raise ApiError(401, "The API token is unknown, revoked, or its user is deactivated.")
+    g.api_user = user
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
+def api_error_for(exc: BaseException):
+    """The JSON answer for any exception raised while serving /api."""
+    # With the database gone even the rollback fails; the client must still get its JSON answer.
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
+    if isinstance(exc, OperationalError):
+        current_app.logger.exception("database unavailable")
+        return error_response(503, "The database is unavailable; try again shortly.")
+    if isinstance(exc, IntegrityError):
+        current_app.logger.warning("integrity conflict: %s", exc.orig)
+        return error_response(409, "The change conflicts with the stored data; reload and try again.")
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        message = {
+            404: "Not found.",
+            405: f"Method {request.method} is not allowed here.",
+            413: "The request body is too large.",
+        }.get(status, exc.description or exc.name)
+        response = error_response(status, message)
+        if status == 405 and exc.response is None:
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+        return response
+    current_app.logger.exception("unexpected error in the API")
+    return error_response(500, "An unexpected error occurred.")
+
+
+@bp.errorhandler(Exception)
+def _api_exception(exc: Exception):
+    return api_error_for(exc)
+
+
+# Blueprint handlers per status code too, so that an app-wide handler for one code (an HTML
+# 404 page, say) never wins over the API's JSON for errors raised inside an API view.
+for _status in (400, 401, 403, 404, 405, 409, 413, 415, 500, 503):
+    bp.register_error_handler(_status, api_error_for)
+
+
+def _http_exception_anywhere(exc: HTTPException):
+    """Routing errors (404, 405) happen before a blueprint is known; answer JSON for /api paths."""
+    if is_api_request():
+        return api_error_for(exc)
+    return exc
+
+
+def register_api(app: Flask) -> None:
+    """Import the API modules, exempt the blueprint from CSRF and register it."""
+    for name in API_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    for name in OPTIONAL_API_MODULES:
+        module_name = f"{__name__}.{name}"
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+    # Routing errors under /api. An app-wide handler for a single code (404, 405) registered
+    # elsewhere would win over this one: such a handler must return api_error_for(exc) when
+    # is_api_request().
+    app.register_error_handler(HTTPException, _http_exception_anywhere)

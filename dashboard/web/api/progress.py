@@ -1,0 +1,123 @@
+"""`/api/progress/...`: policies, session and lecture progress, clinic links, risk logs (SPEC §8).
+
+Lists and details for all five; writes only where SPEC §8 lists them (policy PATCH, clinic
+requests and actions). Derived rows have GET routes only, so any other method answers 405.
+"""
+from __future__ import annotations
+
+from flask import jsonify
+
+from ... import clinic, queries, serializers
+from ...access import visible_lecture_ids
+from ...models import ProgressPolicy
+from ...policy import PolicyRejected, describe, save_policy
+from ...extensions import db
+from . import (
+    ApiError,
+    bp,
+    current_api_user,
+    detail_response,
+    forbidden,
+    json_object,
+    list_response,
+    not_found,
+    validation_error,
+)
+
+READ_ONLY_RESOURCES = ("session-progress", "lecture-progress", "risk-logs")
+
+
+def _visible():
+    return visible_lecture_ids(current_api_user())
+
+
+def _add_read_routes(resource: str) -> None:
+    endpoint = resource.replace("-", "_")
+
+    def list_view():
+        return list_response(resource, _visible())
+
+    def detail_view(object_id: int):
+        return detail_response(resource, object_id, _visible())
+
+    bp.add_url_rule(f"/progress/{resource}/", f"{endpoint}_list", list_view, methods=["GET"])
+    bp.add_url_rule(f"/progress/{resource}/<int:object_id>/", f"{endpoint}_detail", detail_view, methods=["GET"])
+
+
+for _resource in (*READ_ONLY_RESOURCES, "policies", "clinic-links"):
+    _add_read_routes(_resource)
+
+
+# ---------------------------------------------------------------- policies
+
+@bp.patch("/progress/policies/<int:policy_id>/")
+def policy_update(policy_id: int):
+    """Admin only; validated on the merged policy (SPEC §2); recomputes the lecture."""
+    user = current_api_user()
+    policy = db.session.get(ProgressPolicy, policy_id)
+    visible = visible_lecture_ids(user)
+    if policy is None or (visible is not None and policy.lecture_id not in visible):
+        raise not_found()
+    if user.role != "admin":
+        raise forbidden("Only admins edit policies.")
+    change = json_object()
+    try:
+        result = save_policy(policy.lecture_id, change, user)
+    except PolicyRejected as exc:
+        errors = [{"error": "validation", "message": describe(name, message), "field": name}
+                  for name, message in exc.errors]
+        raise ApiError(400, errors[0]["message"], exc.field, errors) from None
+    return jsonify(serializers.policy(queries.get_row("policies", result.policy.id, None)))
+
+
+# ---------------------------------------------------------------- clinic links
+
+def _clinic_answer(link_id: int, status: int = 200):
+    row = queries.get_row("clinic-links", link_id, None)
+    response = jsonify(serializers.clinic_link(row))
+    response.status_code = status
+    return response
+
+
+def _clinic_call(action, *args):
+    try:
+        return action(*args)
+    except clinic.ClinicNotFound as exc:
+        raise not_found(exc.message) from None
+    except clinic.ClinicForbidden as exc:
+        raise forbidden(exc.message) from None
+    except clinic.ClinicInvalid as exc:
+        raise validation_error(exc.message, exc.field) from None
+
+
+@bp.post("/progress/clinic-links/")
+def clinic_link_create():
+    """A person's clinic request (MANUAL_REQUEST or TEACHER_RECOMMEND, memo required)."""
+    data = json_object()
+    link = _clinic_call(clinic.request_clinic, current_api_user(), data)
+    return _clinic_answer(link.id, 201)
+
+
+@bp.patch("/progress/clinic-links/<int:link_id>/")
+def clinic_link_memo(link_id: int):
+    """Edit the memo (the only field a person edits directly)."""
+    user = current_api_user()
+    _clinic_call(clinic.link_for, user, link_id)
+    data = json_object()
+    link, _ = _clinic_call(clinic.edit_memo, user, link_id, data)
+    return _clinic_answer(link.id)
+
+
+def _add_action_route(action: str) -> None:
+    service = getattr(clinic, action)
+
+    def view(link_id: int):
+        link, _ = _clinic_call(service, current_api_user(), link_id)
+        return _clinic_answer(link.id)
+
+    bp.add_url_rule(f"/progress/clinic-links/<int:link_id>/{action}/", f"clinic_link_{action}", view,
+                    methods=["POST"])
+
+
+for _action in ("approve", "resolve", "reopen"):
+    _add_action_route(_action)
