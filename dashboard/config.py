@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def normalise_database_url(url: str) -> str:
@@ -23,3 +25,19 @@ def settings_from_env(instance_path: str) -> dict:
         "DASHBOARD_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE") or "Asia/Seoul",
         "DASHBOARD_ENV": os.environ.get("DASHBOARD_ENV", "development"),
     }
+
+
+def check_academy_clock(config) -> None:
+    """Refuse a malformed DASHBOARD_TODAY or unknown DASHBOARD_TIMEZONE when the app is built,
+    rather than on every later request that needs the academy's date."""
+    today = config.get("DASHBOARD_TODAY")
+    if today:
+        try:
+            date.fromisoformat(str(today))
+        except ValueError:
+            raise ValueError(f"DASHBOARD_TODAY must be a date as YYYY-MM-DD, not {today!r}") from None
+    zone = config.get("DASHBOARD_TIMEZONE")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"DASHBOARD_TIMEZONE must be an IANA timezone such as Asia/Seoul, not {zone!r}") from None
