@@ -97,16 +97,16 @@ def _apps(tmp_path_factory):
 
 
 def _empty_all_tables() -> None:
+    """TRUNCATE on PostgreSQL; on SQLite, DELETE children before parents with foreign keys left on
+    (SQLite ignores PRAGMA foreign_keys inside a transaction, so switching them off would stick)."""
     db.session.remove()
     tables = [t.name for t in db.metadata.sorted_tables]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
-            conn.execute(text("PRAGMA foreign_keys=OFF"))
             for name in reversed(tables):
                 conn.execute(text(f'DELETE FROM "{name}"'))
-            conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture(params=BACKENDS)
