@@ -171,3 +171,35 @@ def demo_command() -> None:
     click.echo("Demo logins (password for all: " + DEMO_PASSWORD + "):")
     for username, role in demo.users:
         click.echo(f"  {username:<8} {role}" + (" (first lecture)" if role == "teacher" else ""))
+
+
+# ---------------------------------------------------------------- OMR demo worker
+
+@bp.cli.command("omr-simulate")
+@click.option("--exam", "exam_id", type=int, metavar="ID", help="The exam to scan (default: the first with an answer key).")
+@click.option("--count", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many sheets.")
+@click.option("--seed", type=int, help="Make the simulated readings repeatable.")
+def omr_simulate_command(exam_id: int | None, count: int, seed: int | None) -> None:
+    """Play the OMR worker: register scans of real enrollments and post realistic results
+    (confident, low-confidence, blank, multi-marked, bad identifier) through the intake services."""
+    import random
+
+    from . import omr
+
+    try:
+        exam = omr.simulation_exam(exam_id)
+        made = omr.simulate(exam, count, random.Random(seed))
+    except omr.OmrError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    for item in made:
+        row = omr.describe(omr.scan_row(item.scan.id))
+        outcome = row["status"]
+        if row["attempt_no"] is not None:
+            outcome += f" as attempt {row['attempt_no']}, score {row['score']}"
+        reasons = ", ".join(row["review_reasons"]) or "none"
+        click.echo(f"scan {row['id']} ({item.kind}) for {item.student}: {outcome}; review: {reasons}")
+    db.session.commit()
+    waiting = sum(1 for item in made if item.scan.status == "needs_review")
+    click.echo(f"Posted {len(made)} result(s) for exam {exam}; {waiting} wait for a student to be assigned "
+               f"(GET /api/omr-scans?needs_review=true).")
