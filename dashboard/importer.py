@@ -44,6 +44,7 @@ from .models import (
     User,
 )
 from .progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
+from .omr import regrade_exam
 from .progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
 from .progress.rules import POLICY_DEFAULTS
 
@@ -1536,6 +1537,10 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     result = plan.counts()
     _apply(plan, stored, progress)
     assert plan._work is not None
+    # SPEC §7: a changed answer key regrades the exam's OMR-graded attempts before the recompute
+    # (which covers those exams' lectures whole already).
+    for exam_id in sorted(plan._work.questions):
+        regrade_exam(exam_id, user, recompute_changes=False)
     result.recomputed = _run_recompute(plan._work, progress)
     audit.record("import_snapshot", "snapshot", None, None, result.as_dict(), user)
     return result

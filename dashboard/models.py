@@ -448,5 +448,7 @@ class OmrScan(Timestamped, db.Model):
     result_version: Mapped[str | None] = mapped_column(String(64))
     mode: Mapped[str | None] = mapped_column(String(64))
     meta_used: Mapped[bool | None] = mapped_column(Boolean)
+    # A person's readings of answers ({"question": ["marks", ...]}): they outlive regrading.
+    corrections: Mapped[Any] = mapped_column(JSON, nullable=True)
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

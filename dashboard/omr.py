@@ -13,9 +13,9 @@ student's lecture, or — while the student is unknown — to every lecture the 
 Locking: every write locks the exam's lectures (sorted, like recompute_exam) and then the scan
 row, so two posts for one scan, or a post and an answer-key regrade, run one after the other.
 
-A person's corrections are recorded in the audit trail (action `omr_scan.correct`, with the
-corrected questions and marks); they are read back from there when a scan is regraded after
-an answer-key edit, so the trail is the one record of who corrected what.
+A person's corrections are kept on the scan (`OmrScan.corrections`, question -> marks) and
+outlive regrading after an answer-key edit; the audit trail (action `omr_scan.correct`) records
+who corrected what, and what the worker had read before.
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from .extensions import db
 from .models import (
     AnswerFact,
     Attempt,
-    AuditLog,
     Enrollment,
     Exam,
     ExamQuestion,
@@ -396,21 +395,9 @@ def _stored_readings(scan: OmrScan) -> dict[int, rules.Reading]:
     return {reading.question: reading for reading in result.answers}
 
 
-def corrections_of(scan_ids: list[int]) -> dict[int, dict[int, frozenset[str]]]:
-    """Every scan's corrections so far (scan id -> question -> marks), read from the audit trail."""
-    merged: dict[int, dict[int, frozenset[str]]] = defaultdict(dict)
-    if not scan_ids:
-        return merged
-    rows = db.session.execute(
-        select(AuditLog.object_id, AuditLog.after)
-        .where(AuditLog.object_type == "omr_scan", AuditLog.action == CORRECT_ACTION,
-               AuditLog.object_id.in_([str(i) for i in scan_ids]))
-        .order_by(AuditLog.id)
-    )
-    for object_id, after in rows:
-        for item in (after or {}).get("corrections", []):
-            merged[int(object_id)][item["question"]] = frozenset(item["detected"])
-    return merged
+def corrections_of(scan: OmrScan) -> dict[int, frozenset[str]]:
+    """A scan's corrections so far (question -> marks), as stored on the scan."""
+    return {int(question): frozenset(marks) for question, marks in (scan.corrections or {}).items()}
 
 
 def _current_grading(scan: OmrScan, key: list[rules.KeyQuestion],
@@ -448,7 +435,7 @@ def assign_student(user: User | None, scan_id: int, data: Any) -> tuple[OmrScan,
         raise OmrConflict(f"A {scan.status} scan has no result to assign; wait for the worker's result.")
     before = _state(scan)
     key = answer_key(scan.exam_id)
-    grading = _current_grading(scan, key, corrections_of([scan.id])[scan.id])
+    grading = _current_grading(scan, key, corrections_of(scan))
     _grade_into_attempt(scan, enrollment_id, grading)
     _audit("omr_scan.assign", scan, before, _state(scan), user)
     return scan, True
@@ -472,13 +459,14 @@ def correct_answers(user: User, scan_id: int, data: Any) -> tuple[OmrScan, bool]
     _lock(scan)
     if scan.status not in ("graded", "needs_review"):
         raise OmrConflict(f"A {scan.status} scan has no answers to correct.")
-    previous = corrections_of([scan.id])[scan.id]
+    previous = corrections_of(scan)
     if all(previous.get(question) == marks for question, marks in wanted.items()):
         return scan, False
     before = _state(scan)
     corrections = {**previous, **wanted}
     grading = _current_grading(scan, key, corrections)
     # corrected_by marks the scan as a person's reading from now on (a new result is then refused).
+    scan.corrections = {str(question): sorted(marks) for question, marks in sorted(corrections.items())}
     scan.corrected_by_id = user.id
     scan.corrected_at = now()
     if scan.status == "graded" and scan.enrollment_id is not None:
@@ -525,7 +513,6 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
         return 0
     exam = db.session.get(Exam, exam_id)
     key = answer_key(exam_id)
-    corrections = corrections_of([scan.id for scan in scans if scan.corrected_by_id is not None])
     attempts = {
         attempt.id: attempt for attempt in db.session.execute(
             select(Attempt).where(Attempt.id.in_([s.attempt_id for s in scans if s.attempt_id is not None]))
@@ -535,7 +522,7 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
     changed_enrollments: dict[int, set[int]] = defaultdict(set)
     regraded = 0
     for scan in scans:
-        grading = _current_grading(scan, key, corrections.get(scan.id, {}))
+        grading = _current_grading(scan, key, corrections_of(scan))
         identifier_reasons = [code for code in scan.review_reasons or [] if code in rules.IDENTIFIER_REASONS]
         reasons = rules.review_reasons(grading.reasons, [] if scan.status == "graded" else identifier_reasons)
         attempt = attempts.get(scan.attempt_id) if scan.attempt_id is not None else None
@@ -691,7 +678,7 @@ def review_answers(scan: OmrScan) -> list[ReviewAnswer]:
     if scan.payload is None or scan.status == "failed":
         return []
     key = answer_key(scan.exam_id)
-    corrections = corrections_of([scan.id])[scan.id] if scan.corrected_by_id is not None else {}
+    corrections = corrections_of(scan)
     readings = rules.with_corrections(_stored_readings(scan), corrections)
     graded = {answer.question: answer for answer in rules.grade(key, readings).answers}
     rows = []

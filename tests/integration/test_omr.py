@@ -566,3 +566,21 @@ def test_omr_simulate_refuses_an_exam_without_a_key(setup, runner):
     assert result.exit_code == 1
     assert "no answer key" in result.output
     assert db.session.execute(select(func.count()).select_from(OmrScan)).scalar_one() == 0
+
+
+def test_a_snapshot_changing_the_key_regrades_scanned_attempts_and_recomputes(setup):
+    """SPEC §7: an answer key changed by an import regrades OMR-graded attempts first."""
+    from dashboard.importer import import_snapshot
+
+    scan = register(setup, setup.minji)
+    # Question 4 read as "2" only: wrong against "24" -> 25 + 25 + 25 = 75.
+    omr.record_result(setup.staff, scan.id, done([answer(1, "1"), answer(2, "2"), answer(3, "3"), answer(4, "2")]))
+    assert attempts_of(setup.minji, setup.quiz)[0].score == Decimal(75)
+    # The new key: question 4 is "2" and worth 40, question 1 worth 10 -> 10 + 25 + 25 + 40 = 100.
+    result = import_snapshot({"exams": [{"id": setup.quiz.id, "questions": [
+        {"number": 1, "answer": "1", "points": 10}, {"number": 2, "answer": "2", "points": 25},
+        {"number": 3, "answer": "3", "points": 25}, {"number": 4, "answer": "2", "points": 40}]}]})
+    assert result.updated["exams"] == 1
+    db.session.expire_all()
+    assert attempts_of(setup.minji, setup.quiz)[0].score == Decimal(100)
+    assert progress(setup.minji, setup.weeks[1]).exam_aggregate_score == Decimal(100)
