@@ -9,7 +9,9 @@ What every route gets from this module, without doing anything:
 - authentication: `Authorization: Bearer TOKEN` is checked before any view runs (401 otherwise);
   the caller is `current_api_user()`. The API is exempt from CSRF (no cookies are trusted here).
 - both spellings of a path (with and without the final slash) for every method, no redirect.
-- one transaction per request: a 2xx/3xx answer commits once, anything else rolls back.
+- one transaction per request: a 2xx/3xx answer commits once, anything else rolls back; a
+  serialization failure or deadlock reruns the view a bounded number of times, then answers 503
+  (dashboard/transactions.py).
 - JSON errors `{"error", "message", "field"}` (plus `errors` when several) for everything that
   can go wrong, including routing 404/405, 413 and an unreachable database (503); never a trace.
   Raise `ApiError(status, message, field=...)` (or its helpers) to refuse a request.
@@ -31,8 +33,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ... import queries, serializers
 from ...extensions import csrf, db
+from ...transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit")
+API_MODULES = ("progress", "importing", "audit", "openapi")
 OPTIONAL_API_MODULES = ("users", "omr")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
@@ -126,9 +129,15 @@ def current_api_user():
 def json_body() -> Any:
     """The request body parsed as JSON; numbers with a fraction become exact Decimals.
 
-    Bad JSON is a 400 naming no field; an oversized body is a 413 (raised by werkzeug).
+    Bad JSON is a 400 naming no field; an oversized body is a 413, whether announced by its
+    Content-Length (refused before reading) or sent chunked (refused once the limit is reached).
     """
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body (no Content-Length) is cut at the limit by werkzeug without a word; one
+        # that reached the limit is too large, not a shorter document.
+        raise RequestEntityTooLarge()
     try:
         return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -201,20 +210,16 @@ def is_api_request() -> bool:
 
 
 def _transactional(view: Callable) -> Callable:
-    """Commit once after a successful answer (reads may recompute stale lectures); roll back otherwise."""
+    """Commit once after a successful answer (reads may recompute stale lectures); roll back otherwise.
+
+    A serialization failure or deadlock runs the view again (the body is cached, so it reads
+    the same input), a bounded number of times; then TransactionConflict answers 503.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any):
-        try:
-            response = current_app.make_response(view(*args, **kwargs))
-        except BaseException:
-            db.session.rollback()
-            raise
-        if response.status_code < 400:
-            db.session.commit()
-        else:
-            db.session.rollback()
-        return response
+        return run_in_transaction(lambda: current_app.make_response(view(*args, **kwargs)),
+                                  should_commit=lambda response: response.status_code < 400)
 
     return wrapper
 
@@ -245,9 +250,13 @@ def api_error_for(exc: BaseException):
         db.session.rollback()
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
+    if isinstance(exc, TransactionConflict):
+        current_app.logger.error("%s", exc)
+        return error_response(503, "Other changes to the same data kept conflicting with this one; "
+                                   "nothing was saved. Try again shortly.")
     if isinstance(exc, OperationalError):
         current_app.logger.exception("database unavailable")
-        return error_response(503, "The database is unavailable; try again shortly.")
+        return error_response(503, "The database is unavailable; nothing was saved. Try again shortly.")
     if isinstance(exc, IntegrityError):
         current_app.logger.warning("integrity conflict: %s", exc.orig)
         return error_response(409, "The change conflicts with the stored data; reload and try again.")

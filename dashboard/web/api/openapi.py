@@ -1,0 +1,35 @@
+"""`GET /api/openapi.json`: the OpenAPI 3.1 document of this API (dashboard.openapi_spec).
+
+Public, as such documents usually are: it describes the API and holds no data. Every route on
+the `api` blueprint requires a token (its before_request), so this one is added to the app
+itself when the blueprint is registered — under the same /api prefix, in both slash spellings,
+and answering JSON errors like the rest of /api (routing 404/405 under /api are JSON app-wide).
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify
+from flask.blueprints import BlueprintSetupState
+
+from ...openapi_spec import build_document
+from . import bp
+
+ENDPOINT = "openapi_document"
+
+
+def openapi_document():
+    """The document; the OMR paths are in it when this app serves them (their module is optional)."""
+    return jsonify(build_document(include_omr=_serves_omr(current_app)))
+
+
+def _serves_omr(app: Flask) -> bool:
+    prefix = f"{bp.url_prefix}/omr-scans"
+    return any(rule.rule.startswith(prefix) for rule in app.url_map.iter_rules())
+
+
+def _register(state: BlueprintSetupState) -> None:
+    path = f"{state.url_prefix or ''}/openapi.json"
+    for rule in (path, path + "/"):
+        state.app.add_url_rule(rule, ENDPOINT, openapi_document, methods=["GET"])
+
+
+bp.record_once(_register)
