@@ -20,7 +20,7 @@ from . import audit
 from .access import visible_lecture_ids
 from .clock import now
 from .extensions import db
-from .models import ClinicLink, Enrollment, LectureSession, User
+from .models import MAX_ID, ClinicLink, Enrollment, LectureSession, User
 from .progress.recompute import lock_lecture
 
 MANUAL_REASONS = ("MANUAL_REQUEST", "TEACHER_RECOMMEND")
@@ -95,7 +95,7 @@ def _id_value(data: Mapping[str, Any], name: str) -> int | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise ClinicInvalid(f"{name} must be an integer id.", name)
     return value
 

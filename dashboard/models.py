@@ -38,6 +38,7 @@ RISK_RULES = ("CONSECUTIVE_INCOMPLETE", "CONSECUTIVE_LOW_SCORE")
 CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK", "MANUAL_REQUEST", "TEACHER_RECOMMEND")
 AUTO_CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK")
 OMR_STATUSES = ("pending", "failed", "needs_review", "graded")
+MAX_ID = 2_147_483_647  # ids are INTEGER columns
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

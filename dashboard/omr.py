@@ -32,6 +32,7 @@ from .access import visible_lecture_ids
 from .clock import now
 from .extensions import db
 from .models import (
+    MAX_ID,
     AnswerFact,
     Attempt,
     Enrollment,
@@ -162,7 +163,7 @@ def _int_field(data: Mapping[str, Any], name: str, required: bool) -> int | None
         if required:
             raise OmrInvalid(f"{name} is required.", name)
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise OmrInvalid(f"{name} must be an integer id.", name)
     return value
 

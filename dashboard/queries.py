@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .clock import academy_today
 from .extensions import db
 from .models import (
+    MAX_ID,
     AuditLog,
     ClinicLink,
     Enrollment,
@@ -303,7 +304,10 @@ def parse_int(value: str, name: str) -> int:
     digits = text[1:] if text[:1] in "+-" else text
     if not digits.isascii() or not digits.isdigit():
         raise InvalidQuery(f"'{name}' must be a whole number.", name)
-    return int(text)
+    number = int(text)
+    if abs(number) > MAX_ID:
+        raise InvalidQuery(f"'{name}' is out of range.", name)
+    return number
 
 
 def like_pattern(text: str) -> str:

@@ -28,11 +28,12 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ... import queries, serializers
 from ...extensions import csrf, db
+from ..guards import has_nul
 from ...transactions import TransactionConflict, run_in_transaction
 
 API_MODULES = ("progress", "importing", "audit", "openapi")
@@ -139,9 +140,12 @@ def json_body() -> Any:
         # that reached the limit is too large, not a shorter document.
         raise RequestEntityTooLarge()
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise validation_error(f"The body is not valid JSON: {exc}") from None
+    if has_nul(data):
+        raise validation_error("Text in the body must not contain NUL characters.")
+    return data
 
 
 def _refuse_constant(name: str) -> Any:
@@ -257,6 +261,10 @@ def api_error_for(exc: BaseException):
     if isinstance(exc, OperationalError):
         current_app.logger.exception("database unavailable")
         return error_response(503, "The database is unavailable; nothing was saved. Try again shortly.")
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (validation should have caught it first).
+        current_app.logger.warning("data error: %s", exc.orig)
+        return error_response(400, "A value is out of range or not valid.")
     if isinstance(exc, IntegrityError):
         current_app.logger.warning("integrity conflict: %s", exc.orig)
         return error_response(409, "The change conflicts with the stored data; reload and try again.")

@@ -13,7 +13,7 @@ from flask import url_for
 
 from ... import accounts, audit
 from ...clock import to_academy_iso
-from ...models import ApiToken, User
+from ...models import MAX_ID, ApiToken, User
 from . import ApiError, bp, current_api_user, json_object, not_found, validation_error
 
 ACCOUNT_ERROR_STATUS = {"validation": 400, "conflict": 409, "not_found": 404}
@@ -168,7 +168,7 @@ def _lecture_ids(value: Any) -> list[int]:
         raise validation_error("'lectures' must be a list of lecture ids.", field="lectures")
     for index, item in enumerate(value):
         # bool is an int in Python but not a JSON integer (SPEC §1).
-        if not isinstance(item, int) or isinstance(item, bool):
+        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= MAX_ID:
             raise validation_error("A lecture id is an integer.", field=f"lectures[{index}]")
     return value
 
