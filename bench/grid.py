@@ -1,0 +1,104 @@
+"""Benchmark: server render time of the lecture grid at 40 x 40 and 300 x 40 (target <= 150 ms).
+
+    python bench/grid.py                      # SQLite (temporary file) and PostgreSQL
+    python bench/grid.py --only sqlite
+    BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python bench/grid.py
+
+A script, not a test: it times whole GET requests of the grid page through the test client (an
+admin signed in; the lecture already fresh, as on every request after the first of the day), and
+separately the read queries alone (dashboard.grid.load_grid). Figures go in docs/performance.md,
+"Grid render". Each PostgreSQL run uses a fresh database it creates and drops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event, text  # noqa: E402
+
+from bench.recompute import postgres_database  # noqa: E402
+from dashboard import create_app, grid  # noqa: E402
+from dashboard.extensions import db  # noqa: E402
+from dashboard.models import User  # noqa: E402
+from dashboard.progress.recompute import recompute_lecture  # noqa: E402
+from tests.academies import build_lecture  # noqa: E402
+
+SIZES = ((40, 40), (300, 40))
+
+
+def run(url: str, label: str, repeats: int) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": "2026-04-01", "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        admin = User(username="bench-admin", password_hash="!", role="admin", is_active=True)
+        db.session.add(admin)
+        db.session.flush()
+        lectures = {}
+        for students, sessions in SIZES:
+            lecture_id = build_lecture(students, sessions, 2, 1, seed=students)
+            recompute_lecture(lecture_id)
+            lectures[(students, sessions)] = lecture_id
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # Fresh bulk-loaded tables have no statistics yet (autovacuum would gather them within a
+            # minute); without them the planner picks a nested loop for the nav's clinic count.
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        admin_id = admin.id
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
+        for (students, sessions), lecture_id in lectures.items():
+            client = app.test_client()
+            with client.session_transaction() as session:
+                session["_user_id"] = str(admin_id)
+            client.get(f"/lectures/{lecture_id}/")  # warm up: templates compiled, connections open
+            page_times, sizes = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                response = client.get(f"/lectures/{lecture_id}/")
+                page_times.append(time.perf_counter() - start)
+                assert response.status_code == 200
+                sizes.append(len(response.data))
+            query_times = []
+            for _ in range(repeats):
+                statements.clear()
+                start = time.perf_counter()
+                loaded = grid.load_grid(lecture_id)
+                query_times.append(time.perf_counter() - start)
+                db.session.rollback()
+            cells = sum(len(row.cells) for row in loaded.rows)
+            print(f"[{label}] {students} x {sessions} ({cells} cells): page median "
+                  f"{statistics.median(page_times) * 1000:.0f} ms, max {max(page_times) * 1000:.0f} ms, "
+                  f"{sizes[-1] / 1024:.0f} KiB; read queries alone median "
+                  f"{statistics.median(query_times) * 1000:.0f} ms in {len(statements)} statements")
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", args.repeats)
+    if args.only != "sqlite":
+        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+        url, drop = postgres_database(base)
+        try:
+            run(url, "postgresql", args.repeats)
+        finally:
+            drop()
+
+
+if __name__ == "__main__":
+    main()

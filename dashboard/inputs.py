@@ -1,0 +1,315 @@
+"""Editing one cell's inputs: activity, homework submissions and exam attempts.
+
+Each change: check the caller may edit the lecture's inputs, validate (an `InputError` names
+the field), lock the lecture, write, flush, recompute exactly the cells it touches (SPEC §7),
+and record the change in the audit trail. Nothing here commits: the request boundary does.
+
+The parsers (`parse_video_rate`, `parse_attendance`, `parse_score_text`, `parse_time_text`)
+turn form text into values; the Flask-WTF forms call the same functions, so a form and this
+service can never disagree about what is valid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from . import audit
+from .access import can_edit_inputs, can_read_lecture
+from .clock import parse_input_time
+from .extensions import db
+from .models import (
+    ATTENDANCE_TYPES,
+    Activity,
+    Attempt,
+    Enrollment,
+    Exam,
+    ExamSession,
+    Homework,
+    HomeworkSubmission,
+    LectureSession,
+    User,
+)
+from .progress.policy_validation import parse_score
+from .progress.recompute import Scope, lock_lecture, recompute
+
+
+class InputError(ValueError):
+    """An invalid value; `field` names the input (as the forms name it)."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class InputNotFound(LookupError):
+    """The enrollment, session, homework, exam or attempt is unknown or outside what the caller may see."""
+
+
+class InputForbidden(PermissionError):
+    """The caller may see the lecture but not change its inputs (staff, or a teacher of another lecture)."""
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """What a save touched: the lecture, the enrollment and the sessions recomputed."""
+
+    lecture_id: int
+    enrollment_id: int
+    session_ids: frozenset[int]
+    recomputed: int
+
+
+# ---------------------------------------------------------------- parsing (shared with the forms)
+
+# parse_score's messages (dashboard/progress/policy_validation.py is pure), translated here.
+_SCORE_MESSAGES = {
+    "must be a number": _l("must be a number"),
+    "must be a finite number": _l("must be a finite number"),
+    "is too large": _l("is too large"),
+    "must have at most 2 decimal places": _l("must have at most 2 decimal places"),
+}
+
+def parse_video_rate(value: Any) -> int:
+    """A whole percentage 0..100 (form text or a JSON integer; booleans and fractions are refused)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise InputError("video_rate", _("must be a whole number from 0 to 100"))
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError("video_rate", _("must be a whole number from 0 to 100"))
+    if not 0 <= value <= 100:
+        raise InputError("video_rate", _("must be from 0 to 100"))
+    return value
+
+
+def parse_attendance(value: Any) -> str:
+    if value not in ATTENDANCE_TYPES:
+        raise InputError("attendance", _("must be online or offline"))
+    return value
+
+
+def parse_score_text(text: str | None, field: str = "score", required: bool = True) -> Decimal | None:
+    """Decimal text with at most 2 decimals ('72.5', '72.50'); blank is None unless required."""
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise InputError(field, _("is required"))
+        return None
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise InputError(field, _("must be a number")) from None
+    return check_score(number, None, field)
+
+
+def check_score(value: Any, max_score: Decimal | None, field: str = "score") -> Decimal:
+    """Exact, at most 2 decimals, and 0 <= value <= max_score (when given)."""
+    try:
+        score = parse_score(value)
+    except ValueError as refused:
+        raise InputError(field, str(_SCORE_MESSAGES.get(str(refused), refused))) from None
+    if score < 0:
+        raise InputError(field, _("must be at least 0"))
+    if max_score is not None and score > max_score:
+        raise InputError(field, _("must be at most %(max)s", max=_plain(max_score)))
+    return score
+
+
+def parse_time_text(text: str | None, field: str = "submitted_at") -> datetime | None:
+    """An ISO 8601 time ('2026-03-09T10:00', offset optional: read in the academy's zone); blank is None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_input_time(text)
+    except ValueError:
+        raise InputError(field, _("must be a date and time such as 2026-03-09T10:00")) from None
+
+
+def _check_time(value: Any, field: str = "submitted_at") -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InputError(field, _("must be a date and time with its timezone"))
+    return value
+
+
+def _check_flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field, _("must be true or false"))
+    return value
+
+
+def _plain(number: Decimal) -> str:
+    """72.50 -> '72.5', 100.00 -> '100'."""
+    return format(number.normalize(), "f")
+
+
+# ---------------------------------------------------------------- who may change what
+
+def _enrollment_for(user: User, enrollment_id: int) -> Enrollment:
+    """The enrollment, when the caller may see its lecture and edit its inputs."""
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None or not can_read_lecture(user, enrollment.lecture_id):
+        raise InputNotFound("enrollment")
+    if not can_edit_inputs(user, enrollment.lecture_id):
+        raise InputForbidden("only an admin or the lecture's teacher may change its inputs")
+    if enrollment.withdrawn_at is not None:
+        raise InputError(None, _("the student has withdrawn from this lecture; their record is frozen"))
+    return enrollment
+
+
+def _session_in(enrollment: Enrollment, session_id: int) -> LectureSession:
+    session = db.session.get(LectureSession, session_id)
+    if session is None or session.lecture_id != enrollment.lecture_id:
+        raise InputNotFound("session")
+    return session
+
+
+def _exam_session_ids(exam_id: int, lecture_id: int) -> frozenset[int]:
+    """The sessions of this lecture linked to the exam: an attempt touches every one of them."""
+    return frozenset(db.session.execute(
+        select(ExamSession.session_id)
+        .join(LectureSession, LectureSession.id == ExamSession.session_id)
+        .where(ExamSession.exam_id == exam_id, LectureSession.lecture_id == lecture_id)
+    ).scalars())
+
+
+def _recompute(enrollment: Enrollment, session_ids: frozenset[int]) -> CellChange:
+    db.session.flush()
+    count = recompute(Scope(enrollment.lecture_id, frozenset({enrollment.id}), session_ids))
+    return CellChange(enrollment.lecture_id, enrollment.id, session_ids, count)
+
+
+# ---------------------------------------------------------------- activity
+
+def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance: Any, video_rate: Any) -> CellChange:
+    """Attendance (online/offline) and video rate (0..100) of one enrollment in one session."""
+    enrollment = _enrollment_for(user, enrollment_id)
+    session = _session_in(enrollment, session_id)
+    attendance = parse_attendance(attendance)
+    video_rate = parse_video_rate(video_rate)
+    lock_lecture(enrollment.lecture_id)
+    activity = db.session.execute(
+        select(Activity).where(Activity.enrollment_id == enrollment.id, Activity.session_id == session.id)
+    ).scalar_one_or_none()
+    before = None if activity is None else {"attendance": activity.attendance, "video_rate": activity.video_rate}
+    if activity is None:
+        activity = Activity(enrollment_id=enrollment.id, session_id=session.id)
+        db.session.add(activity)
+    activity.attendance = attendance
+    activity.video_rate = video_rate
+    change = _recompute(enrollment, frozenset({session.id}))
+    audit.record("activity.set", "activity", activity.id, before,
+                 {"enrollment_id": enrollment.id, "session_id": session.id, "attendance": attendance,
+                  "video_rate": video_rate}, user, enrollment.lecture_id)
+    return change
+
+
+# ---------------------------------------------------------------- homework
+
+def set_homework_submission(user: User, enrollment_id: int, homework_id: int, *, submitted: Any, score: Any,
+                            approved: Any) -> CellChange:
+    """Submitted, score (None or 0..max_score, 2 decimals) and teacher approval of one homework."""
+    enrollment = _enrollment_for(user, enrollment_id)
+    homework = db.session.get(Homework, homework_id)
+    if homework is None:
+        raise InputNotFound("homework")
+    session = _session_in(enrollment, homework.session_id)
+    submitted = _check_flag(submitted, "submitted")
+    approved = _check_flag(approved, "approved")
+    score = None if score is None else check_score(score, homework.max_score, "score")
+    lock_lecture(enrollment.lecture_id)
+    submission = db.session.execute(
+        select(HomeworkSubmission).where(HomeworkSubmission.enrollment_id == enrollment.id,
+                                         HomeworkSubmission.homework_id == homework.id)
+    ).scalar_one_or_none()
+    before = None if submission is None else {
+        "submitted": submission.submitted, "score": submission.score, "approved": submission.approved}
+    if submission is None:
+        submission = HomeworkSubmission(enrollment_id=enrollment.id, homework_id=homework.id)
+        db.session.add(submission)
+    submission.submitted = submitted
+    submission.score = score
+    submission.approved = approved
+    change = _recompute(enrollment, frozenset({session.id}))
+    audit.record("homework_submission.set", "homework_submission", submission.id, before,
+                 {"enrollment_id": enrollment.id, "homework_id": homework.id, "submitted": submitted,
+                  "score": score, "approved": approved}, user, enrollment.lecture_id)
+    return change
+
+
+# ---------------------------------------------------------------- exam attempts
+
+def _attempt_state(attempt: Attempt) -> dict[str, Any]:
+    return {"enrollment_id": attempt.enrollment_id, "exam_id": attempt.exam_id, "attempt_no": attempt.attempt_no,
+            "score": attempt.score, "submitted_at": attempt.submitted_at, "source": attempt.source}
+
+
+def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, submitted_at: Any) -> tuple[Attempt, CellChange]:
+    """A new attempt (the next attempt number) of an exam linked to a session of the enrollment's lecture."""
+    enrollment = _enrollment_for(user, enrollment_id)
+    exam = db.session.get(Exam, exam_id)
+    session_ids = _exam_session_ids(exam_id, enrollment.lecture_id) if exam is not None else frozenset()
+    if not session_ids:
+        raise InputNotFound("exam")
+    score = check_score(score, exam.max_score, "score")
+    submitted_at = _check_time(submitted_at)
+    # The lock makes "the next number" safe: a second writer waits here until we commit.
+    lock_lecture(enrollment.lecture_id)
+    last = db.session.execute(
+        select(func.max(Attempt.attempt_no)).where(Attempt.enrollment_id == enrollment.id, Attempt.exam_id == exam.id)
+    ).scalar_one()
+    attempt = Attempt(enrollment_id=enrollment.id, exam_id=exam.id, attempt_no=(last or 0) + 1, score=score,
+                      submitted_at=submitted_at, source="manual")
+    db.session.add(attempt)
+    change = _recompute(enrollment, session_ids)
+    audit.record("attempt.create", "attempt", attempt.id, None, _attempt_state(attempt), user, enrollment.lecture_id)
+    return attempt, change
+
+
+def _attempt_for(user: User, attempt_id: int) -> tuple[Attempt, Enrollment]:
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise InputNotFound("attempt")
+    try:
+        enrollment = _enrollment_for(user, attempt.enrollment_id)
+    except InputNotFound:
+        raise InputNotFound("attempt") from None
+    return attempt, enrollment
+
+
+def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any) -> CellChange:
+    """Change an attempt's score and submission time."""
+    attempt, enrollment = _attempt_for(user, attempt_id)
+    exam = db.session.get(Exam, attempt.exam_id)
+    score = check_score(score, exam.max_score, "score")
+    submitted_at = _check_time(submitted_at)
+    lock_lecture(enrollment.lecture_id)
+    before = _attempt_state(attempt)
+    attempt.score = score
+    attempt.submitted_at = submitted_at
+    change = _recompute(enrollment, _exam_session_ids(exam.id, enrollment.lecture_id))
+    audit.record("attempt.update", "attempt", attempt.id, before, _attempt_state(attempt), user,
+                 enrollment.lecture_id)
+    return change
+
+
+def delete_attempt(user: User, attempt_id: int) -> CellChange:
+    """Remove an attempt (and its answer facts); the result falls back to the latest remaining one."""
+    attempt, enrollment = _attempt_for(user, attempt_id)
+    lock_lecture(enrollment.lecture_id)
+    before = _attempt_state(attempt)
+    session_ids = _exam_session_ids(attempt.exam_id, enrollment.lecture_id)
+    db.session.delete(attempt)
+    change = _recompute(enrollment, session_ids)
+    audit.record("attempt.delete", "attempt", attempt_id, before, None, user, enrollment.lecture_id)
+    return change

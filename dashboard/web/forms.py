@@ -1,0 +1,97 @@
+"""Flask-WTF forms of the lecture pages.
+
+CSRF: the app-wide CSRFProtect checks every POST before a view runs (the token comes from the
+form's hidden `csrf_token` input, or from htmx's `X-CSRFToken` header). These forms carry a
+prefix (a cell shows several forms with the same fields), and a per-form token would then be
+named `prefix-csrf_token`, which CSRFProtect does not read: so the forms leave the check to
+CSRFProtect and the templates put the plain `csrf_token` input in each form.
+
+Every value is parsed by the same function the service uses (dashboard/inputs.py), so a form
+accepts exactly what the service accepts: a form validator stores the parsed value on the field
+as `field.parsed`, and the view hands those values to the service.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+from wtforms.widgets import DateTimeLocalInput, NumberInput, TextInput
+
+from .. import inputs
+
+
+class Parsed:
+    """A validator running one of the service's parsers; the parsed value lands on `field.parsed`."""
+
+    def __init__(self, parse: Callable[[Any], Any]) -> None:
+        self.parse = parse
+
+    def __call__(self, form: FlaskForm, field) -> None:
+        try:
+            field.parsed = self.parse(field.data)
+        except inputs.InputError as refused:
+            field.parsed = None
+            raise ValidationError(refused.message) from None
+
+
+class PageForm(FlaskForm):
+    """A form whose CSRF token is checked by the app-wide CSRFProtect (module docstring)."""
+
+    class Meta:
+        csrf = False
+
+
+class ActivityForm(PageForm):
+    """Attendance and video rate of one enrollment in one session."""
+
+    attendance = SelectField(_l("Attendance"),
+                             choices=[SelectChoice("online", _l("Online")), SelectChoice("offline", _l("Offline"))],
+                             validators=[Parsed(inputs.parse_attendance)])
+    video_rate = StringField(_l("Video rate (%)"), widget=NumberInput(step=1, min=0, max=100),
+                             validators=[Parsed(inputs.parse_video_rate)])
+
+
+class HomeworkSubmissionForm(PageForm):
+    """One homework's submission: submitted, score (blank: none), teacher approval."""
+
+    submitted = BooleanField(_l("Submitted"))
+    score = StringField(_l("Score"), widget=TextInput())
+    approved = BooleanField(_l("Approved by the teacher"))
+
+    def __init__(self, *args: Any, max_score: Decimal, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_score = max_score
+
+    def validate_score(self, field) -> None:
+        try:
+            value = inputs.parse_score_text(field.data, "score", required=False)
+            field.parsed = None if value is None else inputs.check_score(value, self.max_score)
+        except inputs.InputError as refused:
+            raise ValidationError(refused.message) from None
+
+
+class AttemptForm(PageForm):
+    """A new or edited exam attempt: score and, optionally, when it was submitted."""
+
+    score = StringField(_l("Score"), widget=TextInput())
+    submitted_at = StringField(_l("Submitted at"), widget=DateTimeLocalInput(),
+                               validators=[Parsed(inputs.parse_time_text)])
+
+    def __init__(self, *args: Any, max_score: Decimal, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_score = max_score
+
+    def validate_score(self, field) -> None:
+        try:
+            field.parsed = inputs.check_score(inputs.parse_score_text(field.data), self.max_score)
+        except inputs.InputError as refused:
+            raise ValidationError(refused.message) from None
+
+
+class ConfirmForm(PageForm):
+    """A button that changes something (deleting an attempt): only the CSRF token."""
