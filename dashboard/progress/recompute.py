@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce, update
+from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -190,7 +190,7 @@ class _Facts:
         for row in db.session.execute(
             select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint,
                    SessionProgress.id, SessionProgress.session_id, SessionProgress.completed,
-                   SessionProgress.completed_at, SessionProgress.exam_attempted, SessionProgress.exam_passed,
+                   SessionProgress.exam_attempted, SessionProgress.exam_passed,
                    SessionProgress.fingerprint)
             .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
             .outerjoin(SessionProgress, SessionProgress.enrollment_id == Enrollment.id)
@@ -288,7 +288,6 @@ class _StoredCell:
     enrollment_id: int
     session_id: int
     completed: bool
-    completed_at: datetime | None
     exam_attempted: bool
     exam_passed: bool
     fingerprint: str | None
@@ -410,12 +409,10 @@ class _Writer:
             return
         values = {name: getattr(outcome, name) for name in _OUTCOME_FIELDS}
         values["exam_meta"] = jsonable(outcome.exam_meta)
-        if outcome.completed:
-            completed_at = stored.completed_at if stored is not None and stored.completed else self.now
-        else:
-            completed_at = None
         values.update(
-            enrollment_id=enrollment.id, session_id=session.id, completed_at=completed_at,
+            # A row staying completed keeps its completed_at: the upsert decides that in SQL.
+            enrollment_id=enrollment.id, session_id=session.id,
+            completed_at=self.now if outcome.completed else None,
             calculated_at=self.now, fingerprint=fingerprint, created_at=self.now, updated_at=self.now,
         )
         rows.append(values)
@@ -423,12 +420,16 @@ class _Writer:
     def _write_cells(self, rows: list[dict], unchanged_ids: list[int], stale_ids: list[int]) -> None:
         if rows:
             statement = _insert(SessionProgress)
-            columns = [k for k in rows[0] if k not in ("enrollment_id", "session_id", "created_at")]
+            table = SessionProgress.__table__
+            columns = [k for k in rows[0] if k not in ("enrollment_id", "session_id", "created_at", "completed_at")]
+            assignments = {c: getattr(statement.excluded, c) for c in columns}
+            # Set when a row becomes completed, kept while it stays completed, cleared otherwise.
+            assignments["completed_at"] = case(
+                (and_(statement.excluded.completed, table.c.completed), table.c.completed_at),
+                else_=statement.excluded.completed_at,
+            )
             db.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["enrollment_id", "session_id"],
-                    set_={c: getattr(statement.excluded, c) for c in columns},
-                ),
+                statement.on_conflict_do_update(index_elements=["enrollment_id", "session_id"], set_=assignments),
                 rows,
             )
         if unchanged_ids:
@@ -522,6 +523,8 @@ class _Writer:
                 risk_cause = {"exam_reasons": jsonable(exam_reasons)}
         for reason, cause in (("AUTO_FAILED", failed_cause), ("AUTO_RISK", risk_cause)):
             stored = self.facts.links.get((enrollment.id, session.id, reason))
+            if stored is None and cause is None:
+                continue  # the common case: nothing to create, nothing to close
             cause_fingerprint = digest(cause) if cause is not None else None
             state = None
             if stored is not None:
