@@ -247,7 +247,8 @@ def database_is_empty() -> bool:
 def create_demo(today: date | None = None) -> DemoResult:
     """Fill an empty database with the demo academy and the demo users (flush only; the caller commits)."""
     if not database_is_empty():
-        raise DemoRefused("the database is not empty; the demo only fills an empty database")
+        raise DemoRefused("the database is not empty; the demo only fills an empty database "
+                          f"(if it holds the demo academy: sign in as admin, teacher or staff, password {DEMO_PASSWORD})")
     imported = import_snapshot(build_demo_snapshot(today or academy_today()))
     users = []
     for username, role, lecture_ids in DEMO_USERS:
