@@ -84,6 +84,7 @@ def _apps(tmp_path_factory):
             })
             with app.app_context():
                 db.create_all()
+            app.teardown_request(_forget_request_globals)
             built[backend] = app
         return built[backend]
 
@@ -94,6 +95,16 @@ def _apps(tmp_path_factory):
             db.engine.dispose()
         if backend == "postgresql":
             _drop_postgres_database(urls[backend])
+
+
+def _forget_request_globals(exc) -> None:
+    """Tests keep one app context open across their requests, so `g` outlives each request:
+    drop what Flask-Login (the signed-in user) and Flask-WTF (the CSRF token) cache there, as a
+    real new request would start without them."""
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
 
 
 def _empty_all_tables() -> None:

@@ -15,7 +15,6 @@ import io
 import re
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from dashboard import accounts
@@ -30,19 +29,10 @@ PASSWORD = "correct horse"
 LINK_ROW = re.compile(r'<tr id="link-(\d+)" data-link-id="\d+" data-state="(\w+)" data-reason="(\w+)"')
 
 
-def forget_request_globals() -> None:
-    """The tests' app context outlives each test request, and Flask-Login (the signed-in user) and
-    Flask-WTF (the CSRF token) cache on `g`: drop both, as a real new request would, so the next
-    request reads them from its own cookie."""
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-
-
 def sign_in_with_form(client, user) -> str:
     """Give the user a password, sign in through /login (CSRF included); answers the page's token."""
     accounts.reset_password(user, PASSWORD)
     db.session.commit()
-    forget_request_globals()
     response = post_login(client, user.username, PASSWORD)
     assert response.status_code == 302, response.status_code
     return csrf_token(client, "/")

@@ -14,7 +14,7 @@ from dashboard.models import ApiToken, AuditLog, User
 from .factories import bearer, build_academy
 from .pages import HTMX
 from .test_auth import post_login
-from .test_clinic_pages import PASSWORD, forget_request_globals, sign_in_with_form
+from .test_clinic_pages import PASSWORD, sign_in_with_form
 
 
 @pytest.fixture
@@ -35,7 +35,6 @@ def field_error(html: str, field_id: str) -> str | None:
 
 
 def api_status(client, token: str) -> int:
-    forget_request_globals()
     return client.get("/api/progress/policies/", headers=bearer(token)).status_code
 
 
@@ -97,7 +96,6 @@ def test_create_a_teacher_who_can_then_sign_in(client, academy):
     assert "password" not in str(entry.after)
 
     other = client.application.test_client()
-    forget_request_globals()
     assert post_login(other, "kim_t", "kim's password").status_code == 302
     home = other.get("/").get_data(as_text=True)
     assert "Geometry" in home and "Algebra II" not in home
@@ -192,9 +190,7 @@ def test_password_reset(client, academy):
                            data={"password-password": "new password"})
     assert response.status_code == 200 and "Password reset." in response.get_data(as_text=True)
     other = client.application.test_client()
-    forget_request_globals()
     assert post_login(other, "staff", "old password").status_code == 401
-    forget_request_globals()
     assert post_login(other, "staff", "new password").status_code == 302
 
 
@@ -210,14 +206,11 @@ def test_deactivated_users_session_and_tokens_stop(client, academy):
     assert response.status_code == 200 and "User deactivated." in response.get_data(as_text=True)
     assert user_named("teacher_a").is_active is False
 
-    forget_request_globals()
     after = teacher_client.get("/clinic/")
     assert after.status_code == 302 and after.headers["Location"].startswith("/login")
     assert api_status(client, academy.tokens["teacher_a"]) == 401
-    forget_request_globals()
     assert post_login(teacher_client, "teacher_a", PASSWORD).status_code == 401
 
-    forget_request_globals()
     client.post(f"/users/{teacher.id}/activate", headers={**HTMX, "X-CSRFToken": token})
     assert user_named("teacher_a").is_active is True
 
@@ -230,7 +223,6 @@ def test_tokens_are_listed_and_revoked(client, academy):
     assert f'<tr data-token-id="{stored.id}">' in page and academy.tokens["staff"] not in page
     assert api_status(client, academy.tokens["staff"]) == 200
 
-    forget_request_globals()
     response = client.post(f"/users/{staff.id}/tokens/{stored.id}/revoke", headers={**HTMX, "X-CSRFToken": token})
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and "Token revoked." in text
@@ -240,6 +232,5 @@ def test_tokens_are_listed_and_revoked(client, academy):
     assert db.session.get(ApiToken, stored.id).revoked_at is not None
     other_users_token = db.session.execute(
         select(ApiToken.id).where(ApiToken.user_id == academy.users["teacher_a"].id)).scalar_one()
-    forget_request_globals()
     assert client.post(f"/users/{staff.id}/tokens/{other_users_token}/revoke",
                        headers={**HTMX, "X-CSRFToken": token}).status_code == 404
