@@ -25,9 +25,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Behind nginx every request comes from 127.0.0.1: with DASHBOARD_PROXY_HOPS=1 the client's
+        # address (login throttling) and scheme are taken from the proxy's X-Forwarded-* headers.
+        PROXY_HOPS=int(os.environ.get("DASHBOARD_PROXY_HOPS") or 0),
     )
     if test_config:
         app.config.update(test_config)
@@ -35,11 +37,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     _ensure_secret_key(app)
+    app.json.sort_keys = False  # answers keep the serializers' field order
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     check_academy_clock(app.config)
 
     from . import models  # noqa: F401  (registers the tables on db.metadata)
     from .extensions import csrf, db, login_manager, migrate
 
+    from . import logging as request_log
+
+    # First: its timer starts before every other hook runs, its log line is written after them all.
+    request_log.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -49,6 +61,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
+    from .web import guards
+
+    guards.install(app)
+
     from . import cli
 
     app.register_blueprint(cli.bp)
@@ -57,10 +73,35 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_api(app)
 
-    from .web import auth, home
+    from .web import health
 
+    health.init_app(app)
+
+    from . import i18n
+    from .web import auth, errors, home, lectures, ui
+
+    i18n.init_app(app)
+    ui.init_app(app)
+    errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(lectures.bp)
+
+    from .web import clinic, policy, risk, users
+
+    for blueprint in (clinic.bp, policy.bp, risk.bp, users.bp):
+        app.register_blueprint(blueprint)
+
+    from .web import exams, omr as omr_pages
+
+    app.register_blueprint(exams.bp)
+    app.register_blueprint(omr_pages.bp)
+
+    from .web import setup
+
+    app.register_blueprint(setup.bp)
+    # Last: every page view registered above gets its transaction (commit once, bounded retries).
+    ui.wrap_page_views(app)
     return app
 
 

@@ -1515,13 +1515,15 @@ def preview_snapshot(data: Any) -> ImportPlan:
     return _prepare(data)[0]
 
 
-def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user: User | None = None) -> ImportResult:
+def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user: User | None = None,
+                    audit_import: bool = True) -> ImportResult:
     """Apply a snapshot (SPEC §9) in the caller's transaction: validate, plan, apply, recompute.
 
     Flushes only; the caller commits, or rolls back on ImportRejected or any error. The
     lectures it touches are locked before the state it is validated against is read for good.
     `progress(step, done, total)` is called with steps "validate", "apply" and "recompute".
-    Returns the change counts; a snapshot that changes nothing writes nothing.
+    Returns the change counts; a snapshot that changes nothing writes nothing. A service that
+    records its own, more specific audit row passes `audit_import=False`.
     """
     plan, stored = _prepare(data, progress=progress)
     if plan.is_empty:
@@ -1542,5 +1544,6 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     for exam_id in sorted(plan._work.questions):
         regrade_exam(exam_id, user, recompute_changes=False)
     result.recomputed = _run_recompute(plan._work, progress)
-    audit.record("import_snapshot", "snapshot", None, None, result.as_dict(), user)
+    if audit_import:
+        audit.record("import_snapshot", "snapshot", None, None, result.as_dict(), user)
     return result

@@ -1,0 +1,149 @@
+"""Flask-WTF forms of the setup pages (lectures, sessions, students, enrollments).
+
+The forms only turn text into values (whole numbers, dates, weekday sets); every rule about the
+values — lengths, order ranges, unique orders, one enrollment per student and lecture — is
+checked by `dashboard.setup` and the snapshot importer behind it, and their refusals are shown at
+the field by `add_problems`.
+
+CSRF: every form here leaves the check to the app-wide CSRFProtect (`PageForm`), and the
+templates put the plain `csrf_token` input in each form (several forms share a page, some
+prefixed; docs/ui.md explains why).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput
+
+from .forms import PageForm
+
+WEEKDAY_LABELS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_date_text(text: str | None) -> date | None:
+    """YYYY-MM-DD (blank: None); anything else raises ValueError with the reader's message."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not _DATE.fullmatch(text):
+        raise ValueError(_("A date is written YYYY-MM-DD."))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(_("This date does not exist.")) from None
+
+
+def parse_whole_text(text: str | None) -> int | None:
+    """A whole number (blank: None)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError(_("A whole number is required."))
+    return int(text)
+
+
+def _parsed(parse, required: bool = False):
+    """A validator storing the parsed value on `field.parsed` (an error at the field otherwise)."""
+
+    def validate(form, field) -> None:
+        try:
+            field.parsed = parse(field.data)
+        except ValueError as refused:
+            field.parsed = None
+            raise ValidationError(str(refused)) from None
+        if required and field.parsed is None:
+            raise ValidationError(_("A value is required."))
+
+    return validate
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Choices as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SetupForm(PageForm):
+    def add_problems(self, problems) -> None:
+        """Put the service's (field, message) refusals at their fields, or above the form."""
+        for name, message in problems:
+            field = getattr(self, name, None) if name else None
+            if field is not None and hasattr(field, "errors"):
+                field.errors = [*field.errors, message]
+            else:
+                self.form_errors.append(message)
+
+
+class LectureForm(SetupForm):
+    """A lecture's title and its teachers."""
+
+    title = StringField(_l("Title"), filters=[_strip])
+    teachers = MultiCheckboxField(_l("Teachers"), coerce=int, validate_choice=False)
+
+
+class SessionForm(SetupForm):
+    """One session: order (blank when adding: after the last one), title and date."""
+
+    order = StringField(_l("Order"), widget=NumberInput(step=1, min=1, max=9999),
+                        validators=[_parsed(parse_whole_text)])
+    title = StringField(_l("Title"), filters=[_strip])
+    date = StringField(_l("Date"), widget=DateInput(), validators=[_parsed(parse_date_text)])
+
+
+def parse_holidays(text: str | None) -> list[date]:
+    """Dates separated by spaces, commas or new lines."""
+    dates = []
+    for word in _SEPARATORS.split((text or "").strip()):
+        if word:
+            parsed = parse_date_text(word)
+            if parsed is not None:
+                dates.append(parsed)
+    return dates
+
+
+class TermForm(SetupForm):
+    """Generate a term: `count` sessions from `start` on the chosen weekdays, skipping holidays."""
+
+    start = StringField(_l("First day"), widget=DateInput(), validators=[_parsed(parse_date_text, required=True)])
+    count = StringField(_l("Number of sessions"), widget=NumberInput(step=1, min=1, max=200),
+                        validators=[_parsed(parse_whole_text, required=True)])
+    weekdays = MultiCheckboxField(_l("Weekdays"), coerce=int,
+                                  choices=[SelectChoice(i, label) for i, label in enumerate(WEEKDAY_LABELS)])
+    holidays = TextAreaField(_l("Holidays (YYYY-MM-DD, one per line or separated by commas)"),
+                             validators=[_parsed(parse_holidays)])
+    title_prefix = StringField(_l("Title prefix (e.g. Week)"), filters=[_strip])
+
+    def validate_weekdays(self, field) -> None:
+        if not field.data:
+            raise ValidationError(_("Choose at least one weekday."))
+
+
+class StudentForm(SetupForm):
+    """A student's name and optional contacts; `start_date` only when enrolling at once."""
+
+    name = StringField(_l("Name"), filters=[_strip])
+    contact = StringField(_l("Contact"), filters=[_strip])
+    guardian_contact = StringField(_l("Guardian contact"), filters=[_strip])
+    start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])
+
+
+class EnrollForm(SetupForm):
+    """Enroll an existing student (chosen in the search), optionally from a start date."""
+
+    student = StringField(_l("Student"), validators=[_parsed(parse_whole_text, required=True)])
+    start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])
