@@ -585,7 +585,7 @@ def _scan_select():
     )
 
 
-def _visible_condition(visible: set[int] | None):
+def visible_condition(visible: set[int] | None):
     if visible is None:
         return None
     if not visible:
@@ -623,7 +623,7 @@ def scan_row(scan_id: int) -> Any:
 
 
 # `needs_review=true`: a scan waiting for its student, or graded with answers still flagged.
-def _needs_review():
+def needs_review_condition():
     has_reasons = cast(OmrScan.review_reasons, Text) != "[]"
     return and_(OmrScan.status.in_(("needs_review", "graded")), has_reasons)
 
@@ -633,12 +633,12 @@ def list_scans(user: User, args: Mapping[str, str]) -> Page:
     `enrollment_id`, `status`; paginated like every list (InvalidQuery, PageOutOfRange)."""
     page, page_size = page_numbers(args)
     statement = _scan_select()
-    condition = _visible_condition(visible_lecture_ids(user))
+    condition = visible_condition(visible_lecture_ids(user))
     if condition is not None:
         statement = statement.where(condition)
     raw = args.get("needs_review")
     if raw not in (None, ""):
-        needs = _needs_review()
+        needs = needs_review_condition()
         statement = statement.where(needs if parse_bool(raw, "needs_review") else ~needs)
     for name, column in (("exam_id", OmrScan.exam_id), ("enrollment_id", OmrScan.enrollment_id)):
         raw = args.get(name)

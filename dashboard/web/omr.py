@@ -98,7 +98,7 @@ class ScanRow:
 
 def _scoped(statement: Select, visible: set[int] | None) -> Select:
     # The service's own rule of which scans a user sees (shared with the API), not a copy of it.
-    condition = omr._visible_condition(visible)
+    condition = omr.visible_condition(visible)
     return statement if condition is None else statement.where(condition)
 
 
@@ -118,7 +118,7 @@ def _scan_select(visible: set[int] | None) -> Select:
 def review_count(visible: set[int] | None) -> int:
     """Scans needing a person (waiting for their student, or graded with answers flagged)."""
     statement = (select(func.count(OmrScan.id)).select_from(OmrScan)
-                 .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id).where(omr._needs_review()))
+                 .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id).where(omr.needs_review_condition()))
     return db.session.execute(_scoped(statement, visible)).scalar_one()
 
 
@@ -145,12 +145,12 @@ def load_queue(filters: QueueFilters) -> Queue:
     """One page of the scans the signed-in user may see, oldest first (two queries)."""
     statement = _scan_select(visible_lecture_ids(current_user))
     if filters.needs_review != "all":
-        needs = omr._needs_review()
+        needs = omr.needs_review_condition()
         statement = statement.where(needs if filters.needs_review == "true" else ~needs)
     if filters.exam is not None:
         statement = statement.where(OmrScan.exam_id == filters.exam)
     if filters.lecture is not None:
-        statement = statement.where(omr._visible_condition({filters.lecture}))
+        statement = statement.where(omr.visible_condition({filters.lecture}))
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     results = db.session.execute(
         statement.order_by(OmrScan.id).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
