@@ -146,7 +146,7 @@ class _Facts:
         self.homeworks: dict[int, dict[int, rules.HomeworkInfo]] = defaultdict(dict)
         self.session_exams: dict[int, dict[int, rules.ExamInfo]] = defaultdict(dict)
         policy_columns = [getattr(ProgressPolicy, name) for name in rules.POLICY_DEFAULTS]
-        for row in db.session.execute(
+        for row in _rows(
             select(*policy_columns, LectureSession.id, LectureSession.order, LectureSession.date,
                    Homework.id, Homework.max_score, Exam.id, Exam.max_score, Exam.pass_score)
             .select_from(ProgressPolicy)
@@ -187,7 +187,7 @@ class _Facts:
         self.enrollments: dict[int, rules.EnrollmentInfo] = {}
         self.stored_lecture: dict[int, tuple[int, str | None]] = {}
         self.stored_cells: dict[tuple[int, int], _StoredCell] = {}
-        for row in db.session.execute(
+        for row in _rows(
             select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint,
                    SessionProgress.id, SessionProgress.session_id, SessionProgress.completed,
                    SessionProgress.exam_attempted, SessionProgress.exam_passed,
@@ -216,7 +216,7 @@ class _Facts:
                 AnswerFact.attempt_id == Attempt.id,
                 or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
             )
-            for eid, exam_id, no, cents, submitted, question, correct, invalid in db.session.execute(
+            for eid, exam_id, no, cents, submitted, question, correct, invalid in _rows(
                 select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
                        type_coerce(Attempt.score, BigInteger), type_coerce(Attempt.submitted_at, DateTime),
                        AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
@@ -224,12 +224,15 @@ class _Facts:
                 .where(Attempt.enrollment_id.in_(self.enrollment_ids), Attempt.exam_id.in_(self.scope_exam_ids))
             ):
                 key = (eid, exam_id)
-                rank = rules.attempt_rank(submitted, no)
                 entry = latest.get(key)
                 if entry is None:
-                    latest[key] = [rank, cents, submitted, {no}]
-                else:
+                    # Most pairs have one attempt: rank it only when a second one turns up.
+                    latest[key] = [None, cents, submitted, {no}]
+                elif no not in entry[3]:
+                    if entry[0] is None:
+                        entry[0] = rules.attempt_rank(entry[2], min(entry[3]))
                     entry[3].add(no)
+                    rank = rules.attempt_rank(submitted, no)
                     if rank > entry[0]:
                         entry[0], entry[1], entry[2] = rank, cents, submitted
                 if question is not None:
@@ -246,7 +249,7 @@ class _Facts:
         """Homework submissions and activities of the scope's cells."""
         self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
         if self.scope_homework_ids and self.enrollments:
-            for eid, hw_id, submitted, score, approved in db.session.execute(
+            for eid, hw_id, submitted, score, approved in _rows(
                 select(HomeworkSubmission.enrollment_id, HomeworkSubmission.homework_id,
                        HomeworkSubmission.submitted, HomeworkSubmission.score, HomeworkSubmission.approved)
                 .where(HomeworkSubmission.enrollment_id.in_(self.enrollment_ids),
@@ -255,7 +258,7 @@ class _Facts:
                 self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
         self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
         if self.enrollments and self.scope_sessions:
-            for eid, sid, attendance, rate in db.session.execute(
+            for eid, sid, attendance, rate in _rows(
                 select(Activity.enrollment_id, Activity.session_id, Activity.attendance, Activity.video_rate)
                 .where(Activity.enrollment_id.in_(self.enrollment_ids), Activity.session_id.in_(self.session_ids))
             ):
@@ -265,7 +268,7 @@ class _Facts:
         """Automatic clinic links of the scope's cells."""
         self.links: dict[tuple[int, int, str], _StoredLink] = {}
         if self.enrollments and self.scope_sessions:
-            for row in db.session.execute(
+            for row in _rows(
                 select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
                        ClinicLink.resolved_at.is_not(None), ClinicLink.auto_managed, ClinicLink.fingerprint)
                 .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
@@ -582,6 +585,12 @@ class _Writer:
 
 
 # ---------------------------------------------------------------- helpers
+
+def _rows(statement):
+    """Run a read through the session's connection as Core: tens of thousands of plain rows skip
+    the ORM's per-row result handling."""
+    return db.session.connection().execute(statement)
+
 
 def _insert(model):
     """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
