@@ -100,6 +100,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .web import setup
 
     app.register_blueprint(setup.bp)
+
+    from .web import setup_exams, uploads
+
+    app.register_blueprint(setup_exams.bp)
+    app.register_blueprint(uploads.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app

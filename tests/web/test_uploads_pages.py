@@ -1,0 +1,112 @@
+"""The upload pages through real multipart posts (CSRF included), on both databases: the preview
+(200, or 422 with every bad line), the signed confirmation (tampered or for another lecture: 400),
+templates, and roles (teacher outside the lecture: 404; staff: no forms, 403 on POST).
+
+Academy: tests/web/factories.build_academy."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from dashboard.extensions import db
+from dashboard.models import Attempt, AuditLog, Student
+
+from .factories import build_academy
+from .test_clinic_pages import sign_in_with_form
+from .test_setup_pages import count, get
+
+
+@pytest.fixture
+def academy(app):
+    built = build_academy()
+    db.session.commit()
+    return built
+
+
+def upload(client, path: str, token: str, text: str, name: str = "file.csv"):
+    return client.post(path, data={"csrf_token": token, "file": (io.BytesIO(text.encode("utf-8")), name)},
+                       content_type="multipart/form-data")
+
+
+def payload_of(html: str) -> str:
+    match = re.search(r'name="payload" value="([^"]+)"', html)
+    assert match, "the preview has no confirmation form"
+    return match.group(1)
+
+
+def test_roster_preview_then_apply(client, academy):
+    token = sign_in_with_form(client, academy.users["teacher_a"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    page = get(client, base).get_data(as_text=True)
+    assert 'id="upload-roster"' in page and 'enctype="multipart/form-data"' in page
+    text = f"\ufeffname,student_id\nNew Student,\nKim Minji,{academy.minji.student_id}\n"
+    preview = upload(client, f"{base}/roster", token, text, "roster.csv")
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert 'data-create="1" data-update="0" data-unchanged="1" data-bad="0"' in html
+    assert 'data-line="2" data-outcome="create"' in html and 'data-line="3" data-outcome="unchanged"' in html
+    assert count(Student, Student.name == "New Student") == 0  # the preview wrote nothing
+    applied = client.post(f"{base}/roster/apply", data={"csrf_token": token, "payload": payload_of(html)})
+    assert applied.status_code == 302
+    assert count(Student, Student.name == "New Student") == 1
+    assert count(AuditLog, AuditLog.action == "upload.roster") == 1
+
+
+def test_a_bad_file_shows_every_bad_line_and_offers_no_confirmation(client, academy):
+    token = sign_in_with_form(client, academy.users["admin"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    quiz = academy.quiz.id
+    text = (f"student_id,exam_id,score\n{academy.minji.student_id},{quiz},80\n{academy.minho.student_id},{quiz},70\n"
+            f"{academy.jisoo.student_id},{quiz},1000\n")
+    response = upload(client, f"{base}/scores", token, text)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert '<tr data-line="3">' in html and '<tr data-line="4">' in html and 'name="payload"' not in html
+    assert count(Attempt) == 2
+    unreadable = client.post(f"{base}/scores", data={
+        "csrf_token": token, "file": (io.BytesIO("student_id\n".encode("utf-16")), "x.csv")},
+        content_type="multipart/form-data")
+    assert unreadable.status_code == 422 and 'id="upload-problems"' in unreadable.get_data(as_text=True)
+
+
+def test_the_confirmation_is_signed_and_bound_to_the_lecture(client, academy):
+    token = sign_in_with_form(client, academy.users["admin"])
+    algebra = f"/setup/lectures/{academy.algebra.id}/uploads"
+    html = upload(client, f"{algebra}/roster", token, "name\nNew Student\n").get_data(as_text=True)
+    payload = payload_of(html)
+    assert client.post(f"{algebra}/roster/apply", data={"csrf_token": token, "payload": payload + "x"}).status_code == 400
+    geometry = f"/setup/lectures/{academy.geometry.id}/uploads"
+    assert client.post(f"{geometry}/roster/apply", data={"csrf_token": token, "payload": payload}).status_code == 400
+    assert client.post(f"{algebra}/scores/apply", data={"csrf_token": token, "payload": payload}).status_code == 400
+    assert client.post(f"{algebra}/roster/apply", data={"payload": payload}).status_code == 400  # no CSRF token
+    assert count(Student, Student.name == "New Student") == 0
+
+
+def test_templates_are_utf8_with_bom_and_list_the_lectures_students(client, academy):
+    sign_in_with_form(client, academy.users["staff"])
+    response = get(client, f"/setup/lectures/{academy.algebra.id}/uploads/scores/template.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data().decode("utf-8")
+    assert body.startswith("\ufeffstudent_id,exam_id,score,attempt_no,submitted_at,student_name")
+    assert f"{academy.minji.student_id},{academy.quiz.id},,1,,Kim Minji" in body
+    assert "Choi" not in body  # withdrawn
+    assert get(client, f"/setup/lectures/{academy.algebra.id}/uploads/nothing/template.csv").status_code == 404
+
+
+def test_a_teacher_of_another_lecture_gets_404(client, academy):
+    token = sign_in_with_form(client, academy.users["teacher_b"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    assert get(client, base).status_code == 404
+    assert get(client, f"{base}/roster/template.csv").status_code == 404
+    assert upload(client, f"{base}/roster", token, "name\nX\n").status_code == 404
+
+
+def test_staff_see_no_forms_and_cannot_post(client, academy):
+    token = sign_in_with_form(client, academy.users["staff"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    page = get(client, base).get_data(as_text=True)
+    assert 'id="upload-roster"' in page and 'type="file"' not in page
+    assert upload(client, f"{base}/roster", token, "name\nX\n").status_code == 403
+    assert client.post(f"{base}/roster/apply", data={"csrf_token": token, "payload": "x"}).status_code == 403
+    assert count(Student, Student.name == "X") == 0
