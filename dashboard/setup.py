@@ -228,7 +228,7 @@ def _lecture_for_admin(user: User, lecture_id: int) -> Lecture:
     return lecture
 
 
-def _lecture_for_structure(user: User, lecture_id: int) -> Lecture:
+def lecture_for_structure(user: User, lecture_id: int) -> Lecture:
     """The lecture, when the user may change its sessions and enrollments, and it is not archived."""
     lecture = readable_lecture(user, lecture_id)
     if not can_edit_inputs(user, lecture_id):
@@ -284,7 +284,7 @@ def _new_ids(model: type, count: int = 1) -> list[int]:
     return list(range(first, first + count))
 
 
-def _new_id(model: type) -> int:
+def new_id(model: type) -> int:
     return _new_ids(model)[0]
 
 
@@ -322,7 +322,7 @@ def _apply(data: Mapping[str, Any], user: User, whole_change: bool = False) -> N
         raise SetupError(problems) from None
 
 
-def _check_text(problems: list, field: str, value: str | None, max_length: int, required: bool) -> str | None:
+def check_text(problems: list, field: str, value: str | None, max_length: int, required: bool) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
@@ -333,7 +333,7 @@ def _check_text(problems: list, field: str, value: str | None, max_length: int, 
     return value
 
 
-def _raise_if(problems: list) -> None:
+def raise_if(problems: list) -> None:
     if problems:
         raise SetupError(problems)
 
@@ -366,9 +366,9 @@ def create_lecture(user: User, title: str, teacher_ids: Iterable[int] = ()) -> L
     if user.role != "admin":
         raise SetupForbidden("only an admin creates lectures")
     problems: list = []
-    title = _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
-    _raise_if(problems)
-    lecture_id = _new_id(Lecture)
+    title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
+    raise_if(problems)
+    lecture_id = new_id(Lecture)
     _apply({"lectures": [{"id": lecture_id, "title": title}]}, user)
     _set_teachers(lecture_id, teacher_ids)
     lecture = db.session.get(Lecture, lecture_id)
@@ -380,8 +380,8 @@ def update_lecture(user: User, lecture_id: int, title: str, teacher_ids: Iterabl
     """A lecture's title and its teachers (admins only). Neither changes a derived row."""
     lecture = _lecture_for_admin(user, lecture_id)
     problems: list = []
-    title = _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
-    _raise_if(problems)
+    title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
+    raise_if(problems)
     before = _lecture_state(lecture)
     lock_lecture(lecture_id)
     _apply({"lectures": [{"id": lecture_id, "title": title}]}, user)
@@ -428,17 +428,17 @@ def _next_order(lecture_id: int) -> int:
 def add_session(user: User, lecture_id: int, order: int | None, title: str | None,
                 on: date | None) -> LectureSession:
     """A new session; without an order it comes after the last one."""
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     problems: list = []
-    title = _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
+    title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
     _check_order(problems, order)
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(lecture_id)
     if order is None:
         order = _next_order(lecture_id)
         if order > MAX_ORDER:
             raise SetupError([("order", _("An order is a whole number from 1 to %(n)s.", n=MAX_ORDER))])
-    session_id = _new_id(LectureSession)
+    session_id = new_id(LectureSession)
     values = {"lecture_id": lecture_id, "order": order, "title": title, "date": on}
     _apply({"sessions": [{"id": session_id, **_snapshot_values(values)}]}, user)
     audit.record("session.create", "session", session_id, None, values, user, lecture_id)
@@ -453,13 +453,13 @@ def _snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
 def update_session(user: User, session_id: int, order: int, title: str | None, on: date | None) -> LectureSession:
     """A session's order, title and date; a new order or date recomputes the whole lecture."""
     session = readable_session(user, session_id)
-    _lecture_for_structure(user, session.lecture_id)
+    lecture_for_structure(user, session.lecture_id)
     problems: list = []
-    title = _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
+    title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
     if order is None:
         problems.append(("order", _("A value is required.")))
     _check_order(problems, order)
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(session.lecture_id)
     before = _session_state(session)
     _apply({"sessions": [{"id": session_id, **_snapshot_values({"order": order, "title": title, "date": on})}]}, user)
@@ -474,7 +474,7 @@ def move_session(user: User, session_id: int, step: int) -> None:
     """Swap a session's order with its neighbour's (step -1: earlier, +1: later); at an end, nothing."""
     session = readable_session(user, session_id)
     lecture_id = session.lecture_id
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     lock_lecture(lecture_id)
     neighbour_query = select(LectureSession).where(LectureSession.lecture_id == lecture_id)
     if step < 0:
@@ -497,7 +497,7 @@ def remove_session(user: User, session_id: int) -> None:
     links and exam links); refused while an exam's recorded attempts need it."""
     session = readable_session(user, session_id)
     lecture_id = session.lecture_id
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     lock_lecture(lecture_id)
     before = _session_state(session)
     _apply({"sessions": [{"id": session_id, "delete": True}]}, user, whole_change=True)
@@ -508,15 +508,15 @@ def generate_term(user: User, lecture_id: int, start: date, count: int, weekdays
                   holidays: Iterable[date] = (), title_prefix: str | None = None) -> list[LectureSession]:
     """`count` new sessions dated by `term_dates`, ordered after the lecture's last session and
     titled "<prefix> <order>" (the prefix is optional: then untitled)."""
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     problems: list = []
-    prefix = _check_text(problems, "title_prefix", title_prefix, TITLE_MAX_LENGTH - 5, required=False)
+    prefix = check_text(problems, "title_prefix", title_prefix, TITLE_MAX_LENGTH - 5, required=False)
     if not 1 <= count <= MAX_TERM_SESSIONS:
         problems.append(("count", _("From 1 to %(n)s sessions.", n=MAX_TERM_SESSIONS)))
     days = set(weekdays)
     if not days or not days <= set(range(7)):
         problems.append(("weekdays", _("Choose at least one weekday.")))
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(lecture_id)
     first = _next_order(lecture_id)
     if first + count - 1 > MAX_ORDER:
@@ -542,12 +542,12 @@ def _student_state(student: Student) -> dict[str, Any]:
 def _student_values(name: str, contact: str | None, guardian_contact: str | None) -> dict[str, Any]:
     problems: list = []
     values = {
-        "name": _check_text(problems, "name", name, TITLE_MAX_LENGTH, required=True),
-        "contact": _check_text(problems, "contact", contact, CONTACT_MAX_LENGTH, required=False),
-        "guardian_contact": _check_text(problems, "guardian_contact", guardian_contact, CONTACT_MAX_LENGTH,
+        "name": check_text(problems, "name", name, TITLE_MAX_LENGTH, required=True),
+        "contact": check_text(problems, "contact", contact, CONTACT_MAX_LENGTH, required=False),
+        "guardian_contact": check_text(problems, "guardian_contact", guardian_contact, CONTACT_MAX_LENGTH,
                                         required=False),
     }
-    _raise_if(problems)
+    raise_if(problems)
     return values
 
 
@@ -556,16 +556,16 @@ def create_student(user: User, name: str, contact: str | None = None, guardian_c
     """A new student; a teacher creates one only to enroll them in one of their lectures at once
     (`lecture_id`), an admin may create one on their own."""
     if lecture_id is not None:
-        _lecture_for_structure(user, lecture_id)
+        lecture_for_structure(user, lecture_id)
     elif user.role != "admin":
         raise SetupForbidden("only an admin creates a student outside a lecture")
     values = _student_values(name, contact, guardian_contact)
-    student_id = _new_id(Student)
+    student_id = new_id(Student)
     data: dict[str, Any] = {"students": [{"id": student_id, **values}]}
     enrollment_id = None
     if lecture_id is not None:
         lock_lecture(lecture_id)
-        enrollment_id = _new_id(Enrollment)
+        enrollment_id = new_id(Enrollment)
         data["enrollments"] = [{"id": enrollment_id, "student_id": student_id, "lecture_id": lecture_id,
                                 "start_date": start_date.isoformat() if start_date else None}]
     _apply(data, user)
@@ -596,7 +596,7 @@ def update_student(user: User, student_id: int, name: str, contact: str | None,
 def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None = None) -> Enrollment:
     """Enroll a student; a withdrawn enrollment of the same student in this lecture is reactivated
     (the same row: its history comes back), an active one is refused."""
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     if db.session.get(Student, student_id) is None:
         raise SetupError([("student", _("Choose a student from the list."))])
     lock_lecture(lecture_id)
@@ -611,7 +611,7 @@ def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None
         audit.record("enrollment.reenroll", "enrollment", existing.id, before, {"withdrawn_at": None}, user,
                      lecture_id)
         return existing
-    enrollment_id = _new_id(Enrollment)
+    enrollment_id = new_id(Enrollment)
     values = {"student_id": student_id, "lecture_id": lecture_id, "start_date": start_date}
     _apply({"enrollments": [{"id": enrollment_id, **_snapshot_values(values)}]}, user)
     audit.record("enrollment.create", "enrollment", enrollment_id, None, values, user, lecture_id)
@@ -630,7 +630,7 @@ def _enrollment_for(user: User, enrollment_id: int) -> Enrollment:
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None or not can_read_lecture(user, enrollment.lecture_id):
         raise SetupNotFound("enrollment")
-    _lecture_for_structure(user, enrollment.lecture_id)
+    lecture_for_structure(user, enrollment.lecture_id)
     return enrollment
 
 

@@ -38,10 +38,10 @@ from .setup import (
     SetupError,
     SetupForbidden,
     SetupNotFound,
-    _check_text,
-    _lecture_for_structure,
-    _new_id,
-    _raise_if,
+    check_text,
+    lecture_for_structure,
+    new_id,
+    raise_if,
     readable_lecture,
 )
 
@@ -203,7 +203,7 @@ def plain_score(number: Decimal | None) -> str | None:
 
 def _exam_values(problems: list, title: str | None, pass_score: str | None, max_score: str | None) -> dict[str, Any]:
     values = {
-        "title": _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True),
+        "title": check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True),
         "pass_score": _score(problems, "pass_score", pass_score, required=False),
         "max_score": _score(problems, "max_score", max_score, required=True),
     }
@@ -241,13 +241,13 @@ def _snapshot_exam(values: Mapping[str, Any], session_ids: Iterable[int]) -> dic
 def create_exam(user: User, lecture_id: int, title: str | None, session_ids: Iterable[int],
                 pass_score: str | None, max_score: str | None) -> Exam:
     """A new exam linked to sessions of the lecture; its lecture is recomputed."""
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     problems: list = []
     values = _exam_values(problems, title, pass_score, max_score)
     chosen = _chosen_sessions(problems, lecture_id, session_ids)
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(lecture_id)
-    exam_id = _new_id(Exam)
+    exam_id = new_id(Exam)
     snapshot = {"id": exam_id, **_snapshot_exam(values, chosen)}
     _apply({"exams": [snapshot]}, user)
     exam = db.session.get(Exam, exam_id)
@@ -257,7 +257,7 @@ def create_exam(user: User, lecture_id: int, title: str | None, session_ids: Ite
 
 def _exam_for_change(user: User, lecture_id: int, exam_id: int) -> Exam:
     exam = readable_exam(user, lecture_id, exam_id)
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     if not may_edit_exam(user, exam_id):
         raise SetupForbidden("an exam is changed by an admin or a teacher of every lecture it is linked to")
     return exam
@@ -271,7 +271,7 @@ def update_exam(user: User, lecture_id: int, exam_id: int, title: str | None, se
     problems: list = []
     values = _exam_values(problems, title, pass_score, max_score)
     chosen = _chosen_sessions(problems, lecture_id, session_ids)
-    _raise_if(problems)
+    raise_if(problems)
     lectures = set(exam_lecture_ids(exam_id)) | {lecture_id}
     for locked in sorted(lectures):
         lock_lecture(locked)
@@ -303,7 +303,7 @@ def _homework_values(problems: list, lecture_id: int, session_id: int | None, ti
                      max_score: str | None) -> dict[str, Any]:
     values = {
         "session_id": session_id,
-        "title": _check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False),
+        "title": check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False),
         "max_score": _score(problems, "max_score", max_score, required=True),
     }
     if values["max_score"] is not None and values["max_score"] <= 0:
@@ -325,12 +325,12 @@ def _snapshot_homework(values: Mapping[str, Any]) -> dict[str, Any]:
 def create_homework(user: User, lecture_id: int, session_id: int | None, title: str | None,
                     max_score: str | None) -> Homework:
     """A new homework on one session of the lecture; the lecture is recomputed for that session."""
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     problems: list = []
     values = _homework_values(problems, lecture_id, session_id, title, max_score)
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(lecture_id)
-    homework_id = _new_id(Homework)
+    homework_id = new_id(Homework)
     _apply({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
     homework = db.session.get(Homework, homework_id)
     audit.record("homework.create", "homework", homework_id, None, _homework_state(homework), user, lecture_id)
@@ -341,10 +341,10 @@ def update_homework(user: User, homework_id: int, session_id: int | None, title:
                     max_score: str | None) -> Homework:
     """A homework's session (within its lecture), title and maximum score."""
     homework, lecture_id = readable_homework(user, homework_id)
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     problems: list = []
     values = _homework_values(problems, lecture_id, session_id, title, max_score)
-    _raise_if(problems)
+    raise_if(problems)
     lock_lecture(lecture_id)
     before = _homework_state(homework)
     _apply({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
@@ -358,7 +358,7 @@ def update_homework(user: User, homework_id: int, session_id: int | None, title:
 def remove_homework(user: User, homework_id: int) -> int:
     """Remove a homework with its submissions; returns its lecture (recomputed for that session)."""
     homework, lecture_id = readable_homework(user, homework_id)
-    _lecture_for_structure(user, lecture_id)
+    lecture_for_structure(user, lecture_id)
     lock_lecture(lecture_id)
     before = {**_homework_state(homework), "submissions": homework_impact(homework_id)}
     _apply({"homeworks": [{"id": homework_id, "delete": True}]}, user)

@@ -364,15 +364,15 @@ def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts
 def _id_source() -> Callable[[str], int]:
     """Ids for created students and enrollments, as the setup service takes them (its sequence on
     PostgreSQL, largest plus one on SQLite)."""
-    from .setup import _new_id
+    from .setup import new_id
 
     models = {"students": Student, "enrollments": Enrollment}
     handed: dict[str, int] = {}
 
     def next_id(kind: str) -> int:
         if db.session.get_bind().dialect.name == "postgresql":
-            return _new_id(models[kind])
-        handed[kind] = handed[kind] + 1 if kind in handed else _new_id(models[kind])
+            return new_id(models[kind])
+        handed[kind] = handed[kind] + 1 if kind in handed else new_id(models[kind])
         return handed[kind]
 
     return next_id
