@@ -3,7 +3,10 @@ and the navigation's values (docs/ui.md explains how a page or partial plugs in)
 
 - Transaction: a page request (anything outside /api, which has its own boundary) commits once
   after an answer below 400 — reads may have recomputed a stale lecture — and rolls back
-  otherwise. Services only flush.
+  otherwise. Services only flush. A serialization failure or deadlock runs the view again, a
+  bounded number of times, then answers 503 (dashboard/transactions.py; the 503 page is
+  dashboard/web/health.py's). `wrap_page_views(app)` applies this to every page view and runs
+  last in create_app.
 - Headers: a Content-Security-Policy that allows only this site's own scripts and styles (no
   inline script or style anywhere: htmx is configured through `<meta name="htmx-config">`),
   `X-Content-Type-Options: nosniff`, no framing, and `Vary: HX-Request` because a URL answers a
@@ -11,10 +14,12 @@ and the navigation's values (docs/ui.md explains how a page or partial plugs in)
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
+from typing import Callable
 
-from flask import Flask, Response, request, url_for
+from flask import Flask, Response, current_app, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import false, func, select
 from werkzeug.routing import BuildError
@@ -24,6 +29,7 @@ from ..access import visible_lecture_ids
 from ..clock import academy_timezone
 from ..extensions import db
 from ..models import ClinicLink, Enrollment
+from ..transactions import run_in_transaction
 from .api import is_api_request
 
 CONTENT_SECURITY_POLICY = (
@@ -78,14 +84,30 @@ def academy_time(value: datetime | None) -> str:
     return value.astimezone(academy_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
-def _commit_or_roll_back(response: Response) -> Response:
-    if is_api_request():
-        return response
-    if response.status_code < 400:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return response
+def _page_transaction(view: Callable) -> Callable:
+    """The view, its commit (answer below 400) or rollback, retried on a serialization failure or deadlock."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        cookie = dict(session)
+
+        def forget_the_failed_attempt() -> None:
+            # What the failed attempt put in the session cookie (a flash message) goes with it.
+            session.clear()
+            session.update(cookie)
+
+        return run_in_transaction(lambda: current_app.make_response(view(*args, **kwargs)),
+                                  should_commit=lambda response: response.status_code < 400,
+                                  before_retry=forget_the_failed_attempt)
+
+    return wrapper
+
+
+def wrap_page_views(app: Flask) -> None:
+    """Give every page view registered so far its transaction (the API's views have their own)."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static" and not endpoint.startswith("api."):
+            app.view_functions[endpoint] = _page_transaction(view)
 
 
 def _security_headers(response: Response) -> Response:
@@ -100,9 +122,8 @@ def _security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the page transaction, the headers and the template helpers."""
+    """Register the headers and the template helpers (the page transaction: wrap_page_views)."""
     app.after_request(_security_headers)
-    app.after_request(_commit_or_roll_back)
     app.jinja_env.globals.update(nav_url=nav_url, nav_clinic_count=nav_clinic_count, is_htmx=is_htmx,
                                  status_icon=grid.status_icon, status_word=grid.status_word)
     app.jinja_env.filters.update(plain=plain_number, academy_time=academy_time)

@@ -419,3 +419,39 @@ def test_other_errors_are_not_retried(app):
     with pytest.raises(TransactionConflict) as raised:
         run_in_transaction(lambda: raise_conflict("40001"), attempts=2)
     assert (raised.value.attempts, raised.value.sqlstate) == (2, "40001")
+
+
+@pytest.mark.parametrize("failures, status", [(1, 200), (MAX_ATTEMPTS, 503)])
+def test_a_conflict_in_a_page_request_is_retried_then_503(app, client, monkeypatch, failures, status):
+    """The grid's cell form: retried like the API; past the bound a 503 page and nothing saved."""
+    import dashboard.inputs
+
+    academy = build_academy()
+    sign_in(client, academy.users["teacher_a"])
+    token = csrf_token(client, f"/lectures/{academy.algebra.id}/")
+    before = stored_state()
+    original = dashboard.inputs.recompute
+    calls = []
+
+    def conflicting(scope):
+        calls.append(scope)
+        result = original(scope)
+        if len(calls) <= failures:
+            raise_conflict("40P01")
+        return result
+
+    monkeypatch.setattr(dashboard.inputs, "recompute", conflicting)
+    response = client.post(
+        f"/lectures/{academy.algebra.id}/cell/activity?enrollment={academy.jisoo.id}&session={academy.weeks[0].id}",
+        data={"activity-attendance": "online", "activity-video_rate": "100"}, headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == status
+    assert len(calls) == min(failures + 1, MAX_ATTEMPTS)
+    db.session.rollback()
+    rate = db.session.execute(select(Activity.video_rate).where(
+        Activity.enrollment_id == academy.jisoo.id, Activity.session_id == academy.weeks[0].id)).scalar_one_or_none()
+    if status == 200:
+        assert rate == 100
+        assert audit_actions() == Counter({"activity.set": 1})
+    else:
+        assert "nothing was saved" in response.get_data(as_text=True)
+        assert stored_state() == before

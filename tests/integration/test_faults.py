@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -385,6 +386,48 @@ def test_the_request_log_is_quiet_unless_configured(app, academy, capsys):
     assert '"event": "request"' not in captured.err + captured.out
 
 
+LOGIN_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _log_in(client, username: str, password: str):
+    form = client.get("/login").get_data(as_text=True)
+    token = LOGIN_CSRF.search(form).group(1)
+    return client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def test_two_workers_share_nothing_kept_in_memory(app):
+    """Two app instances on one database (as two gunicorn workers or two servers): a sign-in made
+    on one is valid on the other, a flash message set on one shows on the other, and failed
+    sign-ins counted on one throttle the other."""
+    from dashboard.accounts import MAX_LOGIN_FAILURES, create_user
+
+    create_user("kim", "correct horse battery", "admin")
+    create_user("lee", "staple of the stable", "staff")
+    db.session.commit()
+    other = create_app({key: app.config[key] for key in (
+        "TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "DASHBOARD_TODAY", "PASSWORD_HASH_METHOD")})
+    try:
+        first, second = app.test_client(), other.test_client()
+        assert _log_in(first, "kim", "correct horse battery").status_code == 302
+        second.set_cookie("session", first.get_cookie("session").value)
+        assert second.get("/").status_code == 200  # signed in on the other worker
+        # Sign out on one (a flash message in the cookie), read the message on the other.
+        page = first.get("/").get_data(as_text=True)
+        csrf = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+        assert first.post("/logout", headers={"X-CSRFToken": csrf}).status_code == 302
+        second.set_cookie("session", first.get_cookie("session").value)
+        assert "You are signed out." in second.get("/login").get_data(as_text=True)
+
+        for _ in range(MAX_LOGIN_FAILURES):
+            assert _log_in(first, "lee", "wrong").status_code == 401
+        # The other worker refuses even the right password now: the count is in the database.
+        assert _log_in(second, "lee", "staple of the stable").status_code == 429
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 # ---------------------------------------------------------------- gunicorn: a stuck request
 
 def _free_port() -> int:
@@ -458,3 +501,20 @@ def test_gunicorn_kills_a_worker_stuck_on_a_slow_body_and_keeps_serving(tmp_path
             server.kill()
             _, errors = server.communicate()
     assert b"WORKER TIMEOUT" in errors
+
+
+def test_the_nginx_site_is_valid(tmp_path):
+    """deploy/nginx.conf parses (`nginx -t`); skipped where nginx is not installed (CI needs none)."""
+    import shutil
+
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx); deploy/nginx.conf is checked by hand then")
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{ client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;\n"
+        f"include {ROOT / 'deploy' / 'nginx.conf'}; }}\n")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 0, result.stderr
