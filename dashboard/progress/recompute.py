@@ -12,17 +12,19 @@ flush, then call `recompute`; the request or command boundary commits once.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update
+from sqlalchemy import JSON, BigInteger, DateTime, Text, literal_column, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import academy_timezone, academy_today, now, to_academy_iso
+from ..dbtypes import Score, UTCDateTime
 from ..extensions import db
 from ..models import (
     AUTO_CLINIC_REASONS,
@@ -422,7 +424,7 @@ class _Writer:
 
     def _write_cells(self, rows: list[dict], unchanged_ids: list[int], stale_ids: list[int]) -> None:
         if rows:
-            statement = _insert(SessionProgress)
+            statement, parameters = _bulk_insert(SessionProgress, rows)
             table = SessionProgress.__table__
             columns = [k for k in rows[0] if k not in ("enrollment_id", "session_id", "created_at", "completed_at")]
             assignments = {c: getattr(statement.excluded, c) for c in columns}
@@ -433,7 +435,7 @@ class _Writer:
             )
             db.session.execute(
                 statement.on_conflict_do_update(index_elements=["enrollment_id", "session_id"], set_=assignments),
-                rows,
+                parameters,
             )
         if unchanged_ids:
             # One statement for the whole scope: unchanged rows only record the recompute's time.
@@ -476,14 +478,14 @@ class _Writer:
 
     def _write_lectures(self, rows: list[dict], unchanged_ids: list[int]) -> None:
         if rows:
-            statement = _insert(LectureProgress)
+            statement, parameters = _bulk_insert(LectureProgress, rows)
             columns = [k for k in rows[0] if k not in ("enrollment_id", "created_at")]
             db.session.execute(
                 statement.on_conflict_do_update(
                     index_elements=["enrollment_id"],
                     set_={c: getattr(statement.excluded, c) for c in columns},
                 ),
-                rows,
+                parameters,
             )
         if unchanged_ids:
             db.session.execute(
@@ -495,11 +497,10 @@ class _Writer:
 
     def _write_findings(self, findings: list[dict]) -> None:
         if findings:
+            statement, parameters = _bulk_insert(RiskLog, findings)
             db.session.execute(
-                _insert(RiskLog).on_conflict_do_nothing(
-                    index_elements=["enrollment_id", "session_id", "risk_level", "rule"]
-                ),
-                findings,
+                statement.on_conflict_do_nothing(index_elements=["enrollment_id", "session_id", "risk_level", "rule"]),
+                parameters,
             )
 
     # -- automatic clinic links
@@ -561,12 +562,12 @@ class _Writer:
     def _write_links(self, inserts: list[dict], updates: list[dict], resolves: list[int]) -> None:
         table = ClinicLink.__table__
         if inserts:
+            statement, parameters = _bulk_insert(ClinicLink, inserts)
             db.session.execute(
-                _insert(ClinicLink).on_conflict_do_nothing(
-                    index_elements=["enrollment_id", "session_id", "reason"],
-                    index_where=AUTO_LINK_PREDICATE,
+                statement.on_conflict_do_nothing(
+                    index_elements=["enrollment_id", "session_id", "reason"], index_where=AUTO_LINK_PREDICATE,
                 ),
-                inserts,
+                parameters,
             )
         if updates:
             db.session.execute(
@@ -589,15 +590,41 @@ class _Writer:
 def _rows(statement):
     """Run a read through the session's connection as Core: tens of thousands of plain rows skip
     the ORM's per-row result handling."""
-    return db.session.connection().execute(statement)
+    return db.session.connection().execute(statement).all()
 
 
-def _insert(model):
-    """The dialect's INSERT, which knows ON CONFLICT on both PostgreSQL and SQLite."""
-    # Core (table) inserts: one executemany per statement, without the ORM's per-group batching.
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model.__table__)
-    return sqlite.insert(model.__table__)
+def _bulk_insert(model, rows: list[dict]):
+    """An INSERT of many rows as (statement, parameters) for `db.session.execute`.
+
+    On PostgreSQL the rows travel as one JSON document that the server expands with
+    json_populate_recordset: a single round trip and no per-row driver work (an executemany of
+    12 000 rows costs more than the recompute itself). Values go raw — scores as hundredths,
+    times as naive UTC — so no per-value type processing runs either. SQLite takes the rows as
+    an executemany, which its driver runs in C. ON CONFLICT clauses are added by the caller the
+    same way for both.
+    """
+    table = model.__table__
+    if db.session.get_bind().dialect.name != "postgresql":
+        return sqlite.insert(table), rows
+    names = list(rows[0])
+    converters = [(name, _raw(table.c[name].type)) for name in names]
+    document = json.dumps(
+        [{name: (None if row[name] is None else convert(row[name])) for name, convert in converters} for row in rows],
+        separators=(",", ":"),
+    )
+    source = func.json_populate_recordset(
+        literal_column(f"NULL::{table.name}"), cast(bindparam("bulk_rows", document, type_=Text), JSON)
+    ).table_valued(*names)
+    return postgresql.insert(table).from_select(names, select(*(source.c[name] for name in names))), None
+
+
+def _raw(column_type):
+    """How a Python value becomes what json_populate_recordset reads for a column."""
+    if isinstance(column_type, Score):
+        return lambda value: int(Decimal(value).scaleb(2))
+    if isinstance(column_type, UTCDateTime):
+        return lambda value: value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+    return lambda value: value
 
 
 _CHUNK = 5000  # keeps IN lists under every driver's parameter limit
@@ -618,13 +645,17 @@ def _json_with_auto_resolved(column):
     return func.json_set(func.coalesce(column, "{}"), "$.auto_resolved", func.json("true"))
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values: Decimal scores as numbers, datetimes in the academy's offset."""
     kind = type(value)
     if kind is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
+        # Plain values are copied without a call: exam_meta holds thousands of them per lecture.
+        return {str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if kind is Decimal:
         return int(value) if value == value.to_integral_value() else float(value)
     if kind is datetime:
