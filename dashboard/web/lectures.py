@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from .. import grid, inputs
 from ..access import can_edit_inputs, can_read_lecture
 from ..clock import academy_timezone
+from ..extensions import db
 from . import forms
 from .ui import is_htmx
 
@@ -217,6 +218,10 @@ def _editable_cell(lecture_id: int) -> grid.CellDetail:
 
 def _saved(detail: grid.CellDetail):
     """After a save: the fresh detail with the row and clinic count out of band (htmx), or a redirect."""
+    # The change is complete: commit it before rendering, so the lecture's lock (which every other
+    # edit of this lecture waits for) is held for the write and the recompute only. The page
+    # boundary's own commit then has nothing left to do; a conflict here is retried by it as usual.
+    db.session.commit()
     if not is_htmx():
         flash(_("Saved."), "success")
         return redirect(url_for(".cell", lecture_id=detail.lecture_id, enrollment=detail.enrollment_id,
