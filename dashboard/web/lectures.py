@@ -26,6 +26,7 @@ from .. import grid, inputs
 from ..access import can_edit_inputs, can_read_lecture
 from ..clock import academy_timezone
 from ..extensions import db
+from ..models import MAX_ID
 from . import forms
 from .ui import is_htmx
 
@@ -36,7 +37,6 @@ bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 
 # Ids are INTEGER columns: a larger number names nothing, and must not reach the database
 # (PostgreSQL refuses it with an error, SQLite's driver overflows).
-MAX_ID = 2_147_483_647
 
 
 def _id_or_404(value: int) -> int:

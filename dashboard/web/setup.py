@@ -22,19 +22,18 @@ from flask_login import current_user
 
 from .. import setup
 from ..access import can_edit_inputs, role_required
-from ..models import Lecture, LectureSession
+from ..models import MAX_ID, Lecture, LectureSession
 from .setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
 from .ui import is_htmx
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 EVERYONE = ("admin", "teacher", "staff")
-MAX_ID = 2_147_483_647  # ids are INTEGER columns: a larger one names nothing
 
 
 # ---------------------------------------------------------------- access helpers
 
-def _checked(call: Callable[[], Any]) -> Any:
+def checked(call: Callable[[], Any]) -> Any:
     """Run a read or an access check of the service: unknown or hidden -> 404, not allowed -> 403."""
     try:
         return call()
@@ -44,33 +43,33 @@ def _checked(call: Callable[[], Any]) -> Any:
         abort(403)
 
 
-def _id(value: int) -> int:
+def id_or_404(value: int) -> int:
     if not 0 < value <= MAX_ID:
         abort(404)
     return value
 
 
-def _lecture(lecture_id: int) -> Lecture:
-    return _checked(lambda: setup.readable_lecture(current_user, _id(lecture_id)))
+def readable_lecture_or_404(lecture_id: int) -> Lecture:
+    return checked(lambda: setup.readable_lecture(current_user, id_or_404(lecture_id)))
 
 
 def _editable_lecture(lecture_id: int) -> Lecture:
     """For a write to the lecture's sessions or enrollments: 404 when hidden, 403 when read-only."""
-    lecture = _lecture(lecture_id)
+    lecture = readable_lecture_or_404(lecture_id)
     if not can_edit_inputs(current_user, lecture.id):
         abort(403)
     return lecture
 
 
 def _admin_lecture(lecture_id: int) -> Lecture:
-    lecture = _lecture(lecture_id)
+    lecture = readable_lecture_or_404(lecture_id)
     if current_user.role != "admin":
         abort(403)
     return lecture
 
 
 def _session(session_id: int) -> LectureSession:
-    return _checked(lambda: setup.readable_session(current_user, _id(session_id)))
+    return checked(lambda: setup.readable_session(current_user, id_or_404(session_id)))
 
 
 def _done(message: str, target: str, render: Callable[..., Any]):
@@ -138,7 +137,7 @@ def _render_lecture(lecture: Lecture, form: LectureForm | None = None, status: i
 @role_required(*EVERYONE)
 def lecture(lecture_id: int):
     """One lecture's settings: title and teachers (admins edit), archiving, links to its sessions and enrollments."""
-    return _render_lecture(_lecture(lecture_id))
+    return _render_lecture(readable_lecture_or_404(lecture_id))
 
 
 @bp.post("/lectures/<int:lecture_id>/")
@@ -195,7 +194,7 @@ def _render_sessions(lecture: Lecture, add_form: SessionForm | None = None, term
 @role_required(*EVERYONE)
 def sessions(lecture_id: int):
     """A lecture's sessions in order, with the add, reorder, edit, remove and term forms for its editors."""
-    return _render_sessions(_lecture(lecture_id))
+    return _render_sessions(readable_lecture_or_404(lecture_id))
 
 
 @bp.post("/lectures/<int:lecture_id>/sessions")
@@ -337,7 +336,7 @@ def _render_enrollments(lecture: Lecture, student_form: StudentForm | None = Non
 @role_required(*EVERYONE)
 def enrollments(lecture_id: int):
     """A lecture's enrollments (withdrawn ones on request) with search-as-you-type enrolling for its editors."""
-    return _render_enrollments(_lecture(lecture_id))
+    return _render_enrollments(readable_lecture_or_404(lecture_id))
 
 
 @bp.get("/lectures/<int:lecture_id>/enrollments/candidates")
@@ -393,7 +392,7 @@ def enroll_new_student(lecture_id: int):
 
 
 def _enrollment_action(enrollment_id: int, action: Callable[[Any, int], Any], message: str):
-    lecture_id = _checked(lambda: setup.lecture_of_enrollment(current_user, _id(enrollment_id)))
+    lecture_id = checked(lambda: setup.lecture_of_enrollment(current_user, id_or_404(enrollment_id)))
     lecture = _editable_lecture(lecture_id)
     try:
         action(current_user, enrollment_id)
@@ -464,13 +463,13 @@ def _render_student(student, form: StudentForm | None = None, status: int = 200)
 @role_required(*EVERYONE)
 def student(student_id: int):
     """One student: name and contacts (editable by admins and their teachers) and their enrollments."""
-    return _render_student(_checked(lambda: setup.readable_student(current_user, _id(student_id))))
+    return _render_student(checked(lambda: setup.readable_student(current_user, id_or_404(student_id))))
 
 
 @bp.post("/students/<int:student_id>/")
 @role_required(*EVERYONE)
 def update_student(student_id: int):
-    student = _checked(lambda: setup.readable_student(current_user, _id(student_id)))
+    student = checked(lambda: setup.readable_student(current_user, id_or_404(student_id)))
     if not setup.may_edit_student(current_user, student):
         abort(403)
     form = StudentForm(prefix="student")

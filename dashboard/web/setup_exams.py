@@ -11,7 +11,7 @@ removing asks first on its own page, saying what goes with it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -22,12 +22,12 @@ from wtforms import SelectField, StringField
 from .. import setup, setup_exams
 from ..access import can_edit_inputs, role_required
 from ..models import Lecture
+from .setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
 from .setup_forms import MultiCheckboxField, SetupForm
 
 bp = Blueprint("setup_exams", __name__, url_prefix="/setup")
 
 EVERYONE = ("admin", "teacher", "staff")
-MAX_ID = 2_147_483_647
 
 
 def _strip(value: Any) -> Any:
@@ -49,25 +49,6 @@ class HomeworkForm(SetupForm):
     session_id = SelectField(_l("Session"), coerce=int, validate_choice=False)
     title = StringField(_l("Title"), filters=[_strip])
     max_score = StringField(_l("Maximum score"), filters=[_strip], render_kw={"inputmode": "decimal"})
-
-
-def _checked(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except setup.SetupNotFound:
-        abort(404)
-    except setup.SetupForbidden:
-        abort(403)
-
-
-def _id(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        abort(404)
-    return value
-
-
-def _lecture(lecture_id: int) -> Lecture:
-    return _checked(lambda: setup.readable_lecture(current_user, _id(lecture_id)))
 
 
 def _editable(lecture: Lecture) -> bool:

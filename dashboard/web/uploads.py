@@ -26,12 +26,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .. import setup, uploads
 from ..access import can_edit_inputs, role_required
-from ..models import Lecture
+from ..models import MAX_ID, Lecture
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
 
 EVERYONE = ("admin", "teacher", "staff")
-MAX_ID = 2_147_483_647
 SIGNED_FOR_SECONDS = 3600
 _SALT = "dashboard.uploads.preview"
 
