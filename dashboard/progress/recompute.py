@@ -16,17 +16,15 @@ import hashlib
 import json
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, BigInteger, DateTime, Text, literal_column, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update
+from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..clock import academy_timezone, academy_today, now, to_academy_iso
-from ..dbtypes import Score, UTCDateTime
+from ..clock import academy_timezone, academy_today, now
 from ..extensions import db
 from ..models import (
     AUTO_CLINIC_REASONS,
@@ -46,11 +44,7 @@ from ..models import (
     RiskLog,
     SessionProgress,
 )
-from . import rules
-
-
-# The predicate of the partial unique index on automatic clinic links (models.ClinicLink).
-AUTO_LINK_PREDICATE = text("reason IN ('AUTO_FAILED', 'AUTO_RISK')")
+from . import bulk, rules
 
 
 @dataclass(frozen=True)
@@ -303,8 +297,10 @@ class _Facts:
         return select(column).where(*where).scalar_subquery()
 
 
-@dataclass(frozen=True)
-class _StoredCell:
+class _StoredCell(NamedTuple):
+    """A stored session-progress row, as much as a recompute reads (named tuples: tens of
+    thousands are built per lecture, several times cheaper than frozen dataclasses)."""
+
     id: int
     enrollment_id: int
     session_id: int
@@ -314,8 +310,7 @@ class _StoredCell:
     fingerprint: str | None
 
 
-@dataclass(frozen=True)
-class _StoredLink:
+class _StoredLink(NamedTuple):
     id: int
     enrollment_id: int
     session_id: int
@@ -337,73 +332,113 @@ class _LectureView:
 
 # ---------------------------------------------------------------- computing and writing
 
-_OUTCOME_FIELDS = tuple(f.name for f in fields(rules.SessionOutcome))
+# Bulk writes go in chunks of enrollments, so that on PostgreSQL the server writes one chunk
+# while Python computes the next. Chunks shrink toward the end (the server's last piece of work,
+# which nothing overlaps, is small); their number is fixed, and so is the statement count.
+_CHUNK_WEIGHTS = (4, 3, 2, 1)
+
+_CELL_VALUES = (
+    "attendance_type", "video_progress_rate", "video_completed", "exam_attempted", "exam_aggregate_score",
+    "exam_passed", "exam_meta", "homework_submitted", "homework_passed", "completed",
+)
+_CELL_UPSERT = bulk.Upsert(
+    SessionProgress.__table__,
+    _CELL_VALUES + ("fingerprint", "completed_at", "calculated_at", "updated_at", "enrollment_id", "session_id",
+                    "created_at"),
+    "(enrollment_id, session_id)",
+    update=_CELL_VALUES + ("fingerprint", "completed_at", "calculated_at", "updated_at"),
+    # Set when a row becomes completed, kept while it stays completed, cleared otherwise.
+    assignments=(("completed_at", "CASE WHEN excluded.completed AND session_progress.completed "
+                                  "THEN session_progress.completed_at ELSE excluded.completed_at END"),),
+)
+_LECTURE_VALUES = (
+    "total_sessions", "completed_sessions", "failed_sessions", "consecutive_failed_sessions", "risk_level",
+    "last_session_id", "meta",
+)
+_LECTURE_UPSERT = bulk.Upsert(
+    LectureProgress.__table__,
+    _LECTURE_VALUES + ("fingerprint", "last_updated", "updated_at", "enrollment_id", "lecture_id", "created_at"),
+    "(enrollment_id)",
+    update=_LECTURE_VALUES + ("fingerprint", "last_updated", "updated_at"),
+)
+_FINDING_INSERT = bulk.Upsert(
+    RiskLog.__table__,
+    ("enrollment_id", "session_id", "risk_level", "rule", "reason", "meta", "created_at", "updated_at"),
+    "(enrollment_id, session_id, risk_level, rule)",
+)
+_LINK_INSERT = bulk.Upsert(
+    ClinicLink.__table__,
+    ("enrollment_id", "session_id", "reason", "is_auto", "approved", "auto_managed", "meta", "fingerprint",
+     "created_at", "updated_at"),
+    # The partial unique index of automatic links (models.ClinicLink).
+    "(enrollment_id, session_id, reason) WHERE reason IN ('AUTO_FAILED', 'AUTO_RISK')",
+)
+
 
 class _Writer:
     def __init__(self, scope: Scope, facts: _Facts, timestamp: datetime):
         self.scope = scope
         self.facts = facts
         self.now = timestamp
+        self.stamp = bulk.stored_time(timestamp)
         self.today = academy_today()
-        self.timezone = academy_timezone().key
-        self._risk_cache: dict[tuple[int, int], dict] = {}
         self.policy = facts.policy
+        self._risk_cache: dict[tuple[int, int], dict] = {}
+        self._failed_causes: dict[tuple[bool, bool, bool], tuple[str, str]] = {}
+        self._parts: dict[int, tuple[list, list]] = {}
+        # Derived JSON is written as text once: Decimal scores as numbers, times in the academy's offset.
+        self._json = json.JSONEncoder(
+            separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_JsonValues(academy_timezone()).__getitem__
+        ).encode
 
     def run(self) -> int:
-        facts, policy = self.facts, self.policy
-        cell_rows: list[dict] = []
-        unchanged_cell_ids: list[int] = []
-        stale_cell_ids: list[int] = []
-        lecture_rows: list[dict] = []
-        unchanged_lecture_ids: list[int] = []
-        findings: list[dict] = []
-        link_inserts: list[dict] = []
-        link_updates: list[dict] = []
-        link_resolves: list[int] = []
-        recomputed = 0
+        facts = self.facts
+        if self._needs_widening():
+            return self._widened()
+        self.recomputed = 0
+        self.stale_cell_ids: list[int] = []
+        self.link_updates: list[dict] = []
+        self.link_resolves: list[int] = []
+        lecture_rows: list[tuple] = []
+        findings: list[tuple] = []
+        # A whole lecture stamps all its stored rows ahead, in one statement the server works on
+        # while Python plans; narrower scopes stamp their unchanged rows afterwards, by id.
+        self.stamp_ahead = self.scope.enrollment_ids is None and self.scope.session_ids is None
+        self.unchanged_cell_ids: list[int] = []
+        self.unchanged_lecture_ids: list[int] = []
+        with bulk.Statements() as statements:
+            if self.stamp_ahead:
+                self._stamp_stored(statements)
+            for chunk in _chunks(list(facts.enrollments.values()), _CHUNK_WEIGHTS):
+                cell_rows: list[tuple] = []
+                link_rows: list[tuple] = []
+                for enrollment in chunk:
+                    outcomes = self._plan_cells(enrollment, cell_rows)
+                    for session in facts.scope_sessions:
+                        self._plan_links(enrollment, session, outcomes.get(session.id), link_rows)
+                    self._plan_lecture(enrollment, outcomes, lecture_rows, findings)
+                statements.send(_CELL_UPSERT, cell_rows)
+                statements.send(_LINK_INSERT, link_rows)
+            statements.send(_LECTURE_UPSERT, lecture_rows)
+            statements.send(_FINDING_INSERT, findings)
+            self._write_link_changes(statements)
+            self._stamp_unchanged(statements)
+            if self.stale_cell_ids:
+                _delete_by_ids(statements, SessionProgress, self.stale_cell_ids)
+        return self.recomputed
 
-        for enrollment in facts.enrollments.values():
-            views: dict[int, Any] = {}
-            for session in facts.scope_sessions:
-                key = (enrollment.id, session.id)
-                stored = facts.stored_cells.get(key)
-                held = rules.is_held(session, enrollment, self.today)
-                outcome = None
-                if held:
-                    outcome = self._session_outcome(enrollment, session)
-                    views[session.id] = outcome
-                    recomputed += 1
-                    self._plan_cell(enrollment, session, outcome, stored, cell_rows, unchanged_cell_ids)
-                elif stored is not None:
-                    stale_cell_ids.append(stored.id)
-                self._plan_links(enrollment, session, held, outcome, link_inserts, link_updates, link_resolves)
-            for session in facts.sessions.values():
-                if session.id in views or not rules.is_held(session, enrollment, self.today):
-                    continue
-                stored = facts.stored_cells.get((enrollment.id, session.id))
-                if stored is None:
-                    # A held cell outside the scope has never been computed: widen to the enrollment.
-                    return self._widened()
-                views[session.id] = _LectureView(
-                    stored.completed, stored.exam_attempted, stored.exam_passed,
-                    {"exams": sorted(facts.session_exams.get(session.id, {}))},
-                )
-            outcome = rules.lecture_outcome(policy, enrollment, list(facts.sessions.values()), views, self.today)
-            if not self._plan_lecture(enrollment, outcome, lecture_rows, unchanged_lecture_ids):
-                # Unchanged lecture progress: its findings were recorded when it took these values.
-                continue
-            for finding in rules.risk_findings(outcome):
-                findings.append({
-                    "enrollment_id": enrollment.id, "session_id": finding.session_id,
-                    "risk_level": finding.risk_level, "rule": finding.rule, "reason": finding.reason,
-                    "meta": jsonable(finding.meta), "created_at": self.now, "updated_at": self.now,
-                })
-
-        self._write_cells(cell_rows, unchanged_cell_ids, stale_cell_ids)
-        self._write_lectures(lecture_rows, unchanged_lecture_ids)
-        self._write_findings(findings)
-        self._write_links(link_inserts, link_updates, link_resolves)
-        return recomputed
+    def _needs_widening(self) -> bool:
+        """A held cell outside a session-narrowed scope that was never computed: its lecture
+        progress could not be derived from stored cells."""
+        facts = self.facts
+        if self.scope.session_ids is None:
+            return False
+        in_scope = {session.id for session in facts.scope_sessions}
+        outside = [session for session in facts.sessions.values() if session.id not in in_scope]
+        return any(
+            (enrollment.id, session.id) not in facts.stored_cells and rules.is_held(session, enrollment, self.today)
+            for enrollment in facts.enrollments.values() for session in outside
+        )
 
     def _widened(self) -> int:
         """Recompute every session of the scope's enrollments (repairs cells never computed)."""
@@ -412,125 +447,130 @@ class _Writer:
 
     # -- session progress
 
+    def _plan_cells(self, enrollment: rules.EnrollmentInfo, rows: list[tuple]) -> dict[int, rules.SessionOutcome]:
+        """The enrollment's held cells of the scope: new or changed rows planned, the rest counted."""
+        facts, stamp = self.facts, self.stamp
+        outcomes: dict[int, rules.SessionOutcome] = {}
+        for session in facts.scope_sessions:
+            stored = facts.stored_cells.get((enrollment.id, session.id))
+            if not rules.is_held(session, enrollment, self.today):
+                if stored is not None:
+                    self.stale_cell_ids.append(stored.id)
+                continue
+            outcome = outcomes[session.id] = self._session_outcome(enrollment, session)
+            self.recomputed += 1
+            values = (
+                outcome.attendance_type, outcome.video_progress_rate, outcome.video_completed,
+                outcome.exam_attempted, _cents(outcome.exam_aggregate_score), outcome.exam_passed,
+                self._json(outcome.exam_meta), outcome.homework_submitted, outcome.homework_passed, outcome.completed,
+            )
+            fingerprint = digest(values)
+            if stored is not None and stored.fingerprint == fingerprint:
+                if not self.stamp_ahead:
+                    self.unchanged_cell_ids.append(stored.id)
+                continue
+            rows.append(values + (fingerprint, stamp if outcome.completed else None, stamp, stamp,
+                                  enrollment.id, session.id, stamp))
+        return outcomes
+
     def _session_outcome(self, enrollment: rules.EnrollmentInfo, session: rules.SessionInfo) -> rules.SessionOutcome:
-        f = self.facts
-        exams = list(f.session_exams.get(session.id, {}).values())
-        results = {e.id: f.results[(enrollment.id, e.id)] for e in exams if (enrollment.id, e.id) in f.results}
-        homeworks = sorted(f.homeworks.get(session.id, {}).values(), key=lambda h: h.id)
-        submissions = {h.id: f.submissions[(enrollment.id, h.id)]
-                       for h in homeworks if (enrollment.id, h.id) in f.submissions}
+        facts, eid = self.facts, enrollment.id
+        exams, homeworks = self._session_parts(session.id)
+        results = {exam.id: facts.results[(eid, exam.id)] for exam in exams if (eid, exam.id) in facts.results}
+        submissions = {hw.id: facts.submissions[(eid, hw.id)] for hw in homeworks if (eid, hw.id) in facts.submissions}
         return rules.session_outcome(self.policy, session, exams, results, homeworks, submissions,
-                                     f.activities.get((enrollment.id, session.id)))
+                                     facts.activities.get((eid, session.id)))
 
-    def _plan_cell(self, enrollment, session, outcome, stored, rows, unchanged_ids) -> None:
-        # The academy's timezone is part of it because exam_meta's times are written with its offset.
-        fingerprint = digest((self.timezone, outcome))
-        if stored is not None and stored.fingerprint == fingerprint:
-            unchanged_ids.append(stored.id)
-            return
-        values = {name: getattr(outcome, name) for name in _OUTCOME_FIELDS}
-        values["exam_meta"] = jsonable(outcome.exam_meta)
-        values.update(
-            # A row staying completed keeps its completed_at: the upsert decides that in SQL.
-            enrollment_id=enrollment.id, session_id=session.id,
-            completed_at=self.now if outcome.completed else None,
-            calculated_at=self.now, fingerprint=fingerprint, created_at=self.now, updated_at=self.now,
-        )
-        rows.append(values)
+    def _session_parts(self, session_id: int) -> tuple[list[rules.ExamInfo], list[rules.HomeworkInfo]]:
+        """A session's exams and homeworks (by id), gathered once per recompute, not once per cell."""
+        parts = self._parts.get(session_id)
+        if parts is None:
+            parts = self._parts[session_id] = (
+                list(self.facts.session_exams.get(session_id, {}).values()),
+                sorted(self.facts.homeworks.get(session_id, {}).values(), key=lambda h: h.id),
+            )
+        return parts
 
-    def _write_cells(self, rows: list[dict], unchanged_ids: list[int], stale_ids: list[int]) -> None:
-        if rows:
-            statement, parameters = _bulk_insert(SessionProgress, rows)
+    def _stamp_stored(self, statements: bulk.Statements) -> None:
+        """Every stored row of the scope records the recompute's time (the upserts then rewrite
+        the rows whose values changed): one statement per table, whatever the size."""
+        facts = self.facts
+        if facts.stored_cells:
             table = SessionProgress.__table__
-            columns = [k for k in rows[0] if k not in ("enrollment_id", "session_id", "created_at", "completed_at")]
-            assignments = {c: getattr(statement.excluded, c) for c in columns}
-            # Set when a row becomes completed, kept while it stays completed, cleared otherwise.
-            assignments["completed_at"] = case(
-                (and_(statement.excluded.completed, table.c.completed), table.c.completed_at),
-                else_=statement.excluded.completed_at,
+            statements.execute(
+                table.update()
+                .where(table.c.enrollment_id.in_(facts.enrollment_ids), table.c.session_id.in_(facts.session_ids))
+                .values(calculated_at=self.now, updated_at=table.c.updated_at)
             )
-            db.session.execute(
-                statement.on_conflict_do_update(index_elements=["enrollment_id", "session_id"], set_=assignments),
-                parameters,
+        if facts.stored_lecture:
+            table = LectureProgress.__table__
+            statements.execute(
+                table.update()
+                .where(table.c.enrollment_id.in_(facts.enrollment_ids))
+                .values(last_updated=self.now, updated_at=table.c.updated_at)
             )
-        if unchanged_ids:
-            # One statement for the whole scope: unchanged rows only record the recompute's time.
-            db.session.execute(
-                update(SessionProgress)
-                .where(SessionProgress.enrollment_id.in_(self.facts.enrollment_ids),
-                       SessionProgress.session_id.in_(self.facts.session_ids))
-                .values(calculated_at=self.now, updated_at=SessionProgress.updated_at),
-                execution_options={"synchronize_session": False},
-            )
-        if stale_ids:
-            _delete_by_ids(SessionProgress, stale_ids)
+
+    def _stamp_unchanged(self, statements: bulk.Statements) -> None:
+        for model, ids, column in ((SessionProgress, self.unchanged_cell_ids, "calculated_at"),
+                                   (LectureProgress, self.unchanged_lecture_ids, "last_updated")):
+            table = model.__table__
+            for start in range(0, len(ids), _CHUNK):
+                statements.execute(
+                    table.update().where(table.c.id.in_(ids[start:start + _CHUNK]))
+                    .values({column: self.now, "updated_at": table.c.updated_at})
+                )
 
     # -- lecture progress and risk logs
 
-    def _plan_lecture(self, enrollment, outcome: rules.LectureOutcome, rows, unchanged_ids) -> bool:
-        """Plan the lecture-progress row; True when it is new or changed."""
-        values = {
-            "total_sessions": outcome.total_sessions,
-            "completed_sessions": outcome.completed_sessions,
-            "failed_sessions": outcome.failed_sessions,
-            "consecutive_failed_sessions": outcome.consecutive_failed_sessions,
-            "risk_level": outcome.risk_level,
-            "last_session_id": outcome.last_session_id,
-            "meta": {
+    def _plan_lecture(self, enrollment, outcomes: dict, rows: list[tuple], findings: list[tuple]) -> None:
+        """Lecture progress from the fresh cells and the stored cells of sessions outside the scope;
+        risk findings when it is new or changed (an unchanged one recorded them when it took its values)."""
+        facts = self.facts
+        views: dict[int, Any] = dict(outcomes)
+        for session in facts.sessions.values():
+            if session.id in views or not rules.is_held(session, enrollment, self.today):
+                continue
+            stored = facts.stored_cells[(enrollment.id, session.id)]  # present: see _needs_widening
+            views[session.id] = _LectureView(
+                stored.completed, stored.exam_attempted, stored.exam_passed,
+                {"exams": sorted(facts.session_exams.get(session.id, {}))},
+            )
+        outcome = rules.lecture_outcome(self.policy, enrollment, list(facts.sessions.values()), views, self.today)
+        values = (
+            outcome.total_sessions, outcome.completed_sessions, outcome.failed_sessions,
+            outcome.consecutive_failed_sessions, outcome.risk_level, outcome.last_session_id,
+            self._json({
                 "low_score_consecutive": outcome.low_score_consecutive,
                 "incomplete_level": outcome.incomplete_level,
                 "low_score_level": outcome.low_score_level,
-            },
-        }
+            }),
+        )
         fingerprint = digest(values)
-        stored = self.facts.stored_lecture.get(enrollment.id)
+        stored = facts.stored_lecture.get(enrollment.id)
         if stored is not None and stored[1] == fingerprint:
-            unchanged_ids.append(stored[0])
-            return False
-        values.update(enrollment_id=enrollment.id, lecture_id=self.scope.lecture_id, last_updated=self.now,
-                      fingerprint=fingerprint, created_at=self.now, updated_at=self.now)
-        rows.append(values)
-        return True
-
-    def _write_lectures(self, rows: list[dict], unchanged_ids: list[int]) -> None:
-        if rows:
-            statement, parameters = _bulk_insert(LectureProgress, rows)
-            columns = [k for k in rows[0] if k not in ("enrollment_id", "created_at")]
-            db.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["enrollment_id"],
-                    set_={c: getattr(statement.excluded, c) for c in columns},
-                ),
-                parameters,
-            )
-        if unchanged_ids:
-            db.session.execute(
-                update(LectureProgress)
-                .where(LectureProgress.enrollment_id.in_(self.facts.enrollment_ids))
-                .values(last_updated=self.now, updated_at=LectureProgress.updated_at),
-                execution_options={"synchronize_session": False},
-            )
-
-    def _write_findings(self, findings: list[dict]) -> None:
-        if findings:
-            statement, parameters = _bulk_insert(RiskLog, findings)
-            db.session.execute(
-                statement.on_conflict_do_nothing(index_elements=["enrollment_id", "session_id", "risk_level", "rule"]),
-                parameters,
-            )
+            if not self.stamp_ahead:
+                self.unchanged_lecture_ids.append(stored[0])
+            return
+        stamp = self.stamp
+        rows.append(values + (fingerprint, stamp, stamp, enrollment.id, self.scope.lecture_id, stamp))
+        for finding in rules.risk_findings(outcome):
+            findings.append((enrollment.id, finding.session_id, finding.risk_level, finding.rule, finding.reason,
+                             self._json(finding.meta), stamp, stamp))
 
     # -- automatic clinic links
 
-    def _plan_links(self, enrollment, session, held: bool, outcome, inserts: list, updates: list,
-                    resolves: list) -> None:
+    def _plan_links(self, enrollment, session, outcome: rules.SessionOutcome | None, inserts: list[tuple]) -> None:
+        """`outcome` is None when the session is not held for the enrollment."""
+        held = outcome is not None
         due = held and rules.is_due(session, enrollment, self.today, self.policy.completion_grace_days)
         failed_cause = None
         if due and not outcome.completed:
-            failed_cause = {
-                "video_completed": outcome.video_completed,
-                "exam_passed": outcome.exam_passed,
-                "homework_passed": outcome.homework_passed,
-            }
+            parts = (outcome.video_completed, outcome.exam_passed, outcome.homework_passed)
+            failed_cause = self._failed_causes.get(parts)
+            if failed_cause is None:  # eight possible causes: each encoded once
+                failed_cause = self._failed_causes[parts] = self._encoded(
+                    dict(zip(("video_completed", "exam_passed", "homework_passed"), parts))
+                )
         risk_cause = None
         if held:
             exam_reasons = {}
@@ -540,29 +580,32 @@ class _Writer:
                 if reasons:
                     exam_reasons[str(exam_id)] = reasons
             if exam_reasons:
-                risk_cause = {"exam_reasons": jsonable(exam_reasons)}
+                risk_cause = self._encoded({"exam_reasons": exam_reasons})
         for reason, cause in (("AUTO_FAILED", failed_cause), ("AUTO_RISK", risk_cause)):
             stored = self.facts.links.get((enrollment.id, session.id, reason))
             if stored is None and cause is None:
                 continue  # the common case: nothing to create, nothing to close
-            cause_fingerprint = digest(cause) if cause is not None else None
+            cause_json, cause_fingerprint = cause or (None, None)
             state = None
             if stored is not None:
                 # Causes are compared by digest, so stored meta never needs loading.
-                state = rules.LinkState(stored.resolved, stored.auto_managed,
-                                        {"cause": stored.fingerprint})
+                state = rules.LinkState(stored.resolved, stored.auto_managed, {"cause": stored.fingerprint})
             step = rules.link_transition(cause is not None, state, {"cause": cause_fingerprint})
             if step == "create":
-                inserts.append({
-                    "enrollment_id": enrollment.id, "session_id": session.id, "reason": reason,
-                    "is_auto": True, "approved": False, "auto_managed": True, "meta": cause,
-                    "fingerprint": cause_fingerprint, "created_at": self.now, "updated_at": self.now,
-                })
+                inserts.append((enrollment.id, session.id, reason, True, False, True, cause_json, cause_fingerprint,
+                                self.stamp, self.stamp))
             elif step in ("refresh", "reopen"):
-                meta = cause if step == "refresh" else {**cause, "auto_resolved": False}
-                updates.append({"link_id": stored.id, "meta": meta, "fingerprint": cause_fingerprint})
+                meta = json.loads(cause_json)
+                if step == "reopen":
+                    meta["auto_resolved"] = False
+                self.link_updates.append({"link_id": stored.id, "meta": meta, "fingerprint": cause_fingerprint})
             elif step == "resolve":
-                resolves.append(stored.id)
+                self.link_resolves.append(stored.id)
+
+    def _encoded(self, cause: dict) -> tuple[str, str]:
+        """A link cause as stored meta text and its fingerprint."""
+        text = self._json(cause)
+        return text, digest(text)
 
     def _exam_risk(self, enrollment_id: int, exam: rules.ExamInfo) -> dict:
         """Exam risk of one (enrollment, exam), once per pair even when the exam spans several sessions."""
@@ -575,28 +618,21 @@ class _Writer:
             )
         return self._risk_cache[key]
 
-    def _write_links(self, inserts: list[dict], updates: list[dict], resolves: list[int]) -> None:
+    def _write_link_changes(self, statements: bulk.Statements) -> None:
+        """Refreshed or reopened links (new cause, open again) and auto-resolved ones: few per edit."""
         table = ClinicLink.__table__
-        if inserts:
-            statement, parameters = _bulk_insert(ClinicLink, inserts)
-            db.session.execute(
-                statement.on_conflict_do_nothing(
-                    index_elements=["enrollment_id", "session_id", "reason"], index_where=AUTO_LINK_PREDICATE,
-                ),
-                parameters,
-            )
-        if updates:
-            db.session.execute(
+        if self.link_updates:
+            statements.connection.execute(
                 table.update()
                 .where(table.c.id == bindparam("link_id"))
                 .values(meta=bindparam("meta"), fingerprint=bindparam("fingerprint"), resolved_at=None,
                         updated_at=self.now),
-                updates,
+                self.link_updates,
             )
-        if resolves:
-            db.session.execute(
+        if self.link_resolves:
+            statements.execute(
                 table.update()
-                .where(table.c.id.in_(resolves))
+                .where(table.c.id.in_(self.link_resolves))
                 .values(meta=_json_with_auto_resolved(table.c.meta), resolved_at=self.now, updated_at=self.now)
             )
 
@@ -609,46 +645,56 @@ def _rows(statement):
     return db.session.connection().execute(statement).all()
 
 
-def _bulk_insert(model, rows: list[dict]):
-    """An INSERT of many rows as (statement, parameters) for `db.session.execute`.
-
-    On PostgreSQL the rows travel as one JSON document that the server expands with
-    json_populate_recordset: a single round trip and no per-row driver work (an executemany of
-    12 000 rows costs more than the recompute itself). Values go raw — scores as hundredths,
-    times as naive UTC — so no per-value type processing runs either. SQLite takes the rows as
-    an executemany, which its driver runs in C. ON CONFLICT clauses are added by the caller the
-    same way for both.
-    """
-    table = model.__table__
-    if db.session.get_bind().dialect.name != "postgresql":
-        return sqlite.insert(table), rows
-    names = list(rows[0])
-    converters = [(name, _raw(table.c[name].type)) for name in names]
-    document = json.dumps(
-        [{name: (None if row[name] is None else convert(row[name])) for name, convert in converters} for row in rows],
-        separators=(",", ":"),
-    )
-    source = func.json_populate_recordset(
-        literal_column(f"NULL::{table.name}"), cast(bindparam("bulk_rows", document, type_=Text), JSON)
-    ).table_valued(*names)
-    return postgresql.insert(table).from_select(names, select(*(source.c[name] for name in names))), None
+def _chunks(items: list, weights: tuple[int, ...]) -> list[list]:
+    """Consecutive non-empty chunks of `items`, sized in proportion to `weights` (fewer when there
+    are fewer items than weights)."""
+    count = min(len(weights), len(items))
+    total = sum(weights[:count])
+    chunks, start, share = [], 0, 0
+    for index, weight in enumerate(weights[:count]):
+        share += weight
+        end = min(max(len(items) * share // total, start + 1), len(items) - (count - 1 - index))
+        chunks.append(items[start:end])
+        start = end
+    return chunks
 
 
-def _raw(column_type):
-    """How a Python value becomes what json_populate_recordset reads for a column."""
-    if isinstance(column_type, Score):
-        return lambda value: int(Decimal(value).scaleb(2))
-    if isinstance(column_type, UTCDateTime):
-        return lambda value: value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
-    return lambda value: value
+def _cents(score: Decimal | None) -> int | None:
+    """A score as the integer hundredths it is stored as (dbtypes.Score)."""
+    if score is None:
+        return None
+    cents = score.scaleb(2)
+    if cents != cents.to_integral_value():
+        raise ValueError(f"score {score} has more than 2 decimal places")
+    return int(cents)
+
+
+class _JsonValues(dict):
+    """What json cannot write itself, converted once per distinct value: Decimal scores as
+    numbers, datetimes in the academy's offset. The encoder calls `__getitem__` (a C method,
+    no Python frame) for each such value; the same pass lines and scores recur thousands of times."""
+
+    def __init__(self, academy_zone) -> None:
+        super().__init__()
+        self.academy_zone = academy_zone
+
+    def __missing__(self, value: Any) -> Any:
+        if type(value) is Decimal:
+            converted = int(value) if value == value.to_integral_value() else float(value)
+        elif type(value) is datetime:
+            converted = value.astimezone(self.academy_zone).isoformat()
+        else:
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        self[value] = converted
+        return converted
 
 
 _CHUNK = 5000  # keeps IN lists under every driver's parameter limit
 
 
-def _delete_by_ids(model, ids: list[int]) -> None:
+def _delete_by_ids(statements: bulk.Statements, model, ids: list[int]) -> None:
     for start in range(0, len(ids), _CHUNK):
-        db.session.execute(
+        statements.execute(
             model.__table__.delete().where(model.__table__.c.id.in_(ids[start:start + _CHUNK]))
         )
 
@@ -661,24 +707,6 @@ def _json_with_auto_resolved(column):
     return func.json_set(func.coalesce(column, "{}"), "$.auto_resolved", func.json("true"))
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: Decimal scores as numbers, datetimes in the academy's offset."""
-    kind = type(value)
-    if kind is dict:
-        # Plain values are copied without a call: exam_meta holds thousands of them per lecture.
-        return {str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
-    if kind is Decimal:
-        return int(value) if value == value.to_integral_value() else float(value)
-    if kind is datetime:
-        return to_academy_iso(value)
-    return value
-
-
 def digest(values: Any) -> str:
-    """A fingerprint of derived values built in a fixed order (repr is deterministic for them)."""
+    """A fingerprint of derived values in stored form (repr is deterministic for them)."""
     return hashlib.sha1(repr(values).encode()).hexdigest()

@@ -1,0 +1,136 @@
+"""Bulk writes of derived rows in their stored form, the cheapest way each database takes them.
+
+Rows arrive as plain tuples already in the form the database stores: scores as integer
+hundredths, times as `stored_time` gives them, JSON columns as JSON text. Nothing is
+converted again per value on the way out.
+
+On PostgreSQL a chunk of rows travels as one JSON document expanded by `json_to_recordset`
+(one round trip, no per-row driver work), and `Statements` sends chunks in pipeline mode:
+the server inserts one chunk, with its index entries and foreign-key checks, while Python
+computes the next. SQLite, in-process, takes each chunk as an executemany.
+
+Every statement is an `INSERT … ON CONFLICT` or an `UPDATE` by key, in the caller's
+transaction; errors come back as SQLAlchemy's wrapped driver errors like any other statement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+import json
+
+from sqlalchemy import DateTime, JSON, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from ..extensions import db
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """`INSERT INTO table (columns) … ON CONFLICT (conflict) DO UPDATE SET (update) | DO NOTHING`.
+
+    `assignments` overrides the plain `column = excluded.column` of some updated columns with
+    an SQL expression (the same text must work on both databases).
+    """
+
+    table: Table
+    columns: tuple[str, ...]
+    conflict: str
+    update: tuple[str, ...] = ()
+    assignments: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def _on_conflict(self) -> str:
+        if not self.update:
+            return f"ON CONFLICT {self.conflict} DO NOTHING"
+        special = dict(self.assignments)
+        sets = ", ".join(f"{name} = {special.get(name, f'excluded.{name}')}" for name in self.update)
+        return f"ON CONFLICT {self.conflict} DO UPDATE SET {sets}"
+
+    @cached_property
+    def postgresql(self) -> str:
+        dialect = postgresql.dialect()
+        names = ", ".join(self.columns)
+        declared, selected = [], []
+        for name in self.columns:
+            column_type = self.table.c[name].type
+            if isinstance(column_type, JSON):
+                # JSON travels as text inside the document and is cast back.
+                declared.append(f"{name} text")
+                selected.append(f"r.{name}::json")
+            else:
+                declared.append(f"{name} {column_type.compile(dialect=dialect)}")
+                selected.append(f"r.{name}")
+        return (
+            f"INSERT INTO {self.table.name} ({names}) SELECT {', '.join(selected)} "
+            f"FROM json_to_recordset(%(rows)s::json) AS r({', '.join(declared)}) {self._on_conflict}"
+        )
+
+    @cached_property
+    def sqlite(self) -> str:
+        values = ", ".join("?" for _ in self.columns)
+        return f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) VALUES ({values}) {self._on_conflict}"
+
+
+def stored_time(value: datetime) -> object:
+    """An aware datetime as the current database stores it (naive UTC; SQLite as SQLAlchemy's text)."""
+    naive = value.astimezone(timezone.utc).replace(tzinfo=None)
+    if _dialect_name() == "postgresql":
+        return naive.isoformat()  # read back by json_to_recordset as timestamp
+    return DateTime().dialect_impl(db.engine.dialect).bind_processor(db.engine.dialect)(naive)
+
+
+def json_text(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Statements:
+    """The write statements of one recompute, on the session's connection.
+
+    On PostgreSQL the block runs in pipeline mode: each statement is on its way when `execute`
+    or `send` returns, the server works through them while Python goes on computing, and
+    leaving the block collects every result (and raises the first error). Only statements
+    without results belong inside; the session must have been flushed before.
+    """
+
+    def __init__(self) -> None:
+        self.connection: Connection = db.session.connection()
+        self.postgresql = self.connection.dialect.name == "postgresql"
+        self._pipeline = None
+
+    def __enter__(self) -> "Statements":
+        if self.postgresql:
+            self._pipeline = self.connection.connection.driver_connection.pipeline()
+            self._pipeline.__enter__()
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self._pipeline is not None:
+            pipeline, self._pipeline = self._pipeline, None
+            import psycopg
+
+            try:
+                pipeline.__exit__(kind, error, traceback)
+            except psycopg.Error as exc:
+                # Wrapped as SQLAlchemy wraps any driver error, so callers and retries treat it alike.
+                raise DBAPIError.instance("(pipelined statements)", None, exc, psycopg.Error) from exc
+
+    def execute(self, statement) -> None:
+        self.connection.execute(statement)
+
+    def send(self, upsert: Upsert, rows: list[tuple]) -> None:
+        """Rows in stored form, in the order of `upsert.columns`."""
+        if not rows:
+            return
+        if not self.postgresql:
+            self.connection.exec_driver_sql(upsert.sqlite, rows)
+            return
+        names = upsert.columns
+        document = json.dumps([dict(zip(names, row)) for row in rows], separators=(",", ":"), ensure_ascii=False)
+        self.connection.exec_driver_sql(upsert.postgresql, {"rows": document})
+
+
+def _dialect_name() -> str:
+    return db.session.get_bind().dialect.name
