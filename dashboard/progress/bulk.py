@@ -4,8 +4,8 @@ Rows arrive as plain tuples already in the form the database stores: scores as i
 hundredths, times as `stored_time` gives them, JSON columns as JSON text. Nothing is
 converted again per value on the way out.
 
-On PostgreSQL a chunk of rows travels as one JSON document expanded by `json_to_recordset`
-(one round trip, no per-row driver work), and `Statements` sends chunks in pipeline mode:
+On PostgreSQL a chunk of rows travels as one JSON document, an array of row arrays that the
+server expands with `jsonb_array_elements` (one round trip, no per-row driver work), and `Statements` sends chunks in pipeline mode:
 the server inserts one chunk, with its index entries and foreign-key checks, while Python
 computes the next. SQLite, in-process, takes each chunk as an executemany.
 
@@ -52,20 +52,15 @@ class Upsert:
     @cached_property
     def postgresql(self) -> str:
         dialect = postgresql.dialect()
-        names = ", ".join(self.columns)
-        declared, selected = [], []
-        for name in self.columns:
+        selected = []
+        for index, name in enumerate(self.columns):
             column_type = self.table.c[name].type
-            if isinstance(column_type, JSON):
-                # JSON travels as text inside the document and is cast back.
-                declared.append(f"{name} text")
-                selected.append(f"r.{name}::json")
-            else:
-                declared.append(f"{name} {column_type.compile(dialect=dialect)}")
-                selected.append(f"r.{name}")
+            # JSON travels as text inside the document: ->> unwraps it and the cast parses it.
+            sql_type = "json" if isinstance(column_type, JSON) else column_type.compile(dialect=dialect)
+            selected.append(f"(r->>{index})::{sql_type}")
         return (
-            f"INSERT INTO {self.table.name} ({names}) SELECT {', '.join(selected)} "
-            f"FROM json_to_recordset(%(rows)s::json) AS r({', '.join(declared)}) {self._on_conflict}"
+            f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) SELECT {', '.join(selected)} "
+            f"FROM jsonb_array_elements(%(rows)s::jsonb) AS r {self._on_conflict}"
         )
 
     @cached_property
@@ -78,7 +73,7 @@ def stored_time(value: datetime) -> object:
     """An aware datetime as the current database stores it (naive UTC; SQLite as SQLAlchemy's text)."""
     naive = value.astimezone(timezone.utc).replace(tzinfo=None)
     if _dialect_name() == "postgresql":
-        return naive.isoformat()  # read back by json_to_recordset as timestamp
+        return naive.isoformat()  # cast back to timestamp from the JSON document
     return DateTime().dialect_impl(db.engine.dialect).bind_processor(db.engine.dialect)(naive)
 
 
@@ -127,8 +122,8 @@ class Statements:
         if not self.postgresql:
             self.connection.exec_driver_sql(upsert.sqlite, rows)
             return
-        names = upsert.columns
-        document = json.dumps([dict(zip(names, row)) for row in rows], separators=(",", ":"), ensure_ascii=False)
+        # One JSON array of row arrays; the server parses it once (jsonb) and reads fields by position.
+        document = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
         self.connection.exec_driver_sql(upsert.postgresql, {"rows": document})
 
 
