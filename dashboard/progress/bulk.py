@@ -96,7 +96,11 @@ class Statements:
         self._pipeline = None
 
     def __enter__(self) -> "Statements":
-        if self.postgresql:
+        import psycopg
+
+        # Pipeline mode needs libpq 14 or newer (psycopg[binary] bundles one); without it the
+        # statements simply run one after the other.
+        if self.postgresql and psycopg.Pipeline.is_supported():
             self._pipeline = self.connection.connection.driver_connection.pipeline()
             self._pipeline.__enter__()
         return self
