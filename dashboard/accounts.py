@@ -7,6 +7,7 @@ lectures to another role is refused and leaving the teacher role drops them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .clock import now
 from .extensions import db
-from .models import ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
+from .models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
 
 USERNAME_MAX_LENGTH = 150
 TOKEN_NAME_MAX_LENGTH = 100
@@ -139,10 +140,29 @@ def activate(user: User) -> None:
 
 
 def reset_password(user: User, password: str) -> None:
-    """Give a user a new password."""
+    """Give a user a new password; their browser sessions signed in with the old one end
+    (session_stamp). API tokens are credentials of their own and stay until revoked."""
     _check_password(password)
     user.password_hash = _hash(password)
     db.session.flush()
+
+
+def session_stamp(user: User) -> str:
+    """A keyed digest of the user's password hash, kept in their session: it changes with the
+    password, and reveals nothing of it (the session cookie is signed, not encrypted)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The active user a session belongs to, if its password is still the one it signed in with."""
+    raw_id, _, stamp = session_id.partition(":")
+    if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.is_active or not hmac.compare_digest(stamp, session_stamp(user)):
+        return None
+    return user
 
 
 def check_password(user: User, password: str) -> bool:

@@ -53,7 +53,7 @@ class Timestamped:
 # ---------------------------------------------------------------- people
 
 class User(Timestamped, UserMixin, db.Model):
-    """A person who signs in; UserMixin gives Flask-Login get_id() and is_authenticated."""
+    """A person who signs in; UserMixin gives Flask-Login is_authenticated and friends."""
 
     __tablename__ = "user_account"
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
@@ -64,6 +64,13 @@ class User(Timestamped, UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     locale: Mapped[str | None] = mapped_column(String(8))
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and a stamp of the current password
+        (accounts.session_stamp), so a new password ends the sessions signed in with the old one."""
+        from .accounts import session_stamp
+
+        return f"{self.id}:{session_stamp(self)}"
 
 
 class TeacherLecture(db.Model):

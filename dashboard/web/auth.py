@@ -89,12 +89,8 @@ def _is_local_path(target: str) -> bool:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    try:
-        user = db.session.get(User, int(user_id))
-    except ValueError:
-        return None
-    # Returning None for a deactivated user signs them out on their next request.
-    return user if user is not None and user.is_active else None
+    # None for a deactivated user or a changed password signs the session out on its next request.
+    return accounts.user_for_session(user_id)
 
 
 @login_manager.unauthorized_handler

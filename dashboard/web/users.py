@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from .. import accounts, audit
@@ -197,6 +197,8 @@ def reset_password(user_id: int):
         accounts.reset_password(user, form.password.data)
     except accounts.AccountError as error:
         return _refused(user, "password", form, error)
+    if user.id == current_user.id:
+        login_user(user)  # an admin's own new password ends their other sessions, not this one
     audit.record("user.password_reset", "user", user.id, None, None, user=current_user)
     return _done(user, _("Password reset."))
 

@@ -129,6 +129,23 @@ def test_reset_password_replaces_the_hash(app):
 
 # ---------------------------------------------------------------- API tokens
 
+def test_a_session_belongs_to_its_user_only_while_the_password_is_the_same(app):
+    user = accounts.create_user("kim", "first password", "staff")
+    session_id = user.get_id()
+    assert session_id.startswith(f"{user.id}:") and "first password" not in session_id
+    assert user.password_hash not in session_id
+    assert accounts.user_for_session(session_id) is user
+    accounts.reset_password(user, "second password")
+    assert accounts.user_for_session(session_id) is None
+    assert accounts.user_for_session(user.get_id()) is user
+    stamp = user.get_id().partition(":")[2]
+    for forged in (str(user.id), f"{user.id}:", f"{user.id}:{'0' * 32}", f"{user.id + 1}:{stamp}", f"x:{stamp}",
+                   f"²:{stamp}", f"-{user.id}:{stamp}", f"99999999999:{stamp}", ""):
+        assert accounts.user_for_session(forged) is None, forged
+    accounts.deactivate(user)
+    assert accounts.user_for_session(user.get_id()) is None
+
+
 def test_token_is_stored_only_as_its_sha256(app):
     user = accounts.create_user("alice", "pw", "staff")
     raw = accounts.create_token(user, "omr-worker")

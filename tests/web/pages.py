@@ -14,7 +14,7 @@ def sign_in(client, user) -> None:
     """Sign the user in through Flask-Login's session key (the login form has its own tests)."""
     db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 

@@ -194,6 +194,36 @@ def test_password_reset(client, academy):
     assert post_login(other, "staff", "new password").status_code == 302
 
 
+def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_password(client, academy):
+    staff = academy.users["staff"]
+    staff_client = client.application.test_client()
+    sign_in_with_form(staff_client, staff)
+    assert staff_client.get("/clinic/").status_code == 200
+    token = sign_in_with_form(client, academy.users["admin"])
+    response = client.post(f"/users/{staff.id}/password", headers={**HTMX, "X-CSRFToken": token},
+                           data={"password-password": "a brand new password"})
+    assert response.status_code == 200
+
+    after = staff_client.get("/clinic/")
+    assert after.status_code == 302 and after.headers["Location"].startswith("/login")
+    # Their API token is a credential of its own: it stays until revoked.
+    assert api_status(client, academy.tokens["staff"]) == 200
+    assert post_login(staff_client, "staff", "a brand new password").status_code == 302
+    assert staff_client.get("/clinic/").status_code == 200
+
+
+def test_an_admin_resetting_their_own_password_stays_signed_in_here_only(client, academy):
+    admin = academy.users["admin"]
+    elsewhere = client.application.test_client()
+    sign_in_with_form(elsewhere, admin)
+    token = sign_in_with_form(client, admin)
+    response = client.post(f"/users/{admin.id}/password", headers={**HTMX, "X-CSRFToken": token},
+                           data={"password-password": "my own new password"})
+    assert response.status_code == 200
+    assert client.get("/users/").status_code == 200
+    assert elsewhere.get("/users/").status_code == 302
+
+
 def test_deactivated_users_session_and_tokens_stop(client, academy):
     teacher = academy.users["teacher_a"]
     teacher_client = client.application.test_client()
