@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -308,6 +308,7 @@ def authenticate(username: str, password: str, address: str | None) -> User:
     username = (username or "").strip()[:USERNAME_MAX_LENGTH]
     keys = [_account_key(username), _address_key(address)]
     moment = now()
+    _one_attempt_at_a_time(keys, moment)
     wait = max(_throttled_for(key, moment) for key in keys)
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)
@@ -340,9 +341,20 @@ def _throttled_for(key: str, moment: datetime) -> timedelta:
     return max(recent[0] + THROTTLE_WINDOW - moment, timedelta(0))
 
 
-def _record_failure(keys: list[str], moment: datetime) -> None:
+def _one_attempt_at_a_time(keys: list[str], moment: datetime) -> None:
+    """Attempts on one account, or from one address, run one after the other until the request
+    commits, so each counts the failures of those before it: counting first and recording after
+    would let parallel guesses past the limit. PostgreSQL: transaction-scoped advisory locks on
+    the keys (in one order, so two attempts cannot deadlock); SQLite: the cleanup below is the
+    transaction's first write, and takes the database's one write lock until the commit."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        for key in sorted(set(keys)):
+            db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     # Rows older than two windows can no longer matter, so the table stays small.
     db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at < moment - 2 * THROTTLE_WINDOW))
+
+
+def _record_failure(keys: list[str], moment: datetime) -> None:
     db.session.add_all(LoginFailure(key=key, failed_at=moment) for key in keys)
     db.session.flush()
 

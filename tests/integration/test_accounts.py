@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -289,6 +290,41 @@ def test_success_clears_the_accounts_failures(app):
     fail_login("alice", "10.0.0.3", times=4)
     # 8 failures in all, but only 4 since the success: still allowed.
     assert accounts.authenticate("alice", "right password", "10.0.0.4").username == "alice"
+
+
+@pytest.mark.parametrize("address_varies", [False, True])
+def test_parallel_guesses_cannot_slip_past_the_limit(app, backend, address_varies):
+    """Four failures recorded, then six wrong guesses at the same instant (separate connections):
+    one is checked and fails, the other five find the account blocked. Counting the failures
+    first and recording after, without serialising attempts, let all six through."""
+    if backend != "postgresql":
+        pytest.skip("parallel connections are what this tests; SQLite serialises writers on its own")
+    accounts.create_user("alice", "right password", "staff")
+    fail_login("alice", "10.0.0.1", times=4)
+    db.session.commit()
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def guess(index: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                accounts.authenticate("alice", "wrong password", f"10.0.9.{index}" if address_varies else "10.0.9.9")
+            except accounts.LoginRefused as refused:
+                outcomes.append("throttled" if refused.throttled else "invalid")
+                db.session.commit()  # as the login page does: the failure must survive the refusal
+            except Exception as error:  # surfaced in the test thread below
+                outcomes.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=guess, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["invalid"] + ["throttled"] * 5, outcomes
+    assert count(LoginFailure) == 4 * 2 + 2
 
 
 def add_failures(key: str, minutes_ago: list[float]) -> None:
