@@ -389,24 +389,26 @@ class _Writer:
         self._parts: dict[int, tuple[list, list]] = {}
         # Derived JSON is written as text once: Decimal scores as numbers, times in the academy's offset.
         self._json = json.JSONEncoder(
-            separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_JsonValues(academy_timezone()).__getitem__
+            separators=(",", ":"), ensure_ascii=False, check_circular=False,
+            default=_JsonValues(academy_timezone()).__getitem__,
         ).encode
+        # What the planning collects besides the bulk rows.
+        self.recomputed = 0
+        self.stale_cell_ids: list[int] = []
+        self.link_updates: list[dict] = []
+        self.link_resolves: list[int] = []
+        # A whole lecture stamps all its stored rows ahead, in one statement the server works on
+        # while Python plans; narrower scopes stamp their unchanged rows afterwards, by id.
+        self.stamp_ahead = scope.enrollment_ids is None and scope.session_ids is None
+        self.unchanged_cell_ids: list[int] = []
+        self.unchanged_lecture_ids: list[int] = []
 
     def run(self) -> int:
         facts = self.facts
         if self._needs_widening():
             return self._widened()
-        self.recomputed = 0
-        self.stale_cell_ids: list[int] = []
-        self.link_updates: list[dict] = []
-        self.link_resolves: list[int] = []
         lecture_rows: list[tuple] = []
         findings: list[tuple] = []
-        # A whole lecture stamps all its stored rows ahead, in one statement the server works on
-        # while Python plans; narrower scopes stamp their unchanged rows afterwards, by id.
-        self.stamp_ahead = self.scope.enrollment_ids is None and self.scope.session_ids is None
-        self.unchanged_cell_ids: list[int] = []
-        self.unchanged_lecture_ids: list[int] = []
         with bulk.Statements() as statements:
             if self.stamp_ahead:
                 self._stamp_stored(statements)
