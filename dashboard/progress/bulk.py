@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from typing import Callable
 import json
 
 from sqlalchemy import DateTime, JSON, Table
@@ -129,6 +130,39 @@ class Statements:
         # One JSON array of row arrays; the server parses it once (jsonb) and reads fields by position.
         document = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
         self.connection.exec_driver_sql(upsert.postgresql, {"rows": document})
+
+
+def read_all(reads: list[tuple[object, Callable[[list], None]]]) -> None:
+    """Run each (query, reader) pair: the reader gets the query's rows, in order.
+
+    On PostgreSQL the queries are sent together in pipeline mode, so the server answers the next
+    one while the reader of this one runs. They are rendered with their (integer and string)
+    values inline and read as the driver gives them: select what needs no SQLAlchemy type
+    processing. Listeners see each statement.
+    """
+    import psycopg
+
+    connection: Connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or len(reads) < 2 or not psycopg.Pipeline.is_supported():
+        for query, reader in reads:
+            reader(connection.execute(query).all())
+        return
+    raw = connection.connection.driver_connection
+    sql = "(pipelined reads)"
+    try:
+        with raw.pipeline():
+            cursors = []
+            for query, _ in reads:
+                sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+                cursor = raw.cursor()
+                connection.dispatch.before_cursor_execute(connection, cursor, sql, {}, None, False)
+                cursor.execute(sql)
+                cursors.append(cursor)
+            for cursor, (_, reader) in zip(cursors, reads):
+                reader(cursor.fetchall())
+                cursor.close()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 def _dialect_name() -> str:

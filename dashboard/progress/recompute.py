@@ -144,10 +144,27 @@ class _Facts:
         self._load_structure()
         if self.policy is None:
             return self
-        self._load_enrollments()
-        self._load_exam_evidence()
-        self._load_cell_inputs()
-        self._load_links()
+        self._enrollment_filters()
+        self.enrollments: dict[int, rules.EnrollmentInfo] = {}
+        self.stored_lecture: dict[int, tuple[int, str | None]] = {}
+        self.stored_cells: dict[tuple[int, int], _StoredCell] = {}
+        self.attempts: dict[tuple[int, int], list] = {}
+        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
+        self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
+        self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
+        self.links: dict[tuple[int, int, str], _StoredLink] = {}
+        # The other loads depend only on the structure: they go together (pipelined on
+        # PostgreSQL), and each is read while the server answers the next.
+        reads = [(self._enrollments_query(), self._read_enrollments)]
+        if self.scope_exam_ids:
+            reads.append((self._attempts_query(), self._read_attempts))
+        if self.scope_homework_ids:
+            reads.append((self._submissions_query(), self._read_submissions))
+        if self.scope_sessions:
+            reads.append((self._activities_query(), self._read_activities))
+            reads.append((self._links_query(), self._read_links))
+        bulk.read_all(reads)
+        self._derive_results()
         return self
 
     def _load_structure(self) -> None:
@@ -189,105 +206,117 @@ class _Facts:
         self.session_ids = self._id_filter(LectureSession.id, scope.session_ids,
                                            [LectureSession.lecture_id == scope.lecture_id])
 
-    def _load_enrollments(self) -> None:
-        """Enrollments (withdrawn ones are frozen: never recomputed) with their stored progress rows."""
+    def _enrollment_filters(self) -> None:
         scope = self.scope
-        where = [Enrollment.lecture_id == scope.lecture_id, Enrollment.withdrawn_at.is_(None)]
+        self.enrollment_where = [Enrollment.lecture_id == scope.lecture_id, Enrollment.withdrawn_at.is_(None)]
         if scope.enrollment_ids is not None:
-            where.append(Enrollment.id.in_(sorted(scope.enrollment_ids)))
-        self.enrollment_ids = self._id_filter(Enrollment.id, scope.enrollment_ids, where)
-        self.enrollments: dict[int, rules.EnrollmentInfo] = {}
-        self.stored_lecture: dict[int, tuple[int, str | None]] = {}
-        self.stored_cells: dict[tuple[int, int], _StoredCell] = {}
-        for row in _rows(
+            self.enrollment_where.append(Enrollment.id.in_(sorted(scope.enrollment_ids)))
+        self.enrollment_ids = self._id_filter(Enrollment.id, scope.enrollment_ids, self.enrollment_where)
+
+    def _enrollments_query(self):
+        """Enrollments (withdrawn ones are frozen: never recomputed) with their stored progress rows."""
+        return (
             select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint,
                    SessionProgress.id, SessionProgress.session_id, SessionProgress.completed,
-                   SessionProgress.exam_attempted, SessionProgress.exam_passed,
-                   SessionProgress.fingerprint)
+                   SessionProgress.exam_attempted, SessionProgress.exam_passed, SessionProgress.fingerprint)
             .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
             .outerjoin(SessionProgress, SessionProgress.enrollment_id == Enrollment.id)
-            .where(*where)
-        ):
+            .where(*self.enrollment_where)
+        )
+
+    def _read_enrollments(self, rows) -> None:
+        for row in rows:
             eid, start, lp_id, lp_fingerprint, sp_id = row[:5]
-            self.enrollments[eid] = rules.EnrollmentInfo(eid, start)
-            if lp_id is not None:
-                self.stored_lecture[eid] = (lp_id, lp_fingerprint)
+            if eid not in self.enrollments:  # one row per stored cell: the enrollment repeats
+                self.enrollments[eid] = rules.EnrollmentInfo(eid, start)
+                if lp_id is not None:
+                    self.stored_lecture[eid] = (lp_id, lp_fingerprint)
             if sp_id is not None:
                 self.stored_cells[(eid, row[5])] = _StoredCell(sp_id, eid, *row[5:])
 
-    def _load_exam_evidence(self) -> None:
-        """Attempts -> results (latest attempt, attempt count), with the answers that can make an exam risky.
+    def _attempts_query(self):
+        """Attempts of the scope's exams, with the answers that can make an exam risky.
 
         Scores and times are read raw (integer hundredths, naive UTC) and converted only for the
         one attempt per (enrollment, exam) that is the result: tens of thousands of rows stay cheap.
         """
-        latest: dict[tuple[int, int], list] = {}
-        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
-        if self.scope_exam_ids and self.enrollments:
-            risky = and_(
-                AnswerFact.attempt_id == Attempt.id,
-                or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
-            )
-            for eid, exam_id, no, cents, submitted, question, correct, invalid in _rows(
-                select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
-                       type_coerce(Attempt.score, BigInteger), type_coerce(Attempt.submitted_at, DateTime),
-                       AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
-                .outerjoin(AnswerFact, risky)
-                .where(Attempt.enrollment_id.in_(self.enrollment_ids), Attempt.exam_id.in_(self.scope_exam_ids))
-            ):
-                key = (eid, exam_id)
-                entry = latest.get(key)
-                if entry is None:
-                    # Most pairs have one attempt: rank it only when a second one turns up.
-                    latest[key] = [None, cents, submitted, {no}]
-                elif no not in entry[3]:
-                    if entry[0] is None:
-                        entry[0] = rules.attempt_rank(entry[2], min(entry[3]))
-                    entry[3].add(no)
-                    rank = rules.attempt_rank(submitted, no)
-                    if rank > entry[0]:
-                        entry[0], entry[1], entry[2] = rank, cents, submitted
-                if question is not None:
-                    self.facts[key].append(rules.AnswerFactInfo(no, question, correct, invalid))
+        risky = and_(
+            AnswerFact.attempt_id == Attempt.id,
+            or_(AnswerFact.is_correct.is_(False), AnswerFact.invalid_reason == "LOW_CONFIDENCE"),
+        )
+        return (
+            select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no,
+                   type_coerce(Attempt.score, BigInteger), type_coerce(Attempt.submitted_at, DateTime),
+                   AnswerFact.question, AnswerFact.is_correct, AnswerFact.invalid_reason)
+            .outerjoin(AnswerFact, risky)
+            .where(Attempt.enrollment_id.in_(self.enrollment_ids), Attempt.exam_id.in_(self.scope_exam_ids))
+        )
+
+    def _read_attempts(self, rows) -> None:
+        """The latest attempt and the attempt numbers of each (enrollment, exam), and its risky answers."""
+        latest = self.attempts
+        for eid, exam_id, no, cents, submitted, question, correct, invalid in rows:
+            key = (eid, exam_id)
+            entry = latest.get(key)
+            if entry is None:
+                # Most pairs have one attempt: rank it only when a second one turns up.
+                latest[key] = [None, cents, submitted, {no}]
+            elif no not in entry[3]:
+                if entry[0] is None:
+                    entry[0] = rules.attempt_rank(entry[2], min(entry[3]))
+                entry[3].add(no)
+                rank = rules.attempt_rank(submitted, no)
+                if rank > entry[0]:
+                    entry[0], entry[1], entry[2] = rank, cents, submitted
+            if question is not None:
+                self.facts[key].append(rules.AnswerFactInfo(no, question, correct, invalid))
+
+    def _derive_results(self) -> None:
         self.results: dict[tuple[int, int], rules.ExamResult] = {
             key: rules.ExamResult(
                 key[1], Decimal(cents).scaleb(-2),
                 submitted.replace(tzinfo=timezone.utc) if submitted is not None else None, len(numbers),
             )
-            for key, (_, cents, submitted, numbers) in latest.items()
+            for key, (_, cents, submitted, numbers) in self.attempts.items()
         }
 
-    def _load_cell_inputs(self) -> None:
-        """Homework submissions and activities of the scope's cells."""
-        self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
-        if self.scope_homework_ids and self.enrollments:
-            for eid, hw_id, submitted, score, approved in _rows(
-                select(HomeworkSubmission.enrollment_id, HomeworkSubmission.homework_id,
-                       HomeworkSubmission.submitted, HomeworkSubmission.score, HomeworkSubmission.approved)
-                .where(HomeworkSubmission.enrollment_id.in_(self.enrollment_ids),
-                       HomeworkSubmission.homework_id.in_(self.scope_homework_ids))
-            ):
-                self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
-        self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
-        if self.enrollments and self.scope_sessions:
-            for eid, sid, attendance, rate in _rows(
-                select(Activity.enrollment_id, Activity.session_id, Activity.attendance, Activity.video_rate)
-                .where(Activity.enrollment_id.in_(self.enrollment_ids), Activity.session_id.in_(self.session_ids))
-            ):
-                self.activities[(eid, sid)] = rules.ActivityInfo(attendance, rate)
+    def _submissions_query(self):
+        return (
+            select(HomeworkSubmission.enrollment_id, HomeworkSubmission.homework_id, HomeworkSubmission.submitted,
+                   type_coerce(HomeworkSubmission.score, BigInteger), HomeworkSubmission.approved)
+            .where(HomeworkSubmission.enrollment_id.in_(self.enrollment_ids),
+                   HomeworkSubmission.homework_id.in_(self.scope_homework_ids))
+        )
 
-    def _load_links(self) -> None:
+    def _read_submissions(self, rows) -> None:
+        for eid, hw_id, submitted, cents, approved in rows:
+            score = Decimal(cents).scaleb(-2) if cents is not None else None
+            self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
+
+    def _activities_query(self):
+        return (
+            select(Activity.enrollment_id, Activity.session_id, Activity.attendance, Activity.video_rate)
+            .where(Activity.enrollment_id.in_(self.enrollment_ids), Activity.session_id.in_(self.session_ids))
+        )
+
+    def _read_activities(self, rows) -> None:
+        for eid, sid, attendance, rate in rows:
+            self.activities[(eid, sid)] = rules.ActivityInfo(attendance, rate)
+
+    def _links_query(self):
         """Automatic clinic links of the scope's cells."""
-        self.links: dict[tuple[int, int, str], _StoredLink] = {}
-        if self.enrollments and self.scope_sessions:
-            for row in _rows(
-                select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
-                       ClinicLink.resolved_at.is_not(None), ClinicLink.auto_managed, ClinicLink.fingerprint)
-                .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
-                       ClinicLink.session_id.in_(self.session_ids),
-                       ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
-            ):
-                self.links[(row.enrollment_id, row.session_id, row.reason)] = _StoredLink(*row)
+        return (
+            select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.session_id, ClinicLink.reason,
+                   ClinicLink.resolved_at.is_not(None), ClinicLink.auto_managed, ClinicLink.fingerprint)
+            .where(ClinicLink.enrollment_id.in_(self.enrollment_ids),
+                   ClinicLink.session_id.in_(self.session_ids),
+                   ClinicLink.reason.in_(AUTO_CLINIC_REASONS))
+        )
+
+    def _read_links(self, rows) -> None:
+        for row in rows:
+            link = _StoredLink(*row)
+            self.links[(link.enrollment_id, link.session_id, link.reason)] = link
 
     @staticmethod
     def _id_filter(column, ids: frozenset[int] | None, where: list):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dashboard.extensions import db
 from dashboard.models import Enrollment, Lecture, LectureSession, RiskLog, SessionProgress, Student
@@ -123,6 +123,34 @@ def test_statements_are_counted_like_any_other(app, count_queries):
             statements.send(CELL, [cell(e1, s1, 1, None, False, None, t), cell(e2, s1, 2, None, False, None, t)])
             statements.send(CELL, [])  # nothing to write: no statement
     assert counter.count == 1
+
+
+def test_reads_hand_each_reader_its_rows_in_order(app, count_queries):
+    (e1, e2), (s1, s2) = lecture_with(2, 2)
+    got: dict[str, list] = {}
+    queries = {
+        "enrollments": select(Enrollment.id).where(Enrollment.id.in_([e1, e2])).order_by(Enrollment.id),
+        "sessions": select(LectureSession.id, LectureSession.order).order_by(LectureSession.order),
+        "none": select(Student.id).where(Student.id.in_([])),
+    }
+    with count_queries() as counter:
+        bulk.read_all([(query, lambda rows, name=name: got.setdefault(name, [tuple(r) for r in rows]))
+                       for name, query in queries.items()])
+    assert got == {"enrollments": [(e1,), (e2,)], "sessions": [(s1, 1), (s2, 2)], "none": []}
+    assert counter.count == 3
+
+
+def test_a_failing_read_is_raised_wrapped_and_the_session_recovers(app):
+    lecture_with(1, 1)
+    db.session.commit()
+    with pytest.raises(DBAPIError):
+        bulk.read_all([
+            (select(Student.id), lambda rows: None),
+            (select(func.no_such_function(Student.id)), lambda rows: None),
+            (select(Enrollment.id), lambda rows: None),
+        ])
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(Student)).scalar_one() == 1
 
 
 @pytest.mark.parametrize("count, sizes", [
