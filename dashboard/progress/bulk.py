@@ -1,16 +1,18 @@
-"""Bulk writes of derived rows in their stored form, the cheapest way each database takes them.
+"""The recompute's reads and bulk writes, the cheapest way each database takes them.
 
-Rows arrive as plain tuples already in the form the database stores: scores as integer
-hundredths, times as `stored_time` gives them, JSON columns as JSON text. Nothing is
+Rows to write arrive as plain tuples already in the form the database stores: scores as
+integer hundredths, times as `stored_time` gives them, JSON columns as JSON text. Nothing is
 converted again per value on the way out.
 
 On PostgreSQL a chunk of rows travels as one JSON document, an array of row arrays that the
-server expands with `jsonb_array_elements` (one round trip, no per-row driver work), and `Statements` sends chunks in pipeline mode:
-the server inserts one chunk, with its index entries and foreign-key checks, while Python
-computes the next. SQLite, in-process, takes each chunk as an executemany.
+server expands with `jsonb_array_elements` (one round trip, no per-row driver work), and
+`Statements` sends the chunks in pipeline mode: the server inserts one chunk, with its index
+entries and foreign-key checks, while Python computes the next. `read_all` pipelines a set of
+independent reads the same way. SQLite, in-process, runs each statement as it comes (a chunk as
+an executemany).
 
-Every statement is an `INSERT … ON CONFLICT` or an `UPDATE` by key, in the caller's
-transaction; errors come back as SQLAlchemy's wrapped driver errors like any other statement.
+Every write is an `INSERT … ON CONFLICT` or an `UPDATE` by key, in the caller's transaction;
+errors come back as SQLAlchemy's wrapped driver errors like any other statement's.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from functools import cached_property
 from typing import Callable
 import json
 
+import psycopg
 from sqlalchemy import DateTime, JSON, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
@@ -78,10 +81,6 @@ def stored_time(value: datetime) -> object:
     return DateTime().dialect_impl(db.engine.dialect).bind_processor(db.engine.dialect)(naive)
 
 
-def json_text(value) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 class Statements:
     """The write statements of one recompute, on the session's connection.
 
@@ -97,8 +96,6 @@ class Statements:
         self._pipeline = None
 
     def __enter__(self) -> "Statements":
-        import psycopg
-
         # Pipeline mode needs libpq 14 or newer (psycopg[binary] bundles one); without it the
         # statements simply run one after the other.
         if self.postgresql and psycopg.Pipeline.is_supported():
@@ -109,8 +106,6 @@ class Statements:
     def __exit__(self, kind, error, traceback) -> None:
         if self._pipeline is not None:
             pipeline, self._pipeline = self._pipeline, None
-            import psycopg
-
             try:
                 pipeline.__exit__(kind, error, traceback)
             except psycopg.Error as exc:
@@ -140,8 +135,6 @@ def read_all(reads: list[tuple[object, Callable[[list], None]]]) -> None:
     values inline and read as the driver gives them: select what needs no SQLAlchemy type
     processing. Listeners see each statement.
     """
-    import psycopg
-
     connection: Connection = db.session.connection()
     if connection.dialect.name != "postgresql" or len(reads) < 2 or not psycopg.Pipeline.is_supported():
         for query, reader in reads:
