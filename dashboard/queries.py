@@ -145,17 +145,13 @@ ResolvedBy = aliased(User, name="resolved_by")
 ReopenedBy = aliased(User, name="reopened_by")
 
 
-def _clinic_link_select() -> Select:
+def clinic_links_select(*columns) -> Select:
+    """`columns` of clinic links joined to their enrollment, student, session and lecture, and
+    outer-joined to the people who created, approved, resolved and reopened them (the aliases
+    above): the API's list and the clinic queue page read links through this one join."""
     return (
-        select(
-            ClinicLink,
-            Enrollment.lecture_id.label("lecture_id"),
-            Student.name.label("student_name"),
-            CreatedBy.username.label("created_by"),
-            ApprovedBy.username.label("approved_by"),
-            ResolvedBy.username.label("resolved_by"),
-            ReopenedBy.username.label("reopened_by"),
-        )
+        select(*columns)
+        .select_from(ClinicLink)
         .join(Enrollment, Enrollment.id == ClinicLink.enrollment_id)
         .join(Student, Student.id == Enrollment.student_id)
         .join(LectureSession, LectureSession.id == ClinicLink.session_id)
@@ -164,6 +160,18 @@ def _clinic_link_select() -> Select:
         .outerjoin(ApprovedBy, ApprovedBy.id == ClinicLink.approved_by_id)
         .outerjoin(ResolvedBy, ResolvedBy.id == ClinicLink.resolved_by_id)
         .outerjoin(ReopenedBy, ReopenedBy.id == ClinicLink.reopened_by_id)
+    )
+
+
+def _clinic_link_select() -> Select:
+    return clinic_links_select(
+        ClinicLink,
+        Enrollment.lecture_id.label("lecture_id"),
+        Student.name.label("student_name"),
+        CreatedBy.username.label("created_by"),
+        ApprovedBy.username.label("approved_by"),
+        ResolvedBy.username.label("resolved_by"),
+        ReopenedBy.username.label("reopened_by"),
     )
 
 

@@ -25,14 +25,21 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, and_, false, func, select
-from sqlalchemy.orm import aliased
 
 from .. import clinic as clinic_service
 from ..access import role_required, visible_lecture_ids
 from ..clock import now
 from ..extensions import db
-from ..models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student, User
-from ..queries import LIKE_ESCAPE, like_pattern, refresh_stale
+from ..models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student
+from ..queries import (
+    LIKE_ESCAPE,
+    ApprovedBy,
+    CreatedBy,
+    ResolvedBy,
+    clinic_links_select,
+    like_pattern,
+    refresh_stale,
+)
 from .admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from .ui import academy_time, is_htmx
 
@@ -40,10 +47,6 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
 PAGE_SIZE = 50
 TABS = ("open", "resolved")
-
-ApprovedBy = aliased(User, name="approved_by_user")
-ResolvedBy = aliased(User, name="resolved_by_user")
-CreatedBy = aliased(User, name="created_by_user")
 
 
 # ---------------------------------------------------------------- filters
@@ -119,18 +122,10 @@ class QueueRow:
 
 
 def _queue_select(visible: set[int] | None) -> Select:
-    statement = (
-        select(ClinicLink, Student.name, Enrollment.lecture_id, Lecture.title, LectureSession.order,
-               LectureSession.title, CreatedBy.username, ApprovedBy.username, ResolvedBy.username)
-        .join(Enrollment, Enrollment.id == ClinicLink.enrollment_id)
-        .join(Student, Student.id == Enrollment.student_id)
-        .join(Lecture, Lecture.id == Enrollment.lecture_id)
-        .join(LectureSession, LectureSession.id == ClinicLink.session_id)
-        .outerjoin(CreatedBy, CreatedBy.id == ClinicLink.created_by_id)
-        .outerjoin(ApprovedBy, ApprovedBy.id == ClinicLink.approved_by_id)
-        .outerjoin(ResolvedBy, ResolvedBy.id == ClinicLink.resolved_by_id)
-        .where(Enrollment.withdrawn_at.is_(None))
-    )
+    statement = clinic_links_select(
+        ClinicLink, Student.name, Enrollment.lecture_id, Lecture.title, LectureSession.order,
+        LectureSession.title, CreatedBy.username, ApprovedBy.username, ResolvedBy.username,
+    ).where(Enrollment.withdrawn_at.is_(None))
     if visible is not None:
         statement = statement.where(Enrollment.lecture_id.in_(sorted(visible)) if visible else false())
     return statement
