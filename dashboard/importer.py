@@ -1014,17 +1014,11 @@ def _validate_exams(items, stored: _Stored, after: _After, refuse) -> None:
             if not after.exists("sessions", session_id):
                 refuse(item, "session_ids", _missing("session", session_id))
 
-    # Stored attempts above a lowered max score (unless the snapshot rescoring or removes them).
-    above: dict[int, list[str]] = defaultdict(list)
-    for fact in stored.attempts_above:
-        rescored = items["attempts"].get(fact.key)
-        if rescored is not None and "score" in rescored.values:
-            continue  # the attempt item itself is checked against the new max
-        if after.survives("attempts", fact):
-            above[fact.parent].append(f"enrollment {fact.key[0]} attempt {fact.key[2]}: {fact.score}")
-    for exam_id, lines in above.items():
-        refuse(items["exams"][(exam_id,)], "max_score",
-               f"is below stored scores ({'; '.join(sorted(lines)[:5])}{' …' if len(lines) > 5 else ''})")
+    # Stored attempts above a lowered max score (unless the snapshot rescores or removes them).
+    _refuse_scores_above_max(
+        items, "attempts", "exams", stored.attempts_above, after, refuse,
+        lambda fact: f"enrollment {fact.key[0]} attempt {fact.key[2]}: {fact.score}",
+    )
 
     # An exam must stay linked to a session of the lecture of every enrollment that sat it.
     needed: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -1045,17 +1039,26 @@ def _validate_exams(items, stored: _Stored, after: _After, refuse) -> None:
                 refuse(session_item, "delete", message)
 
 
-def _validate_homeworks(items, stored: _Stored, after: _After, refuse) -> None:
+def _refuse_scores_above_max(items, kind: str, parent_kind: str, facts, after: _After, refuse, describe) -> None:
+    """Stored scores (`facts`, of `kind`) above their parent's lowered max score refuse the parent's
+    `max_score`, unless the snapshot removes them or gives them a new score (checked on its own)."""
     above: dict[int, list[str]] = defaultdict(list)
-    for fact in stored.submissions_above:
-        rescored = items["homework_submissions"].get(fact.key)
+    for fact in facts:
+        rescored = items[kind].get(fact.key)
         if rescored is not None and "score" in rescored.values:
-            continue  # the submission item itself is checked against the new max
-        if after.survives("homework_submissions", fact):
-            above[fact.parent].append(f"enrollment {fact.key[0]}: {fact.score}")
-    for homework_id, lines in above.items():
-        refuse(items["homeworks"][(homework_id,)], "max_score",
+            continue
+        if after.survives(kind, fact):
+            above[fact.parent].append(describe(fact))
+    for parent_id, lines in above.items():
+        refuse(items[parent_kind][(parent_id,)], "max_score",
                f"is below stored scores ({'; '.join(sorted(lines)[:5])}{' …' if len(lines) > 5 else ''})")
+
+
+def _validate_homeworks(items, stored: _Stored, after: _After, refuse) -> None:
+    _refuse_scores_above_max(
+        items, "homework_submissions", "homeworks", stored.submissions_above, after, refuse,
+        lambda fact: f"enrollment {fact.key[0]}: {fact.score}",
+    )
     wrong: dict[int, list[int]] = defaultdict(list)
     for fact in stored.moved_submissions:
         homework = after.row("homeworks", (fact.parent,))
