@@ -10,31 +10,39 @@ htmx: the filters answer `_queue.html`; a correction or an assignment answers th
 partial (`_scan.html`, swapped in place) with the navigation's clinic and review counts out of
 band (a regrade may open or close clinic links). A refused value answers 422 with the message
 at the field; nothing is saved. Without JavaScript every form posts and redirects back (PRG).
+
+What the pages show (the queue and its filters' options, a scan's row, the students it may be
+assigned to, the navigation's count) is read by `dashboard.omr_review`, scoped to the lectures
+the signed-in user may see.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, Mapping
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import Select, false, func, select
 
 from .. import omr
 from ..access import role_required, visible_lecture_ids
 from ..extensions import db
-from ..models import Attempt, Enrollment, Exam, ExamSession, Lecture, LectureSession, OmrScan, Student, User
+from ..omr_review import (
+    QueueFilters,
+    ScanRow,
+    assignable,
+    corrected_by,
+    load_choices,
+    load_queue,
+    load_row,
+    parse_id,
+    review_count,
+)
 from ..progress import omr_rules
-from ..queries import LIKE_ESCAPE, like_pattern
 from .ui import is_htmx
 
 bp = Blueprint("omr", __name__, url_prefix="/omr")
 
-PAGE_SIZE = 50
-REVIEW_CHOICES = ("true", "false", "all")
 MARKS_MAX = 32  # a key has at most 32 marks per question (ExamQuestion.answer)
 
 REASON_LABELS = {
@@ -52,75 +60,7 @@ STATUS_LABELS = {
 }
 
 
-# ---------------------------------------------------------------- reading
-
-def _int_or_none(text: str | None) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= omr.MAX_ID else None
-
-
-@dataclass(frozen=True)
-class QueueFilters:
-    """The queue's filters; values it cannot read are ignored. Scans needing review by default."""
-
-    needs_review: str = "true"
-    exam: int | None = None
-    lecture: int | None = None
-    page: int = 1
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
-        review = args.get("needs_review", "true")
-        return cls(needs_review=review if review in REVIEW_CHOICES else "true", exam=_int_or_none(args.get("exam")),
-                   lecture=_int_or_none(args.get("lecture")), page=_int_or_none(args.get("page")) or 1)
-
-    def args(self, **changes: Any) -> dict[str, Any]:
-        """The filters as query arguments for url_for (defaults left out)."""
-        values = replace(self, **changes)
-        out = {"needs_review": None if values.needs_review == "true" else values.needs_review,
-               "exam": values.exam, "lecture": values.lecture, "page": None if values.page == 1 else values.page}
-        return {key: value for key, value in out.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class ScanRow:
-    """A scan with what its row and page show."""
-
-    scan: OmrScan
-    attempt_no: int | None
-    score: Decimal | None
-    exam_title: str
-    max_score: Decimal
-    student_name: str | None
-    lecture_id: int | None
-    lecture_title: str | None
-
-
-def _scoped(statement: Select, visible: set[int] | None) -> Select:
-    # The service's own rule of which scans a user sees (shared with the API), not a copy of it.
-    condition = omr.visible_condition(visible)
-    return statement if condition is None else statement.where(condition)
-
-
-def _scan_select(visible: set[int] | None) -> Select:
-    statement = (
-        select(OmrScan, Attempt.attempt_no, Attempt.score, Exam.title, Exam.max_score, Student.name,
-               Lecture.id, Lecture.title)
-        .join(Exam, Exam.id == OmrScan.exam_id)
-        .outerjoin(Attempt, Attempt.id == OmrScan.attempt_id)
-        .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id)
-        .outerjoin(Student, Student.id == Enrollment.student_id)
-        .outerjoin(Lecture, Lecture.id == Enrollment.lecture_id)
-    )
-    return _scoped(statement, visible)
-
-
-def review_count(visible: set[int] | None) -> int:
-    """Scans needing a person (waiting for their student, or graded with answers flagged)."""
-    statement = (select(func.count(OmrScan.id)).select_from(OmrScan)
-                 .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id).where(omr.needs_review_condition()))
-    return db.session.execute(_scoped(statement, visible)).scalar_one()
-
+# ---------------------------------------------------------------- rendering
 
 @bp.app_template_global("nav_omr_count")
 def nav_omr_count() -> int | None:
@@ -130,85 +70,13 @@ def nav_omr_count() -> int | None:
     return review_count(visible_lecture_ids(current_user))
 
 
-@dataclass(frozen=True)
-class Queue:
-    rows: list[ScanRow]
-    count: int
-    filters: QueueFilters
-
-    @property
-    def has_next(self) -> bool:
-        return self.filters.page * PAGE_SIZE < self.count
-
-
-def load_queue(filters: QueueFilters) -> Queue:
-    """One page of the scans the signed-in user may see, oldest first (two queries)."""
-    statement = _scan_select(visible_lecture_ids(current_user))
-    if filters.needs_review != "all":
-        needs = omr.needs_review_condition()
-        statement = statement.where(needs if filters.needs_review == "true" else ~needs)
-    if filters.exam is not None:
-        statement = statement.where(OmrScan.exam_id == filters.exam)
-    if filters.lecture is not None:
-        statement = statement.where(omr.visible_condition({filters.lecture}))
-    count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    results = db.session.execute(
-        statement.order_by(OmrScan.id).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
-    return Queue([ScanRow(*result) for result in results], count, filters)
-
-
-def load_row(scan_id: int) -> ScanRow:
+def _row_or_404(scan_id: int) -> ScanRow:
     """One scan's row, if the signed-in user may see it (404 otherwise)."""
-    result = db.session.execute(
-        _scan_select(visible_lecture_ids(current_user)).where(OmrScan.id == scan_id)).first()
-    if result is None:
+    row = load_row(scan_id, visible_lecture_ids(current_user))
+    if row is None:
         abort(404)
-    return ScanRow(*result)
+    return row
 
-
-@dataclass(frozen=True)
-class Choices:
-    """The filters' options: the user's lectures and the exams with scans they may see."""
-
-    lectures: list[tuple[int, str]]
-    exams: list[tuple[int, str]]
-
-
-def load_choices() -> Choices:
-    visible = visible_lecture_ids(current_user)
-    lectures = select(Lecture.id, Lecture.title).order_by(Lecture.title, Lecture.id)
-    exams = (select(Exam.id, Exam.title).where(Exam.id.in_(select(OmrScan.exam_id)))
-             .order_by(Exam.title, Exam.id))
-    if visible is not None:
-        lectures = lectures.where(Lecture.id.in_(sorted(visible)) if visible else false())
-        exams = exams.where(Exam.id.in_(
-            select(ExamSession.exam_id).join(LectureSession, LectureSession.id == ExamSession.session_id)
-            .where(LectureSession.lecture_id.in_(sorted(visible)) if visible else false())))
-    return Choices(list(db.session.execute(lectures)), list(db.session.execute(exams)))
-
-
-def assignable(scan: OmrScan, q: str = "") -> list[tuple[int, str, str]]:
-    """(enrollment id, student name, lecture title) of the active enrollments this scan may be
-    assigned to: the exam's lectures, within the user's; `q` searches the name."""
-    lectures = set(omr.exam_lecture_ids(scan.exam_id))
-    visible = visible_lecture_ids(current_user)
-    if visible is not None:
-        lectures &= visible
-    if not lectures:
-        return []
-    statement = (
-        select(Enrollment.id, Student.name, Lecture.title)
-        .join(Student, Student.id == Enrollment.student_id)
-        .join(Lecture, Lecture.id == Enrollment.lecture_id)
-        .where(Enrollment.lecture_id.in_(sorted(lectures)), Enrollment.withdrawn_at.is_(None))
-        .order_by(Lecture.title, Student.name, Enrollment.id)
-    )
-    if q:
-        statement = statement.where(Student.name.ilike(like_pattern(q), escape=LIKE_ESCAPE))
-    return [tuple(row) for row in db.session.execute(statement)]
-
-
-# ---------------------------------------------------------------- rendering
 
 def reason_label(code: str) -> str:
     return str(REASON_LABELS.get(code, code))
@@ -226,15 +94,15 @@ def _labels() -> dict[str, Any]:
 def _scan_context(scan_id: int, q: str = "", errors: Mapping[int, str] | None = None, values: Mapping[int, str] | None = None,
                   assign_error: str | None = None, form_error: str | None = None,
                   message: str | None = None) -> dict[str, Any]:
-    row = load_row(scan_id)
+    row = _row_or_404(scan_id)
     scan = row.scan
-    corrected_by = db.session.get(User, scan.corrected_by_id) if scan.corrected_by_id is not None else None
+    corrector = corrected_by(scan)
     return dict(
         row=row, scan=scan, answers=omr.review_answers(scan),
         can_correct=scan.status in ("graded", "needs_review"),
         can_assign=scan.status == "needs_review",
-        students=assignable(scan, q) if scan.status == "needs_review" else [], q=q,
-        corrected_by=corrected_by.username if corrected_by is not None else None,
+        students=assignable(scan, visible_lecture_ids(current_user), q) if scan.status == "needs_review" else [],
+        q=q, corrected_by=corrector,
         errors=errors or {}, values=values or {}, assign_error=assign_error, form_error=form_error,
         message=message,
     )
@@ -252,10 +120,10 @@ def _render_scan(scan_id: int, status: int = 200, saved: bool = False, **kwargs:
 def queue():
     """The review queue (or every scan, with needs_review=all). An htmx filter gets `_queue.html`."""
     filters = QueueFilters.from_args(request.args)
-    queue_ = load_queue(filters)
+    queue_ = load_queue(filters, visible_lecture_ids(current_user))
     if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
         return render_template("omr/_queue.html", queue=queue_)
-    return render_template("omr/queue.html", queue=queue_, choices=load_choices())
+    return render_template("omr/queue.html", queue=queue_, choices=load_choices(visible_lecture_ids(current_user)))
 
 
 @bp.get("/<int:scan_id>/")
@@ -270,8 +138,9 @@ def scan(scan_id: int):
 @role_required(*omr.REVIEW_ROLES)
 def students(scan_id: int):
     """The assign control's options, narrowed as the user types a name (htmx)."""
-    row = load_row(scan_id)
-    return render_template("omr/_student_options.html", students=assignable(row.scan, _search_text()), selected=None)
+    row = _row_or_404(scan_id)
+    options = assignable(row.scan, visible_lecture_ids(current_user), _search_text())
+    return render_template("omr/_student_options.html", students=options, selected=None)
 
 
 def _search_text() -> str:
@@ -307,8 +176,8 @@ def _done(scan_id: int, message: str):
 @role_required(*omr.REVIEW_ROLES)
 def correct(scan_id: int):
     """A person reads one answer: `question` and `detected` (the marks; empty for a blank answer)."""
-    load_row(scan_id)
-    question = _int_or_none(request.form.get("question"))
+    _row_or_404(scan_id)
+    question = parse_id(request.form.get("question"))
     if question is None:
         abort(400, description="question must be a question number.")
     text = request.form.get("detected", "")
@@ -332,8 +201,8 @@ def correct(scan_id: int):
 @role_required(*omr.REVIEW_ROLES)
 def assign(scan_id: int):
     """Say whose sheet it is: `enrollment` (an active enrollment of the exam's lectures)."""
-    load_row(scan_id)
-    enrollment_id = _int_or_none(request.form.get("enrollment"))
+    _row_or_404(scan_id)
+    enrollment_id = parse_id(request.form.get("enrollment"))
     if enrollment_id is None:
         return _refused(scan_id, assign_error=_("Choose the student."))
     try:
