@@ -27,6 +27,7 @@ from .queries import (
     CreatedBy,
     ResolvedBy,
     clinic_links_select,
+    id_or_none,
     like_pattern,
     refresh_stale,
 )
@@ -36,11 +37,6 @@ TABS = ("open", "resolved")
 
 
 # ---------------------------------------------------------------- filters
-
-def _int_or_none(text: str | None) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isascii() and text.isdigit() else None
-
 
 @dataclass(frozen=True)
 class QueueFilters:
@@ -63,13 +59,13 @@ class QueueFilters:
         kind = args.get("kind") if args.get("kind") in ("auto", "manual") else None
         return cls(
             tab=tab if tab in TABS else "open",
-            lecture=_int_or_none(args.get("lecture")),
-            session=_int_or_none(args.get("session")),
+            lecture=id_or_none(args.get("lecture")),
+            session=id_or_none(args.get("session")),
             reason=reason if reason in CLINIC_REASONS else None,
             approved=approved,
             kind=kind,
             q=(args.get("q") or "").strip()[:100],
-            page=max(1, _int_or_none(args.get("page")) or 1),
+            page=max(1, id_or_none(args.get("page")) or 1),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:

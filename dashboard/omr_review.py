@@ -21,20 +21,14 @@ from sqlalchemy import Select, false, func, select
 
 from . import omr
 from .extensions import db
-from .models import MAX_ID, Attempt, Enrollment, Exam, ExamSession, Lecture, LectureSession, OmrScan, Student, User
-from .queries import LIKE_ESCAPE, like_pattern
+from .models import Attempt, Enrollment, Exam, ExamSession, Lecture, LectureSession, OmrScan, Student, User
+from .queries import LIKE_ESCAPE, id_or_none, like_pattern
 
 PAGE_SIZE = 50
 REVIEW_CHOICES = ("true", "false", "all")
 
 
 # ---------------------------------------------------------------- filters
-
-def parse_id(text: str | None) -> int | None:
-    """A whole number from 1 to MAX_ID as typed or sent (spaces around it allowed), else None."""
-    text = (text or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
-
 
 @dataclass(frozen=True)
 class QueueFilters:
@@ -48,8 +42,8 @@ class QueueFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
         review = args.get("needs_review", "true")
-        return cls(needs_review=review if review in REVIEW_CHOICES else "true", exam=parse_id(args.get("exam")),
-                   lecture=parse_id(args.get("lecture")), page=parse_id(args.get("page")) or 1)
+        return cls(needs_review=review if review in REVIEW_CHOICES else "true", exam=id_or_none(args.get("exam")),
+                   lecture=id_or_none(args.get("lecture")), page=id_or_none(args.get("page")) or 1)
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """The filters as query arguments for url_for (defaults left out)."""

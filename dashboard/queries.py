@@ -318,6 +318,16 @@ def parse_int(value: str, name: str) -> int:
     return number
 
 
+def id_or_none(text: str | None) -> int | None:
+    """For the pages' filter controls, which ignore what they cannot read: a whole number from 1
+    to MAX_ID (an id or a page number), spaces around it allowed; anything else is None."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, with %, _ and the escape character taken literally."""
     escaped = (

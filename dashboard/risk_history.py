@@ -36,14 +36,14 @@ class RiskFilters:
 
     @classmethod
     def from_args(cls, args: Any) -> RiskFilters:
-        lecture = (args.get("lecture") or "").strip()
-        page = (args.get("page") or "").strip()
+        lecture = queries.id_or_none(args.get("lecture"))
+        page = queries.id_or_none(args.get("page"))
         return cls(
-            lecture=int(lecture) if lecture.isascii() and lecture.isdigit() else None,
+            lecture=lecture,
             level=args.get("level") if args.get("level") in LEVELS else None,
             rule=args.get("rule") if args.get("rule") in RISK_RULES else None,
             q=(args.get("q") or "").strip()[:100],
-            page=max(1, int(page)) if page.isascii() and page.isdigit() else 1,
+            page=max(1, page) if page is not None else 1,
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:

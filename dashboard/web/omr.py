@@ -27,6 +27,7 @@ from flask_login import current_user
 from .. import omr
 from ..access import role_required, visible_lecture_ids
 from ..extensions import db
+from ..queries import id_or_none
 from ..omr_review import (
     QueueFilters,
     ScanRow,
@@ -35,7 +36,6 @@ from ..omr_review import (
     load_choices,
     load_queue,
     load_row,
-    parse_id,
     review_count,
 )
 from ..progress import omr_rules
@@ -177,7 +177,7 @@ def _done(scan_id: int, message: str):
 def correct(scan_id: int):
     """A person reads one answer: `question` and `detected` (the marks; empty for a blank answer)."""
     _row_or_404(scan_id)
-    question = parse_id(request.form.get("question"))
+    question = id_or_none(request.form.get("question"))
     if question is None:
         abort(400, description="question must be a question number.")
     text = request.form.get("detected", "")
@@ -202,7 +202,7 @@ def correct(scan_id: int):
 def assign(scan_id: int):
     """Say whose sheet it is: `enrollment` (an active enrollment of the exam's lectures)."""
     _row_or_404(scan_id)
-    enrollment_id = parse_id(request.form.get("enrollment"))
+    enrollment_id = id_or_none(request.form.get("enrollment"))
     if enrollment_id is None:
         return _refused(scan_id, assign_error=_("Choose the student."))
     try:

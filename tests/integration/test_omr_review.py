@@ -22,6 +22,7 @@ import pytest
 
 from dashboard import omr, omr_review
 from dashboard.extensions import db
+from dashboard.queries import id_or_none
 from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan
 from dashboard.omr_review import (
     QueueFilters,
@@ -30,7 +31,6 @@ from dashboard.omr_review import (
     load_choices,
     load_queue,
     load_row,
-    parse_id,
     review_count,
 )
 
@@ -121,9 +121,9 @@ def test_filters_round_trip_through_their_arguments():
 
 
 def test_an_id_is_a_whole_number_from_one_to_the_largest_id():
-    assert parse_id(" 7 ") == 7
-    assert parse_id(str(MAX_ID)) == MAX_ID
-    assert [parse_id(text) for text in (None, "", "0", "-3", "2.5", "٣", str(MAX_ID + 1))] == [None] * 7
+    assert id_or_none(" 7 ") == 7
+    assert id_or_none(str(MAX_ID)) == MAX_ID
+    assert [id_or_none(text) for text in (None, "", "0", "-3", "2.5", "٣", str(MAX_ID + 1))] == [None] * 7
 
 
 # ---------------------------------------------------------------- scoping

@@ -128,6 +128,10 @@ def test_filters_and_search(client, academy):
     assert ids("kind=manual") == {manual.id}
     assert ids("kind=auto") == jisoo | park | minho
     assert ids("approved=true") == set()
+    # What the controls cannot have sent is ignored, numbers beyond any id included (no 500).
+    everyone = ids("")
+    assert ids("lecture=99999999999999999999") == ids("session=2147483648") == ids("lecture=x") == everyone
+    assert ids("page=99999999999999999999") == everyone
     assert ids("q=jisoo") == jisoo  # case-insensitive, by student name
     assert ids("q=_100%25") == park  # % and _ are literal
     assert ids("q=parent") == set()  # the search is by student, not memo

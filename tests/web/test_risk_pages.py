@@ -105,3 +105,13 @@ def test_a_page_past_the_end_is_404(client, academy):
     sign_in_with_form(client, academy.users["admin"])
     assert client.get("/risk/?page=2").status_code == 404
     assert client.get("/risk/?page=1").status_code == 200
+
+
+
+@pytest.mark.parametrize("query", ["lecture=99999999999999999999", "lecture=2147483648", "page=99999999999999999999"])
+def test_numbers_beyond_any_id_are_ignored_like_other_unreadable_filters(client, academy, query):
+    sign_in_with_form(client, academy.users["admin"])
+    response = client.get(f"/risk/?{query}")
+    assert response.status_code == 200
+    assert sorted(enrollments_shown(response.get_data(as_text=True))) == sorted(
+        getattr(academy, name).id for name in ("jisoo", "park", "minho"))
