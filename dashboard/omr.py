@@ -1,5 +1,6 @@
 """OMR scan intake (SPEC §10): register a scan, take the worker's result, assign the student,
-correct answers, regrade after an answer-key edit — and list scans for the review queue.
+correct answers, regrade after an answer-key edit — and list scans for the API (the review
+page's queue is read by omr_review, with `visible_condition` from here).
 
 The rules (payload reading, flags, grading) are pure functions in progress/omr_rules.py; this
 module loads what they need, writes the attempt (source "omr") and its answer facts, audits,
