@@ -25,6 +25,7 @@ from .queries import (
     LIKE_ESCAPE,
     ApprovedBy,
     CreatedBy,
+    FilteredPage,
     ResolvedBy,
     clinic_links_select,
     id_or_none,
@@ -204,25 +205,14 @@ def _rows(results: list[Any]) -> list[QueueRow]:
     ]
 
 
-@dataclass(frozen=True)
-class Queue:
-    rows: list[QueueRow]
-    count: int
-    filters: QueueFilters
-
-    @property
-    def has_next(self) -> bool:
-        return self.filters.page * PAGE_SIZE < self.count
-
-
-def load_queue(filters: QueueFilters, visible: set[int] | None) -> Queue:
+def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
     """One page of the queue among the `visible` lectures (two queries, plus one for exam titles)."""
     refresh_stale(visible, filters.lecture)
     statement = _filtered(_queue_select(visible), filters)
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     results = list(db.session.execute(
         _ordered(statement, filters.tab).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)))
-    return Queue(_rows(results), count, filters)
+    return FilteredPage(_rows(results), count, filters, PAGE_SIZE)
 
 
 def load_all_rows(filters: QueueFilters, visible: set[int] | None) -> list[QueueRow]:

@@ -22,7 +22,7 @@ from sqlalchemy import Select, false, func, select
 from . import omr
 from .extensions import db
 from .models import Attempt, Enrollment, Exam, ExamSession, Lecture, LectureSession, OmrScan, Student, User
-from .queries import LIKE_ESCAPE, id_or_none, like_pattern
+from .queries import LIKE_ESCAPE, FilteredPage, id_or_none, like_pattern
 
 PAGE_SIZE = 50
 REVIEW_CHOICES = ("true", "false", "all")
@@ -95,18 +95,7 @@ def review_count(visible: set[int] | None) -> int:
     return db.session.execute(_scoped(statement, visible)).scalar_one()
 
 
-@dataclass(frozen=True)
-class Queue:
-    rows: list[ScanRow]
-    count: int
-    filters: QueueFilters
-
-    @property
-    def has_next(self) -> bool:
-        return self.filters.page * PAGE_SIZE < self.count
-
-
-def load_queue(filters: QueueFilters, visible: set[int] | None) -> Queue:
+def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
     """One page of the scans among the `visible` lectures, oldest first (two queries)."""
     statement = _scan_select(visible)
     if filters.needs_review != "all":
@@ -119,7 +108,7 @@ def load_queue(filters: QueueFilters, visible: set[int] | None) -> Queue:
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     results = db.session.execute(
         statement.order_by(OmrScan.id).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
-    return Queue([ScanRow(*result) for result in results], count, filters)
+    return FilteredPage([ScanRow(*result) for result in results], count, filters, PAGE_SIZE)
 
 
 def load_row(scan_id: int, visible: set[int] | None) -> ScanRow | None:

@@ -296,6 +296,23 @@ RESOURCES: dict[str, ListSpec] = {
 }
 
 
+# ---------------------------------------------------------------- pages of the web pages' lists
+
+@dataclass(frozen=True)
+class FilteredPage:
+    """One page of a web page's list (clinic queue, OMR review, risk history): its rows, how many
+    match in all, and the filters that asked for it (their `page` counts from 1)."""
+
+    rows: list
+    count: int
+    filters: Any
+    page_size: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.filters.page * self.page_size < self.count
+
+
 # ---------------------------------------------------------------- parsing query arguments
 
 def parse_bool(value: str, name: str) -> bool:

@@ -75,17 +75,6 @@ class RiskRow:
     session_title: str | None
 
 
-@dataclass(frozen=True)
-class History:
-    rows: list[RiskRow]
-    count: int
-    filters: RiskFilters
-
-    @property
-    def has_next(self) -> bool:
-        return self.filters.page * PAGE_SIZE < self.count
-
-
 def load_lectures(visible: set[int] | None) -> list[tuple[int, str]]:
     """(id, title) of the `visible` lectures, by title: the lecture filter's options."""
     statement = select(Lecture.id, Lecture.title).order_by(Lecture.title, Lecture.id)
@@ -94,7 +83,8 @@ def load_lectures(visible: set[int] | None) -> list[tuple[int, str]]:
     return list(db.session.execute(statement))
 
 
-def load_history(filters: RiskFilters, lectures: list[tuple[int, str]], visible: set[int] | None) -> History:
+def load_history(filters: RiskFilters, lectures: list[tuple[int, str]],
+                 visible: set[int] | None) -> queries.FilteredPage:
     """One page of the risk log among the `visible` lectures, newest first, after refreshing the
     lectures it may show that are stale; `lectures` (from `load_lectures`) names each row's
     lecture. A page past the end raises `queries.PageOutOfRange`."""
@@ -110,4 +100,4 @@ def load_history(filters: RiskFilters, lectures: list[tuple[int, str]], visible:
     for log, lecture_id, student_name in page.rows:
         order, title = sessions.get(log.session_id, (None, None))
         rows.append(RiskRow(log, student_name, lecture_id, titles.get(lecture_id, ""), order, title))
-    return History(rows, page.count, filters)
+    return queries.FilteredPage(rows, page.count, filters, PAGE_SIZE)
