@@ -93,9 +93,10 @@ def import_snapshot_command(file) -> None:
     """Import a snapshot (JSON, SPEC §9) from FILE, or from stdin when FILE is '-'.
 
     One transaction: on success the change counts are printed as JSON; a refused snapshot
-    prints each problem as 'field: message' on stderr, writes nothing and exits with 1.
+    prints each problem as 'field: message' on stderr, writes nothing and exits with 1. Once
+    committed, the tables the import grew substantially are analysed (PostgreSQL).
     """
-    from .importer import ImportRejected, import_snapshot
+    from .importer import ImportRejected, analyze_grown_tables, import_snapshot
 
     try:
         # Decimal keeps each number exactly as written, so 72.505 is refused rather than rounded.
@@ -114,6 +115,7 @@ def import_snapshot_command(file) -> None:
         raise click.ClickException(f"snapshot refused: {len(exc.errors)} problem(s); nothing was imported") from None
     db.session.commit()
     click.echo(json.dumps(result.as_dict()))
+    analyze_grown_tables(result)
 
 
 # ---------------------------------------------------------------- recompute

@@ -11,9 +11,12 @@ Three steps, in the caller's transaction (flush only, never commit):
 
 Existing rows are loaded with a fixed number of ``IN (...)`` selects per kind (chunked),
 and written with bulk inserts/updates, so the query count does not grow with the items.
+Once the caller has committed, `analyze_grown_tables` refreshes PostgreSQL's statistics of
+the tables a large import grew.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,7 +24,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import and_, delete, insert, or_, select, text, tuple_, update
+from flask import current_app
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
 from .clock import parse_input_time
@@ -96,12 +102,14 @@ class ImportRejected(Exception):
 
 @dataclass
 class ImportResult:
-    """Change counts per snapshot kind (every kind present) and the session-progress rows recomputed."""
+    """Change counts per snapshot kind (every kind present) and the session-progress rows recomputed;
+    `grown_tables` (not part of the answer) are the tables to analyse once the import is committed."""
 
     created: dict[str, int]
     updated: dict[str, int]
     deleted: dict[str, int]
     recomputed: int = 0
+    grown_tables: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The answer of ``POST /api/import`` and of the CLI (SPEC §8)."""
@@ -365,6 +373,11 @@ class _Kind:
     @property
     def by_id(self) -> bool:
         return self.key == ("id",)
+
+    @functools.cached_property
+    def columns(self) -> tuple[str, ...]:
+        """The row's columns a snapshot item sets: its key, then its column fields."""
+        return (*self.key, *(name for name, spec in self.fields.items() if spec.column))
 
 
 _KIND_LIST = (
@@ -648,7 +661,7 @@ class _Stored:
     enrollment_pairs: dict[tuple[int, int], int] = field(default_factory=dict)
     # Stored facts the cross checks look at, each with its enrollment's (student, lecture) so
     # the check knows whether a delete in the snapshot takes it away:
-    # attempts of exams whose links may shrink,
+    # attempts of exams whose links may shrink, made outside the lectures linked afterwards,
     linked_attempts: list[_StoredFact] = field(default_factory=list)
     # attempts and submissions scoring above a lowered max score,
     attempts_above: list[_StoredFact] = field(default_factory=list)
@@ -657,11 +670,13 @@ class _Stored:
     moved_submissions: list[_StoredFact] = field(default_factory=list)
 
     def add(self, kind: str, rows: Iterable[Any]) -> None:
-        spec = _KINDS[kind]
+        key = _KINDS[kind].key
         table = self.rows[kind]
+        names: tuple[str, ...] = ()
         for row in rows:
-            values = dict(row._mapping)
-            table[tuple(values[name] for name in spec.key)] = values
+            names = names or row._fields
+            values = dict(zip(names, row))
+            table[tuple(values[name] for name in key)] = values
 
 
 def _attempt_columns() -> list[Any]:
@@ -789,11 +804,15 @@ def _load_facts(items: dict[str, dict[tuple, _Item]], stored: _Stored, deleted_s
         stored.add("activities", _rows_by_key(_model_columns("activities")[1:] + [Activity.id], Activity.enrollment_id,
                                               Activity.session_id, items["activities"].keys()))
 
-    # Exams whose links may shrink: their stored attempts must keep a linked session.
+    # Exams whose links may shrink: their stored attempts must keep a linked session. Only the
+    # attempts made in a lecture the exam will not be linked to can fail that check, so only they
+    # are loaded (sessions and lectures are loaded by now: the lectures linked afterwards are known).
     shrinking = {key[0] for key, item in items["exams"].items() if "session_ids" in item.extra}
     shrinking |= {exam for exam, sessions in stored.links.items() if sessions & deleted_sessions}
     shrinking &= {key[0] for key in stored.rows["exams"]}
-    stored.linked_attempts = _stored_facts("attempts", sorted(shrinking), Attempt.exam_id.in_)
+    after = _After(items, stored)
+    linked = [(exam, frozenset(after.lectures_linked(exam))) for exam in sorted(shrinking)]
+    stored.linked_attempts = _stored_facts("attempts", linked, _attempts_outside_linked_lectures)
 
     # Max scores lowered below stored scores.
     lowered_exams = [
@@ -820,6 +839,18 @@ def _load_facts(items: dict[str, dict[tuple, _Item]], stored: _Stored, deleted_s
     stored.moved_submissions = _stored_facts("homework_submissions", sorted(moved), HomeworkSubmission.homework_id.in_)
 
 
+def _attempts_outside_linked_lectures(batch: list[tuple[int, frozenset[int]]]) -> Any:
+    """Attempts of these exams made in an enrollment of a lecture other than the given ones."""
+    by_lectures: dict[frozenset[int], list[int]] = defaultdict(list)
+    for exam_id, lectures in batch:
+        by_lectures[lectures].append(exam_id)
+    return or_(*(
+        and_(Attempt.exam_id.in_(exams), Enrollment.lecture_id.not_in(sorted(lectures))) if lectures
+        else Attempt.exam_id.in_(exams)
+        for lectures, exams in by_lectures.items()
+    ))
+
+
 # ---------------------------------------------------------------- the state after the import
 
 
@@ -841,6 +872,7 @@ class _After:
         self.items = items
         self.stored = stored
         self._memo: dict[tuple[str, tuple], dict[str, Any] | None] = {}
+        self._links: dict[int, set[int]] = {}
 
     def row(self, kind: str, key: tuple) -> dict[str, Any] | None:
         memo_key = (kind, key)
@@ -887,10 +919,12 @@ class _After:
 
     def links(self, exam_id: int) -> set[int]:
         """The sessions an exam is linked to afterwards (links to deleted sessions are gone)."""
-        item = self.items["exams"].get((exam_id,))
-        linked = item.extra["session_ids"] if item is not None and "session_ids" in item.extra \
-            else self.stored.links.get(exam_id, set())
-        return {sid for sid in linked if self.exists("sessions", sid)}
+        if exam_id not in self._links:
+            item = self.items["exams"].get((exam_id,))
+            linked = item.extra["session_ids"] if item is not None and "session_ids" in item.extra \
+                else self.stored.links.get(exam_id, set())
+            self._links[exam_id] = {sid for sid in linked if self.exists("sessions", sid)}
+        return self._links[exam_id]
 
     def lecture_of_session(self, session_id: int) -> int | None:
         row = self.row("sessions", (session_id,))
@@ -1112,6 +1146,23 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
 
 
 @dataclass
+class _StaleCells:
+    """The stale cells of one lecture, merged into one scope: `enrollments` (None: every one)
+    by `sessions` — a superset of them when several enrollments touch different sessions."""
+
+    enrollments: set[int] | None = field(default_factory=set)
+    sessions: set[int] = field(default_factory=set)
+
+    def add(self, enrollment_id: int | None, session_ids: Iterable[int]) -> None:
+        """Cells of one enrollment (None: every enrollment) in these sessions."""
+        if enrollment_id is None:
+            self.enrollments = None
+        elif self.enrollments is not None:
+            self.enrollments.add(enrollment_id)
+        self.sessions.update(session_ids)
+
+
+@dataclass
 class _Work:
     """What the apply step writes and recomputes; filled by the planner."""
 
@@ -1127,8 +1178,7 @@ class _Work:
     used_orders: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     whole: set[int] = field(default_factory=set)  # lectures recomputed whole
     recompute_lectures: set[int] = field(default_factory=set)  # lectures left to recompute (not deleted)
-    cells: dict[int, list[tuple[frozenset[int] | None, frozenset[int] | None]]] = field(
-        default_factory=lambda: defaultdict(list))
+    cells: dict[int, _StaleCells] = field(default_factory=lambda: defaultdict(_StaleCells))  # by lecture
 
 
 def _plan(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _After) -> ImportPlan:
@@ -1186,7 +1236,7 @@ def _plan(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _After) 
 
 
 def _plan_create(kind: _Kind, key: tuple, item: _Item, row: dict[str, Any], work: _Work) -> PlannedChange:
-    values = {name: row.get(name) for name in (*kind.key, *kind.fields) if kind.fields.get(name, _Field(_id)).column}
+    values = {name: row.get(name) for name in kind.columns}
     if kind.name == "attempts":
         values["source"] = "import"
     work.inserts[kind.name].append(values)
@@ -1282,7 +1332,7 @@ def _recompute_after_write(kind: str, key: tuple, row: Mapping[str, Any], base: 
         for session_id in sessions:
             lecture_id = _lecture_of_any_session(session_id, after, stored)
             if lecture_id is not None:
-                work.cells[lecture_id].append((None, frozenset({session_id})))
+                work.cells[lecture_id].add(None, (session_id,))
     else:
         _fact_cells(kind, key, after, stored, work)
 
@@ -1296,7 +1346,7 @@ def _recompute_after_delete(kind: str, key: tuple, base: Mapping[str, Any], lect
         work.whole |= lectures
     elif kind == "homeworks":
         for lecture_id in lectures:
-            work.cells[lecture_id].append((None, frozenset({base["session_id"]})))
+            work.cells[lecture_id].add(None, (base["session_id"],))
     else:
         _fact_cells(kind, key, after, stored, work)
 
@@ -1321,14 +1371,14 @@ def _fact_cells(kind: str, key: tuple, after: _After, stored: _Stored, work: _Wo
         return
     lecture_id = enrollment["lecture_id"]
     if kind == "attempts":
-        sessions = {s for s in after.links(key[1]) if after.lecture_of_session(s) == lecture_id}
+        sessions = [s for s in after.links(key[1]) if after.lecture_of_session(s) == lecture_id]
     elif kind == "homework_submissions":
         homework = after.row("homeworks", (key[1],)) or stored.rows["homeworks"].get((key[1],))
-        sessions = {homework["session_id"]} if homework else set()
+        sessions = [homework["session_id"]] if homework else []
     else:
-        sessions = {key[1]}
+        sessions = [key[1]]
     if sessions:
-        work.cells[lecture_id].append((frozenset({enrollment_id}), frozenset(sessions)))
+        work.cells[lecture_id].add(enrollment_id, sessions)
 
 
 # ---------------------------------------------------------------- apply
@@ -1349,8 +1399,28 @@ def _bulk_update(model: type, rows: list[dict[str, Any]]) -> None:
 
 
 def _bulk_insert(model: type, rows: list[dict[str, Any]]) -> None:
-    for batch in _chunks(rows, 1000):
-        db.session.execute(insert(model), batch)
+    """INSERT rows (Core, so a None is written as NULL), one statement per set of columns.
+
+    The ORM's bulk insert leaves None values out and so starts a new statement whenever that
+    set changes from one row to the next (an answer with or without an invalid reason): some
+    2 000 statements for the answer facts of a 300 x 40 lecture. On PostgreSQL each column
+    travels as one array and comes back out of `unnest`, one statement whatever the row count,
+    where a multi-row VALUES list spends seconds binding parameters in the driver.
+    """
+    table = model.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row)].append(row)
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    for columns, group in groups.items():
+        if postgresql:
+            source = select(*(
+                func.unnest(bindparam(f"column_{name}", [row[name] for row in group], type_=ARRAY(table.c[name].type)))
+                for name in columns
+            ))
+            db.session.execute(insert(table).from_select(columns, source))
+        else:
+            db.session.execute(insert(table), group)
 
 
 def _bulk_delete(column: Any, values: Iterable[Any]) -> None:
@@ -1466,8 +1536,7 @@ def _advance_sequences(work: _Work) -> None:
 
 
 def _run_recompute(work: _Work, progress: ProgressCallback | None) -> int:
-    """One recompute call per lecture: the whole lecture, or the union of its stale cells
-    (a superset of them when several enrollments touch different sessions)."""
+    """One recompute call per lecture: the whole lecture, or its stale cells merged into one scope."""
     lectures = sorted(work.recompute_lectures)
     total = 0
     for done, lecture_id in enumerate(lectures, start=1):
@@ -1475,9 +1544,8 @@ def _run_recompute(work: _Work, progress: ProgressCallback | None) -> int:
             total += recompute_lecture(lecture_id)
         else:
             cells = work.cells[lecture_id]
-            enrollments = None if any(e is None for e, _ in cells) else frozenset().union(*(e for e, _ in cells))
-            sessions = None if any(s is None for _, s in cells) else frozenset().union(*(s for _, s in cells))
-            total += recompute(Scope(lecture_id, enrollments, sessions))
+            enrollments = None if cells.enrollments is None else frozenset(cells.enrollments)
+            total += recompute(Scope(lecture_id, enrollments, frozenset(cells.sessions)))
         if progress:
             progress("recompute", done, len(lectures))
     return total
@@ -1492,11 +1560,13 @@ def _count(data: Any) -> int:
     return sum(len(value) for value in data.values() if isinstance(value, list))
 
 
-def _prepare(data: Any, *, progress: ProgressCallback | None = None) -> tuple[ImportPlan, _Stored]:
+def _prepare(data: Any, *, progress: ProgressCallback | None = None
+             ) -> tuple[ImportPlan, _Stored, dict[str, dict[tuple, _Item]]]:
     """Validate a snapshot against the database and plan its diff, writing nothing.
 
     Raises ImportRejected with every problem found. The plan's `changes` and `counts()`
-    are what a preview shows.
+    are what a preview shows. Answers the plan, the stored rows it was made from and the
+    parsed items.
     """
     total = _count(data)
     if progress:
@@ -1510,7 +1580,7 @@ def _prepare(data: Any, *, progress: ProgressCallback | None = None) -> tuple[Im
         raise ImportRejected(problems)
     if progress:
         progress("validate", total, total)
-    return _plan(items, stored, after), stored
+    return _plan(items, stored, after), stored, items
 
 
 def preview_snapshot(data: Any) -> ImportPlan:
@@ -1528,18 +1598,25 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     Returns the change counts; a snapshot that changes nothing writes nothing. A service that
     records its own, more specific audit row passes `audit_import=False`.
     """
-    plan, stored = _prepare(data, progress=progress)
+    plan, stored, items = _prepare(data, progress=progress)
     if plan.is_empty:
         return plan.counts()
     for lecture_id in sorted(plan.lecture_ids):
         lock_lecture(lecture_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Read again under the locks, so what is validated is what gets written. (lock_lecture
-        # takes no row lock on SQLite, so a second read would protect nothing there.)
-        plan, stored = _prepare(data)
-        if plan.is_empty:
-            return plan.counts()
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if plan.lecture_ids and postgresql:
+        # Read the stored rows again under the locks, so what is validated is what gets written:
+        # a writer may have committed between the first read and the locks. Validation and plan
+        # depend on nothing but the snapshot and these rows, so when the rows are the same they
+        # stand; only when something changed are they made again. With no lock taken (the
+        # snapshot touches no stored lecture) a second read would protect nothing, and on
+        # SQLite lock_lecture takes no row lock.
+        if _load(items) != stored:
+            plan, stored, items = _prepare(data)
+            if plan.is_empty:
+                return plan.counts()
     result = plan.counts()
+    inserted_before = _inserted_rows() if postgresql else None
     _apply(plan, stored, progress)
     assert plan._work is not None
     # SPEC §7: a changed answer key regrades the exam's OMR-graded attempts before the recompute
@@ -1549,4 +1626,56 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     result.recomputed = _run_recompute(plan._work, progress)
     if audit_import:
         audit.record("import_snapshot", "snapshot", None, None, result.as_dict(), user)
+    if inserted_before is not None:
+        result.grown_tables = _grown_tables(inserted_before)
     return result
+
+
+# A table is analysed after an import that inserted more than ANALYZE_MIN_ROWS rows plus
+# ANALYZE_SHARE of the rows the planner last counted in it: autovacuum's own rule with a larger
+# base (docs/decisions.md, 13).
+ANALYZE_MIN_ROWS = 1000
+ANALYZE_SHARE = 0.1
+
+
+def _inserted_rows() -> dict[str, int]:
+    """Rows inserted per table as this connection's statistics count them (PostgreSQL).
+
+    `pg_stat_xact_user_tables` counts this transaction's inserts, but on PostgreSQL 15 also
+    those of the connection's earlier transactions until they reach the shared statistics
+    (at most a second later, once the connection is idle): an import takes the difference.
+    """
+    return dict(db.session.execute(text(
+        "SELECT relname, n_tup_ins FROM pg_stat_xact_user_tables WHERE schemaname = current_schema()")).all())
+
+
+def _grown_tables(inserted_before: Mapping[str, int]) -> tuple[str, ...]:
+    """The tables into which the import (recompute included) inserted more rows than the planner's
+    statistics can stand (`pg_class.reltuples`: -1 for a table never analysed)."""
+    rows = db.session.execute(text(
+        "SELECT s.relname, s.n_tup_ins, c.reltuples FROM pg_stat_xact_user_tables AS s "
+        "JOIN pg_class AS c ON c.oid = s.relid WHERE s.schemaname = current_schema()")).all()
+    return tuple(sorted(
+        name for name, inserted, reltuples in rows
+        if inserted - inserted_before.get(name, 0) > ANALYZE_MIN_ROWS + ANALYZE_SHARE * max(reltuples, 0)
+    ))
+
+
+def analyze_grown_tables(result: ImportResult) -> None:
+    """ANALYZE the tables an import grew; call it after the import's transaction committed.
+
+    Until autovacuum gets to them, the planner has no statistics for the new rows and plans
+    with default estimates (a single cell's recompute then hash-joins every answer fact). Runs
+    in a transaction of its own and commits it; a failure is logged and left to autovacuum,
+    since the import itself is already committed.
+    """
+    if not result.grown_tables:
+        return
+    names = ", ".join('"' + name.replace('"', '""') + '"' for name in result.grown_tables)
+    try:
+        db.session.execute(text(f"ANALYZE {names}"))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("ANALYZE %s after an import failed; autovacuum will do it", names,
+                                   exc_info=True)

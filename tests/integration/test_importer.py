@@ -261,6 +261,87 @@ def test_query_count_does_not_grow_with_the_items(app, count_queries):
     assert large.count == small.count
 
 
+def test_query_count_does_not_grow_with_items_that_leave_fields_null(app, count_queries):
+    """Rows where some fields are null and others not, alternating, are still inserted together."""
+    def academy(first_id: int, students: int) -> dict:
+        snapshot = base()
+        for n in range(students):
+            sid = first_id + n
+            snapshot["students"].append({"id": sid, "name": f"Student {sid}", "contact": None if n % 2 else "010"})
+            snapshot["enrollments"].append({"id": sid, "student_id": sid, "lecture_id": 1})
+            snapshot["exams"].append({"id": sid, "title": f"Quiz {sid}", "session_ids": [12],
+                                      "pass_score": None if n % 3 else 50})
+            snapshot["attempts"].append({
+                "enrollment_id": sid, "exam_id": 500, "attempt_no": 1, "score": n % 100,
+                "submitted_at": None if n % 2 else "2026-03-09T10:00:00+09:00",
+                "answers": [{"question": q, "is_correct": False, "invalid_reason": "BLANK" if (n + q) % 2 else None}
+                            for q in (1, 2, 3)]})
+        return snapshot
+
+    with count_queries() as small:
+        import_snapshot(academy(10_000, 3))
+    db.session.rollback()
+    with count_queries() as large:
+        import_snapshot(academy(20_000, 60))
+    assert large.count == small.count
+    reasons = db.session.execute(select(AnswerFact.invalid_reason, func.count())
+                                 .group_by(AnswerFact.invalid_reason)).all()
+    assert dict(reasons) == {"BLANK": 90, "LOW_CONFIDENCE": 1, None: 91}
+
+
+# ---------------------------------------------------------------- validated once, against what is written
+
+
+def spy_on_validation(monkeypatch) -> list[int]:
+    """Count the validations of a snapshot (the real one runs)."""
+    import dashboard.importer
+
+    calls: list[int] = []
+    original = dashboard.importer._validate
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard.importer, "_validate", counting)
+    return calls
+
+
+def test_a_snapshot_is_validated_once_when_nothing_changes_meanwhile(app, monkeypatch):
+    calls = spy_on_validation(monkeypatch)
+    import_snapshot(base())
+    db.session.commit()
+    assert len(calls) == 1  # a first import locks no stored lecture
+    result = import_snapshot({"attempts": [{"enrollment_id": 1000, "exam_id": 500, "attempt_no": 1, "score": 60}]})
+    assert result.updated == zeros(attempts=1) and result.recomputed == 1
+    # Lecture 1 was locked and, on PostgreSQL, its rows read again: the same, so one validation.
+    assert len(calls) == 2
+
+
+def test_a_change_committed_before_the_lock_is_validated_against(app, monkeypatch):
+    """PostgreSQL: a writer commits between the first read and the lock; the snapshot is checked again."""
+    import dashboard.importer
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("lock_lecture takes no row lock on SQLite: the whole file is locked on write instead")
+    import_snapshot(base())
+    db.session.commit()
+    calls = spy_on_validation(monkeypatch)
+    original = dashboard.importer.lock_lecture
+
+    def writer_commits_first(lecture_id: int) -> None:
+        with db.engine.begin() as other:
+            other.execute(Attempt.__table__.update().values(score=D("90")))
+        original(lecture_id)
+
+    monkeypatch.setattr(dashboard.importer, "lock_lecture", writer_commits_first)
+    with pytest.raises(ImportRejected) as excinfo:
+        import_snapshot({"exams": [{"id": 500, "max_score": 80}]})
+    assert [str(p) for p in excinfo.value.errors] == [
+        "exams[0].max_score: is below stored scores (enrollment 1000 attempt 1: 90.00)"]
+    assert len(calls) == 2
+
+
 # ---------------------------------------------------------------- refusals of a snapshot on its own
 
 
@@ -432,6 +513,27 @@ def test_refused_against_the_stored_state(app, count_queries, snapshot, field, m
     matching = [p for p in excinfo.value.errors if p.field == field]
     assert matching, [str(p) for p in excinfo.value.errors]
     assert message in matching[0].message
+
+
+def test_an_exam_shared_by_two_lectures_keeps_the_links_its_attempts_need(app):
+    import_snapshot(base())
+    import_snapshot({"exams": [{"id": 500, "session_ids": [12, 21]}],
+                     "attempts": [{"enrollment_id": 2000, "exam_id": 500, "attempt_no": 1, "score": 50}]})
+    db.session.commit()
+
+    with pytest.raises(ImportRejected) as excinfo:
+        import_snapshot({"exams": [{"id": 500, "session_ids": [12]}]})
+    assert [str(p) for p in excinfo.value.errors] == [
+        "exams[0].session_ids: exam 500 would no longer be linked to a session of lecture 2, "
+        "which attempts of enrollment 2000 need"]
+    with pytest.raises(ImportRejected) as excinfo:
+        import_snapshot({"sessions": [{"id": 21, "delete": True}]})
+    assert fields_of(excinfo) == ["sessions[0].delete"]
+    # The same links are no change; without its attempt, lecture 2 may lose the exam.
+    assert import_snapshot({"exams": [{"id": 500, "session_ids": [21, 12]}]}).updated == zeros()
+    result = import_snapshot({"exams": [{"id": 500, "session_ids": [12]}],
+                              "attempts": [{"enrollment_id": 2000, "exam_id": 500, "attempt_no": 1, "delete": True}]})
+    assert result.updated == zeros(exams=1) and result.deleted == zeros(attempts=1)
 
 
 def test_state_changes_that_stay_consistent_are_accepted(app):

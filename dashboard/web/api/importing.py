@@ -2,13 +2,14 @@
 
 Admin only. The body may be large (LARGE_BODY_ENDPOINTS gives this endpoint the 64 MB limit).
 A rejected snapshot answers 400 with `field` naming the first problem's item and `errors`
-listing every problem; nothing is written (the request rolls back).
+listing every problem; nothing is written (the request rolls back). After a committed import the
+tables it grew substantially are analysed (PostgreSQL), before the answer leaves.
 """
 from __future__ import annotations
 
-from flask import jsonify
+from flask import after_this_request, g, jsonify
 
-from ...importer import ImportRejected, import_snapshot as run_import
+from ...importer import ImportRejected, analyze_grown_tables, import_snapshot as run_import
 from . import ApiError, bp, current_api_user, forbidden, json_body, validation_error
 
 
@@ -28,4 +29,16 @@ def import_snapshot():
                   for problem in exc.errors]
         first = errors[0] if errors else {"message": "The snapshot is invalid.", "field": None}
         raise ApiError(400, first["message"], first["field"], errors) from None
+    # The blueprint commits when the view returns, before Flask's after-request step. A retried
+    # attempt replaces what an aborted one found; only the first callback finds anything.
+    g.import_result = result
+    after_this_request(_analyze_once_committed)
     return jsonify(result.as_dict())
+
+
+def _analyze_once_committed(response):
+    """A 200 answer means the import's transaction committed (a failed commit answers an error)."""
+    result = g.pop("import_result", None)
+    if result is not None and response.status_code == 200:
+        analyze_grown_tables(result)
+    return response
