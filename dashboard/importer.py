@@ -1601,20 +1601,26 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     plan, stored, items = _prepare(data, progress=progress)
     if plan.is_empty:
         return plan.counts()
-    for lecture_id in sorted(plan.lecture_ids):
-        lock_lecture(lecture_id)
     postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if plan.lecture_ids and postgresql:
+    locked: set[int] = set()
+    while True:
+        for lecture_id in sorted(plan.lecture_ids - locked):
+            lock_lecture(lecture_id)
+        locked |= plan.lecture_ids
         # Read the stored rows again under the locks, so what is validated is what gets written:
         # a writer may have committed between the first read and the locks. Validation and plan
         # depend on nothing but the snapshot and these rows, so when the rows are the same they
-        # stand; only when something changed are they made again. With no lock taken (the
-        # snapshot touches no stored lecture) a second read would protect nothing, and on
-        # SQLite lock_lecture takes no row lock.
-        if _load(items) != stored:
-            plan, stored, items = _prepare(data)
-            if plan.is_empty:
-                return plan.counts()
+        # stand; only when something changed are they made again — and when the new plan touches
+        # a lecture not locked yet, that one is locked and the rows read once more. With no lock
+        # taken (the snapshot touches no stored lecture) a second read would protect nothing,
+        # and on SQLite lock_lecture takes no row lock.
+        if not (plan.lecture_ids and postgresql) or _load(items) == stored:
+            break
+        plan, stored, items = _prepare(data)
+        if plan.is_empty:
+            return plan.counts()
+        if plan.lecture_ids <= locked:
+            break
     result = plan.counts()
     inserted_before = _inserted_rows() if postgresql else None
     _apply(plan, stored, progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -340,6 +340,39 @@ def test_a_change_committed_before_the_lock_is_validated_against(app, monkeypatc
     assert [str(p) for p in excinfo.value.errors] == [
         "exams[0].max_score: is below stored scores (enrollment 1000 attempt 1: 90.00)"]
     assert len(calls) == 2
+
+
+def test_a_lecture_a_concurrent_change_brings_into_the_import_is_locked_too(app, monkeypatch):
+    """PostgreSQL: while the import waits for lecture 1, a writer links its exam to a new session of
+    lecture 2; the plan made again under the lock recomputes lecture 2 too, so lecture 2 is locked
+    (and the rows read once more) before anything is written."""
+    import dashboard.importer
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("lock_lecture takes no row lock on SQLite: the whole file is locked on write instead")
+    import_snapshot(base())
+    db.session.commit()
+    calls = spy_on_validation(monkeypatch)
+    original = dashboard.importer.lock_lecture
+    locked: list[int] = []
+
+    def writer_commits_first(lecture_id: int) -> None:
+        if not locked:
+            with db.engine.begin() as other:
+                other.execute(LectureSession.__table__.insert().values(id=22, lecture_id=2, order=2, title="Unit 2",
+                                                                       date=date(2026, 3, 10)))
+                other.execute(ExamSession.__table__.insert().values(exam_id=500, session_id=22))
+        locked.append(lecture_id)
+        original(lecture_id)
+
+    monkeypatch.setattr(dashboard.importer, "lock_lecture", writer_commits_first)
+    result = import_snapshot({"exams": [{"id": 500, "pass_score": 50}]})
+    assert locked[:2] == [1, 2]
+    assert len(calls) == 2  # the first plan, then the plan under the locks; the third read found no change
+    cell = db.session.execute(select(SessionProgress).where(SessionProgress.enrollment_id == 2000,
+                                                            SessionProgress.session_id == 22)).scalar_one()
+    assert [exam["exam_id"] for exam in cell.exam_meta["exams"]] == [500]
+    assert result.updated["exams"] == 1
 
 
 # ---------------------------------------------------------------- refusals of a snapshot on its own
