@@ -1147,19 +1147,26 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
 
 @dataclass
 class _StaleCells:
-    """The stale cells of one lecture, merged into one scope: `enrollments` (None: every one)
-    by `sessions` — a superset of them when several enrollments touch different sessions."""
+    """The stale cells of one lecture: whole `sessions` (every enrollment's cell of them) and
+    single `cells` (enrollment, session) besides."""
 
-    enrollments: set[int] | None = field(default_factory=set)
     sessions: set[int] = field(default_factory=set)
+    cells: set[tuple[int, int]] = field(default_factory=set)
 
     def add(self, enrollment_id: int | None, session_ids: Iterable[int]) -> None:
         """Cells of one enrollment (None: every enrollment) in these sessions."""
         if enrollment_id is None:
-            self.enrollments = None
-        elif self.enrollments is not None:
-            self.enrollments.add(enrollment_id)
-        self.sessions.update(session_ids)
+            self.sessions.update(session_ids)
+        else:
+            self.cells.update((enrollment_id, session_id) for session_id in session_ids)
+
+    def scopes(self, lecture_id: int) -> list[Scope]:
+        """At most two recompute scopes: the whole sessions, then the single cells outside them."""
+        scopes = [Scope(lecture_id, None, frozenset(self.sessions))] if self.sessions else []
+        cells = {cell for cell in self.cells if cell[1] not in self.sessions}
+        if cells:
+            scopes.append(Scope.of_cells(lecture_id, cells))
+        return scopes
 
 
 @dataclass
@@ -1536,16 +1543,15 @@ def _advance_sequences(work: _Work) -> None:
 
 
 def _run_recompute(work: _Work, progress: ProgressCallback | None) -> int:
-    """One recompute call per lecture: the whole lecture, or its stale cells merged into one scope."""
+    """Per lecture, the whole lecture or exactly its stale cells (at most two recompute calls)."""
     lectures = sorted(work.recompute_lectures)
     total = 0
     for done, lecture_id in enumerate(lectures, start=1):
         if lecture_id in work.whole:
             total += recompute_lecture(lecture_id)
         else:
-            cells = work.cells[lecture_id]
-            enrollments = None if cells.enrollments is None else frozenset(cells.enrollments)
-            total += recompute(Scope(lecture_id, enrollments, frozenset(cells.sessions)))
+            for scope in work.cells[lecture_id].scopes(lecture_id):
+                total += recompute(scope)
         if progress:
             progress("recompute", done, len(lectures))
     return total

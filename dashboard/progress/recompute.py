@@ -49,11 +49,19 @@ from . import bulk, rules
 
 @dataclass(frozen=True)
 class Scope:
-    """Which cells of one lecture to recompute: enrollment_ids x session_ids (None = all)."""
+    """Which cells of one lecture to recompute: enrollment_ids x session_ids (None = all), or
+    with `cells` only those (enrollment, session) cells of that block (`Scope.of_cells`)."""
 
     lecture_id: int
     enrollment_ids: frozenset[int] | None = None
     session_ids: frozenset[int] | None = None
+    cells: frozenset[tuple[int, int]] | None = None
+
+    @classmethod
+    def of_cells(cls, lecture_id: int, cells) -> "Scope":
+        """Exactly these (enrollment_id, session_id) cells, however scattered over the lecture."""
+        cells = frozenset(cells)
+        return cls(lecture_id, frozenset(e for e, _ in cells), frozenset(s for _, s in cells), cells)
 
 
 # ---------------------------------------------------------------- entry points
@@ -431,6 +439,16 @@ class _Writer:
         self.stamp_ahead = scope.enrollment_ids is None and scope.session_ids is None
         self.unchanged_cell_ids: list[int] = []
         self.unchanged_lecture_ids: list[int] = []
+        # A scope of scattered cells: each enrollment's sessions among the scope's.
+        self._cell_sessions: dict[int, list[rules.SessionInfo]] | None = None
+        if scope.cells is not None:
+            wanted: dict[int, set[int]] = defaultdict(set)
+            for enrollment_id, session_id in scope.cells:
+                wanted[enrollment_id].add(session_id)
+            self._cell_sessions = {
+                enrollment_id: [session for session in facts.scope_sessions if session.id in session_ids]
+                for enrollment_id, session_ids in wanted.items()
+            }
 
     def run(self) -> int:
         facts = self.facts
@@ -445,8 +463,9 @@ class _Writer:
                 cell_rows: list[tuple] = []
                 link_rows: list[tuple] = []
                 for enrollment in chunk:
-                    outcomes = self._plan_cells(enrollment, cell_rows)
-                    for session in facts.scope_sessions:
+                    sessions = self._sessions_of(enrollment)
+                    outcomes = self._plan_cells(enrollment, sessions, cell_rows)
+                    for session in sessions:
                         self._plan_links(enrollment, session, outcomes.get(session.id), link_rows)
                     self._plan_lecture(enrollment, outcomes, lecture_rows, findings)
                 statements.send(_CELL_UPSERT, cell_rows)
@@ -459,18 +478,24 @@ class _Writer:
                 _delete_by_ids(statements, SessionProgress, self.stale_cell_ids)
         return self.recomputed
 
+    def _sessions_of(self, enrollment: rules.EnrollmentInfo) -> list[rules.SessionInfo]:
+        """The scope's sessions of this enrollment, in order."""
+        if self._cell_sessions is None:
+            return self.facts.scope_sessions
+        return self._cell_sessions.get(enrollment.id, [])
+
     def _needs_widening(self) -> bool:
         """A held cell outside a session-narrowed scope that was never computed: its lecture
         progress could not be derived from stored cells."""
         facts = self.facts
         if self.scope.session_ids is None:
             return False
-        in_scope = {session.id for session in facts.scope_sessions}
-        outside = [session for session in facts.sessions.values() if session.id not in in_scope]
-        return any(
-            (enrollment.id, session.id) not in facts.stored_cells and rules.is_held(session, enrollment, self.today)
-            for enrollment in facts.enrollments.values() for session in outside
-        )
+        for enrollment in facts.enrollments.values():
+            in_scope = {session.id for session in self._sessions_of(enrollment)}
+            if any((enrollment.id, session.id) not in facts.stored_cells and session.id not in in_scope
+                   and rules.is_held(session, enrollment, self.today) for session in facts.sessions.values()):
+                return True
+        return False
 
     def _widened(self) -> int:
         """Recompute every session of the scope's enrollments (repairs cells never computed)."""
@@ -479,11 +504,12 @@ class _Writer:
 
     # -- session progress
 
-    def _plan_cells(self, enrollment: rules.EnrollmentInfo, rows: list[tuple]) -> dict[int, rules.SessionOutcome]:
+    def _plan_cells(self, enrollment: rules.EnrollmentInfo, sessions: list[rules.SessionInfo],
+                    rows: list[tuple]) -> dict[int, rules.SessionOutcome]:
         """The enrollment's held cells of the scope: new or changed rows planned, the rest counted."""
         facts, stamp = self.facts, self.stamp
         outcomes: dict[int, rules.SessionOutcome] = {}
-        for session in facts.scope_sessions:
+        for session in sessions:
             stored = facts.stored_cells.get((enrollment.id, session.id))
             if not rules.is_held(session, enrollment, self.today):
                 if stored is not None:

@@ -229,7 +229,7 @@ def test_recompute_covers_exactly_the_changed_cells(app, change, updated, recomp
     assert result.recomputed == recomputed
 
 
-def test_changes_in_one_lecture_are_merged_into_one_scope(app):
+def test_changes_in_one_lecture_recompute_their_cells(app):
     import_snapshot(base())
     result = import_snapshot({
         "attempts": [{"enrollment_id": 1000, "exam_id": 500, "attempt_no": 2, "score": 90}],
@@ -239,6 +239,25 @@ def test_changes_in_one_lecture_are_merged_into_one_scope(app):
     # Lecture 1: {1000, 1001} x {12} = 2; lecture 2: 2000 x 21 = 1.
     assert result.created == zeros(attempts=1, activities=2)
     assert result.recomputed == 3
+
+
+def test_scattered_cells_are_recomputed_exactly_not_as_a_block(app):
+    import_snapshot(base())
+    db.session.commit()
+    before = {(e, s): at for e, s, at in db.session.execute(select(
+        SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.calculated_at))}
+    result = import_snapshot({
+        "activities": [{"enrollment_id": 1000, "session_id": 11, "video_rate": 95},
+                       {"enrollment_id": 1001, "session_id": 12, "video_rate": 95}],
+        # A homework's max score: every enrollment's cell of session 12.
+        "homeworks": [{"id": 700, "max_score": 90}],
+    })
+    # Session 12 for 1000 and 1001 (the homework), and (1000, 11): 3 of the 4 held cells of
+    # lecture 1; the block {1000, 1001} x {11, 12} would have been 4. (1001, 11) is untouched.
+    assert result.recomputed == 3
+    after = {(e, s): at for e, s, at in db.session.execute(select(
+        SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.calculated_at))}
+    assert {cell for cell in after if after[cell] != before[cell]} == {(1000, 11), (1000, 12), (1001, 12)}
 
 
 def test_query_count_does_not_grow_with_the_items(app, count_queries):

@@ -91,6 +91,19 @@ def measure(count_queries, students: int, sessions: int) -> dict[str, int]:
         select(SessionProgress.video_completed)
         .where(SessionProgress.enrollment_id == enrollment_id, SessionProgress.session_id == session_id)
     ).scalar_one() is True
+    # Three scattered cells, each changed: as many statements however large the lecture.
+    scattered = {(enrollment_ids[0], session_ids[0]), (enrollment_ids[2], session_ids[-1]),
+                 (enrollment_ids[-1], session_ids[1])}
+    for enrollment_id, session_id in scattered:
+        db.session.execute(
+            update(Activity)
+            .where(Activity.enrollment_id == enrollment_id, Activity.session_id == session_id)
+            .values(attendance="offline")
+        )
+    with count_queries() as counter:
+        rows = recompute(Scope.of_cells(lecture_id, scattered))
+    counts["scattered cells"] = counter.count
+    assert rows == 3
     return counts
 
 
