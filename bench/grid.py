@@ -12,10 +12,8 @@ separately the read queries alone (dashboard.grid.load_grid). Figures go in docs
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.recompute import postgres_database  # noqa: E402
+from bench.common import on_each_database  # noqa: E402
 from dashboard import create_app, grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
@@ -51,13 +49,13 @@ def run(url: str, label: str, repeats: int) -> None:
             # minute); without them the planner picks a nested loop for the nav's clinic count.
             db.session.execute(text("ANALYZE"))
             db.session.commit()
-        admin_id = admin.id
+        admin_session_id = admin.get_id()  # Flask-Login's id: the user's id and password stamp
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
         for (students, sessions), lecture_id in lectures.items():
             client = app.test_client()
             with client.session_transaction() as session:
-                session["_user_id"] = str(admin_id)
+                session["_user_id"] = admin_session_id
             client.get(f"/lectures/{lecture_id}/")  # warm up: templates compiled, connections open
             page_times, sizes = [], []
             for _ in range(repeats):
@@ -88,16 +86,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", args.repeats)
-    if args.only != "sqlite":
-        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-        url, drop = postgres_database(base)
-        try:
-            run(url, "postgresql", args.repeats)
-        finally:
-            drop()
+    on_each_database(args.only, run, args.repeats)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.recompute import Statements, machine_speed, postgres_database  # noqa: E402
+from bench.common import Statements, machine_speed, on_each_database  # noqa: E402
 from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.importer import analyze_grown_tables, import_snapshot  # noqa: E402
@@ -210,16 +208,7 @@ def main() -> None:
                         help="Print a pyinstrument profile of this case.")
     args = parser.parse_args()
     print(f"machine: 10M-iteration Python loop in {min(machine_speed() for _ in range(3)):.2f} s (best of 3)")
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", args.students, args.sessions, args.profile)
-    if args.only != "sqlite":
-        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-        url, drop = postgres_database(base)
-        try:
-            run(url, "postgresql", args.students, args.sessions, args.profile)
-        finally:
-            drop()
+    on_each_database(args.only, run, args.students, args.sessions, args.profile)
 
 
 if __name__ == "__main__":

@@ -468,7 +468,7 @@ def main() -> None:
                 parser.error("--url needs --database-url (the database the running servers use, to fill it)")
             database_url = args.database_url
         else:
-            from bench.recompute import postgres_database
+            from bench.common import postgres_database
 
             base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
             database_url, drop = postgres_database(base)

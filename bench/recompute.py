@@ -10,18 +10,14 @@ Each PostgreSQL run uses a fresh database it creates and drops.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
@@ -29,13 +25,7 @@ from dashboard.models import Activity, Enrollment, LectureSession, ProgressPolic
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture  # noqa: E402
 from tests.academies import build_lecture  # noqa: E402
 
-
-class Statements:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args):
-        self.count += 1
+from bench.common import Statements, machine_speed, on_each_database  # noqa: E402
 
 
 def timed(fn, engine):
@@ -137,33 +127,6 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
         db.engine.dispose()
 
 
-def postgres_database(base_url: str):
-    import psycopg
-
-    url = make_url(base_url)
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    params = dict(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-                  dbname=url.database or "postgres", autocommit=True)
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(**params) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
-def machine_speed() -> float:
-    """Seconds for a fixed pure-Python loop: how fast this machine runs Python, so that figures
-    taken on different machines can be compared."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=300)
@@ -172,16 +135,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     print(f"machine: 10M-iteration Python loop in {min(machine_speed() for _ in range(3)):.2f} s (best of 3)")
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", args.students, args.sessions, args.repeats)
-    if args.only != "sqlite":
-        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-        url, drop = postgres_database(base)
-        try:
-            run(url, "postgresql", args.students, args.sessions, args.repeats)
-        finally:
-            drop()
+    on_each_database(args.only, run, args.students, args.sessions, args.repeats)
 
 
 if __name__ == "__main__":

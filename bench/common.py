@@ -1,0 +1,61 @@
+"""What the benchmark scripts share: a fresh PostgreSQL database per run, a statement counter,
+a machine-speed reference, and running one benchmark on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from typing import Callable
+
+from sqlalchemy.engine import make_url
+
+
+class Statements:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, *args):
+        self.count += 1
+
+
+def postgres_database(base_url: str):
+    import psycopg
+
+    url = make_url(base_url)
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    params = dict(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+                  dbname=url.database or "postgres", autocommit=True)
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(**params) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def machine_speed() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine runs Python, so that figures
+    taken on different machines can be compared."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def on_each_database(only: str | None, run: Callable[..., None], *args) -> None:
+    """`run(url, label, *args)` on a temporary SQLite file, then on a fresh PostgreSQL database
+    (BENCH_POSTGRES_URL names the server) that is dropped afterwards; `only` picks one."""
+    if only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{tmp}/bench.sqlite3", "sqlite", *args)
+    if only != "sqlite":
+        base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+        url, drop = postgres_database(base)
+        try:
+            run(url, "postgresql", *args)
+        finally:
+            drop()
