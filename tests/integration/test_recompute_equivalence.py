@@ -11,8 +11,10 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from dashboard.extensions import db
+from dashboard.models import Activity, Attempt, Enrollment, ExamSession, LectureSession
 from dashboard.progress.recompute import Scope, recompute, recompute_lecture
 from tests.academies import academies, load_academy
 from tests.reference import diff, expected_rows, stored_rows
@@ -20,6 +22,14 @@ from tests.reference import diff, expected_rows, stored_rows
 TODAY = date(2026, 4, 1)
 FIXTURE_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
                       deadline=None)
+
+
+def _ids_of(lecture_id: int) -> tuple[list[int], list[int]]:
+    """The lecture's enrollment ids and session ids."""
+    return (
+        db.session.execute(select(Enrollment.id).where(Enrollment.lecture_id == lecture_id)).scalars().all(),
+        db.session.execute(select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)).scalars().all(),
+    )
 
 
 def _check_all(lecture_ids: list[int]) -> None:
@@ -48,19 +58,10 @@ def test_whole_lecture_recompute_matches_the_reference(app, academy):
 @given(academy=academies(), seed=st.integers(0, 2**16))
 def test_cell_by_cell_recompute_in_any_order_matches_the_reference(app, academy, seed):
     """Recomputing single cells in a random order ends in the same rows as the reference."""
-    from sqlalchemy import select
-
-    from dashboard.models import Enrollment, LectureSession
-
     try:
         lecture_ids = load_academy(academy)
         for lecture_id in lecture_ids:
-            enrollment_ids = db.session.execute(
-                select(Enrollment.id).where(Enrollment.lecture_id == lecture_id)
-            ).scalars().all()
-            session_ids = db.session.execute(
-                select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)
-            ).scalars().all()
+            enrollment_ids, session_ids = _ids_of(lecture_id)
             # With no sessions an enrollment has no cell: its scope is the enrollment alone.
             cells = [(e, s) for e in enrollment_ids for s in session_ids] or [(e, None) for e in enrollment_ids]
             random.Random(seed).shuffle(cells)
@@ -77,20 +78,11 @@ def test_cell_by_cell_recompute_in_any_order_matches_the_reference(app, academy,
 def test_scattered_cells_in_random_groups_match_the_reference(app, academy, seed):
     """Recomputing random groups of scattered cells (Scope.of_cells), on a lecture never computed
     before (so groups must widen), ends in the same rows as the reference."""
-    from sqlalchemy import select
-
-    from dashboard.models import Enrollment, LectureSession
-
     try:
         lecture_ids = load_academy(academy)
         chooser = random.Random(seed)
         for lecture_id in lecture_ids:
-            enrollment_ids = db.session.execute(
-                select(Enrollment.id).where(Enrollment.lecture_id == lecture_id)
-            ).scalars().all()
-            session_ids = db.session.execute(
-                select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)
-            ).scalars().all()
+            enrollment_ids, session_ids = _ids_of(lecture_id)
             cells = [(e, s) for e in enrollment_ids for s in session_ids]
             chooser.shuffle(cells)
             while cells:
@@ -110,10 +102,6 @@ def test_scattered_cells_in_random_groups_match_the_reference(app, academy, seed
 def test_exactly_the_changed_cells_recomputed_match_the_reference(app, academy, seed):
     """After a whole-lecture recompute, random activities and attempt scores change; recomputing
     exactly the cells they feed (Scope.of_cells, in random groups) ends in the reference's rows."""
-    from sqlalchemy import select
-
-    from dashboard.models import Activity, Attempt, Enrollment, ExamSession, LectureSession
-
     try:
         lecture_ids = load_academy(academy)
         for lecture_id in lecture_ids:
