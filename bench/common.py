@@ -1,14 +1,21 @@
-"""What the benchmark scripts share: a fresh PostgreSQL database per run, a statement counter,
-a machine-speed reference, and running one benchmark on SQLite and on PostgreSQL."""
+"""What the benchmark scripts share: a fresh PostgreSQL database per run, the app with its schema
+on it, a statement counter, a machine-speed reference, and running one benchmark on SQLite and on
+PostgreSQL."""
 from __future__ import annotations
 
 import os
 import tempfile
 import time
 import uuid
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
+from flask import Flask
 from sqlalchemy.engine import make_url
+
+from dashboard import create_app
+from dashboard.extensions import db
+from tests.academies import TODAY
 
 
 class Statements:
@@ -59,3 +66,18 @@ def on_each_database(only: str | None, run: Callable[..., None], *args) -> None:
             run(url, "postgresql", *args)
         finally:
             drop()
+
+
+@contextmanager
+def bench_app(url: str) -> Iterator[Flask]:
+    """The app on `url` (the academy's date: the tests' TODAY) with the schema created, inside its
+    app context; the schema is dropped after."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": TODAY.isoformat(), "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()

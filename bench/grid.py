@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import on_each_database  # noqa: E402
-from dashboard import create_app, grid  # noqa: E402
+from bench.common import bench_app, on_each_database  # noqa: E402
+from dashboard import grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
 from dashboard.progress.recompute import recompute_lecture  # noqa: E402
@@ -32,9 +32,7 @@ SIZES = ((40, 40), (300, 40))
 
 
 def run(url: str, label: str, repeats: int) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": "2026-04-01", "SECRET_KEY": "bench"})
-    with app.app_context():
-        db.create_all()
+    with bench_app(url) as app:
         admin = User(username="bench-admin", password_hash="!", role="admin", is_active=True)
         db.session.add(admin)
         db.session.flush()
@@ -76,9 +74,6 @@ def run(url: str, label: str, repeats: int) -> None:
                   f"{statistics.median(page_times) * 1000:.0f} ms, max {max(page_times) * 1000:.0f} ms, "
                   f"{sizes[-1] / 1024:.0f} KiB; read queries alone median "
                   f"{statistics.median(query_times) * 1000:.0f} ms in {len(statements)} statements")
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 def main() -> None:

@@ -29,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.common import Statements, machine_speed, on_each_database  # noqa: E402
-from dashboard import create_app  # noqa: E402
+from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.importer import analyze_grown_tables, import_snapshot  # noqa: E402
 from dashboard.progress.recompute import Scope, recompute  # noqa: E402
@@ -168,11 +167,9 @@ def single_cell_ms(students: int, sessions: int, repeats: int = 15) -> float:
 
 
 def run(url: str, label: str, students: int, sessions: int, profile: str | None) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": TODAY.isoformat(), "SECRET_KEY": "bench"})
     snapshot = build_snapshot(students, sessions)
     changed, rescored = rescore(snapshot, 0.01)
-    with app.app_context():
-        db.create_all()
+    with bench_app(url):
         engine = db.engine
         cases = (("first", "first import into an empty database", snapshot),
                  ("again", "the same file again", snapshot),
@@ -194,9 +191,6 @@ def run(url: str, label: str, students: int, sessions: int, profile: str | None)
             if name == "again":
                 assert result.recomputed == 0 and not any(result.created.values()) \
                     and not any(result.updated.values()), "a re-import must change nothing"
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 def main() -> None:

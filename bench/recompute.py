@@ -19,13 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, select, text, update  # noqa: E402
 
-from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import Activity, Enrollment, LectureSession, ProgressPolicy  # noqa: E402
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture  # noqa: E402
 from tests.academies import build_lecture  # noqa: E402
 
-from bench.common import Statements, machine_speed, on_each_database  # noqa: E402
+from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 
 
 def timed(fn, engine):
@@ -42,9 +41,7 @@ def timed(fn, engine):
 
 
 def run(url: str, label: str, students: int, sessions: int, repeats: int) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": "2026-04-01", "SECRET_KEY": "bench"})
-    with app.app_context():
-        db.create_all()
+    with bench_app(url):
         engine = db.engine
         # The first recompute of a freshly loaded lecture writes every row: measured on several
         # lectures built alike (seeds differ), the last of which the cases below reuse.
@@ -122,9 +119,6 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
         print(f"[{label}] single cell edit (lock + input write + recompute): median "
               f"{statistics.median(times) * 1000:.1f} ms, p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.1f} ms; "
               f"recompute statements min {min(counts)} max {max(counts)}")
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 def main() -> None:
