@@ -20,37 +20,20 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from dashboard import omr
 from dashboard.extensions import db
-from dashboard.models import Attempt, ExamQuestion
+from dashboard.models import Attempt
+
+from tests.web.factories import ALL_RIGHT, UNSURE, add_answer_key, read_scan
 
 from .conftest import shot, sign_in
 
-ALL_RIGHT = [
-    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
-    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
-    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
-    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
-]
-
-
-def read(academy, enrollment, answers, identifier) -> int:
-    scan = omr.register_scan(None, {"exam_id": academy.quiz.id,
-                                    "enrollment_id": enrollment.id if enrollment else None})
-    omr.record_result(None, scan.id, {"status": "DONE", "error": None, "result": {
-        "version": "omr-2.1", "mode": "template", "identifier": identifier, "answers": answers}})
-    return scan.id
-
-
 @pytest.fixture
 def scans(academy):
-    for number, answer in ((1, "1"), (2, "2"), (3, "3"), (4, "24")):
-        db.session.add(ExamQuestion(exam_id=academy.quiz.id, number=number, answer=answer, points=Decimal(25)))
-    db.session.flush()
-    unsure = [dict(a, confidence=0.61) if a["question"] == 2 else a for a in ALL_RIGHT]
+    add_answer_key(academy.quiz)
+    template = {"version": "omr-2.1", "mode": "template"}
     ids = {
-        "unsure": read(academy, academy.park, unsure, {"status": "ok", "enrollment_id": academy.park.id}),
-        "nameless": read(academy, None, ALL_RIGHT, {"status": "blank", "enrollment_id": None}),
+        "unsure": read_scan(academy.quiz, academy.park, UNSURE, **template),
+        "nameless": read_scan(academy.quiz, None, ALL_RIGHT, {"status": "blank", "enrollment_id": None}, **template),
     }
     db.session.commit()
     return ids

@@ -22,8 +22,7 @@ import pytest
 
 from dashboard import omr, omr_review
 from dashboard.extensions import db
-from dashboard.queries import id_or_none
-from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan
+from dashboard.models import MAX_ID, Exam, OmrScan
 from dashboard.omr_review import (
     QueueFilters,
     assignable,
@@ -33,16 +32,9 @@ from dashboard.omr_review import (
     load_row,
     review_count,
 )
+from dashboard.queries import id_or_none
+from tests.web.factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, make_exam, read_scan
 
-from tests.web.factories import Academy, build_academy, make_exam
-
-ALL_RIGHT = [
-    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
-    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
-    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
-    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
-]
-UNSURE = [dict(a, confidence=0.61) if a["question"] == 2 else a for a in ALL_RIGHT]
 BLANK = [{"question": 1, "detected": [], "marking": "blank", "confidence": 0.9, "status": "ok"}]
 NOBODY = {"status": "blank", "enrollment_id": None}
 
@@ -60,39 +52,23 @@ class Scans:
     shared: int
 
 
-def add_key(exam: Exam, key: dict[int, str], points: int) -> None:
-    for number, answer in key.items():
-        db.session.add(ExamQuestion(exam_id=exam.id, number=number, answer=answer, points=Decimal(points)))
-    db.session.flush()
-
-
-def scan(exam: Exam, enrollment, answers=None, identifier=None) -> int:
-    """A scan registered (for `enrollment`, or nobody) and, given `answers`, read by the worker."""
-    registered = omr.register_scan(None, {"exam_id": exam.id, "enrollment_id": enrollment.id if enrollment else None})
-    if answers is not None:
-        identifier = identifier or {"status": "ok", "enrollment_id": enrollment.id}
-        omr.record_result(None, registered.id, {"status": "DONE", "error": None,
-                                                "result": {"identifier": identifier, "answers": answers}})
-    return registered.id
-
-
 @pytest.fixture
 def scans(app) -> Scans:
     academy = build_academy()
-    add_key(academy.quiz, {1: "1", 2: "2", 3: "3", 4: "24"}, 25)
+    add_answer_key(academy.quiz)
     triangles_exam = make_exam([academy.geometry_week], title="Geometry quiz")
-    add_key(triangles_exam, {1: "2"}, 10)
+    add_answer_key(triangles_exam, {1: "2"}, 10)
     mock_exam = make_exam([academy.weeks[0], academy.geometry_week], title="Mock exam")
-    add_key(mock_exam, {1: "1", 2: "2", 3: "3", 4: "24"}, 25)
-    add_key(make_exam([academy.weeks[0]], title="Alpha test"), {1: "1"}, 10)  # no scan: never offered
+    add_answer_key(mock_exam)
+    add_answer_key(make_exam([academy.weeks[0]], title="Alpha test"), {1: "1"}, 10)  # no scan: never offered
     return Scans(
         academy, triangles_exam, mock_exam,
-        unsure=scan(academy.quiz, academy.park, UNSURE),
-        nameless=scan(academy.quiz, None, ALL_RIGHT, NOBODY),
-        clean=scan(academy.quiz, academy.minji, ALL_RIGHT),
-        waiting=scan(academy.quiz, academy.jisoo),
-        triangles=scan(triangles_exam, academy.minho, BLANK),
-        shared=scan(mock_exam, None, ALL_RIGHT, NOBODY),
+        unsure=read_scan(academy.quiz, academy.park, UNSURE),
+        nameless=read_scan(academy.quiz, None, ALL_RIGHT, NOBODY),
+        clean=read_scan(academy.quiz, academy.minji, ALL_RIGHT),
+        waiting=read_scan(academy.quiz, academy.jisoo),
+        triangles=read_scan(triangles_exam, academy.minho, BLANK),
+        shared=read_scan(mock_exam, None, ALL_RIGHT, NOBODY),
     )
 
 

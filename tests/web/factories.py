@@ -12,6 +12,7 @@ from itertools import count
 
 from sqlalchemy import select
 
+from dashboard import omr
 from dashboard.accounts import create_token
 from dashboard.extensions import db
 from dashboard.models import (
@@ -20,6 +21,7 @@ from dashboard.models import (
     ClinicLink,
     Enrollment,
     Exam,
+    ExamQuestion,
     ExamSession,
     Homework,
     HomeworkSubmission,
@@ -78,6 +80,40 @@ def make_exam(sessions: list[LectureSession], pass_score: Decimal | int | None =
     for session in sessions:
         _flushed(ExamSession(exam_id=exam.id, session_id=session.id))
     return exam
+
+
+# ---------------------------------------------------------------- OMR
+
+# The quiz key most OMR tests use: 1:"1", 2:"2", 3:"3", 4:"24" (choose-all), and a sheet read
+# right on every question by the worker.
+QUIZ_KEY = {1: "1", 2: "2", 3: "3", 4: "24"}
+ALL_RIGHT = [
+    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
+    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
+    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
+    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
+]
+# Question 2 read right, but at confidence 0.61 < 0.70: flagged.
+UNSURE = [dict(answer, confidence=0.61) if answer["question"] == 2 else answer for answer in ALL_RIGHT]
+
+
+def add_answer_key(exam: Exam, key: dict[int, str] = QUIZ_KEY, points: Decimal | int = 25) -> None:
+    """The exam's answer key, every question worth `points`."""
+    for number, answer in key.items():
+        db.session.add(ExamQuestion(exam_id=exam.id, number=number, answer=answer, points=Decimal(points)))
+    db.session.flush()
+
+
+def read_scan(exam: Exam, enrollment: Enrollment | None, answers: list[dict] | None = None,
+              identifier: dict | None = None, **result: object) -> int:
+    """A scan registered for `enrollment` (or nobody) and, given `answers`, read by the worker with
+    `identifier` (by default an ok one naming `enrollment`) and any other `result` fields."""
+    scan = omr.register_scan(None, {"exam_id": exam.id, "enrollment_id": enrollment.id if enrollment else None})
+    if answers is not None:
+        identifier = identifier or {"status": "ok", "enrollment_id": enrollment.id}
+        omr.record_result(None, scan.id, {"status": "DONE", "error": None,
+                                          "result": {**result, "identifier": identifier, "answers": answers}})
+    return scan.id
 
 
 def make_attempt(enrollment: Enrollment, exam: Exam, score: Decimal | int | str, attempt_no: int = 1,

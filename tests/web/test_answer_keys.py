@@ -17,16 +17,9 @@ from dashboard import omr
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExamQuestion, OmrScan, SessionProgress
 
-from .factories import build_academy, make_exam
+from .factories import ALL_RIGHT, QUIZ_KEY, add_answer_key, build_academy, make_exam, read_scan
 from .pages import HTMX, csrf_token, sign_in
 
-KEY = ((1, "1"), (2, "2"), (3, "3"), (4, "24"))
-ALL_RIGHT = [
-    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
-    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
-    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
-    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
-]
 
 
 @pytest.fixture
@@ -36,19 +29,11 @@ def academy(app):
     return built
 
 
-def add_key(exam, points=25):
-    for number, answer in KEY:
-        db.session.add(ExamQuestion(exam_id=exam.id, number=number, answer=answer, points=Decimal(points)))
-    db.session.flush()
-
-
 def graded_scan(academy, enrollment, answers=ALL_RIGHT) -> OmrScan:
     """A scan of the quiz registered for `enrollment` and read by the worker (committed)."""
-    scan = omr.register_scan(None, {"exam_id": academy.quiz.id, "enrollment_id": enrollment.id})
-    omr.record_result(None, scan.id, {"status": "DONE", "error": None, "result": {
-        "identifier": {"status": "ok", "enrollment_id": enrollment.id}, "answers": answers}})
+    scan_id = read_scan(academy.quiz, enrollment, answers)
     db.session.commit()
-    return scan
+    return db.session.get(OmrScan, scan_id)
 
 
 def url(exam) -> str:
@@ -92,7 +77,7 @@ def test_anonymous_visitor_is_sent_to_login(client, academy):
 
 @pytest.mark.parametrize("who", ["admin", "teacher_a"])
 def test_admin_and_the_lectures_teacher_get_the_editor(client, academy, who):
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
     sign_in(client, academy.users[who])
     html = client.get(url(academy.quiz)).get_data(as_text=True)
@@ -102,7 +87,7 @@ def test_admin_and_the_lectures_teacher_get_the_editor(client, academy, who):
 
 
 def test_staff_read_the_key_without_a_form_and_may_not_post(client, academy):
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
     sign_in(client, academy.users["staff"])
     html = client.get(url(academy.quiz)).get_data(as_text=True)
@@ -166,9 +151,9 @@ def test_a_new_key_is_saved_audited_and_answers_the_editor_with_the_counts(clien
 
 
 def test_saving_the_same_key_again_writes_nothing(client, academy):
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
-    response = post_as(client, academy, "admin", [(n, a, "25.00") for n, a in KEY])
+    response = post_as(client, academy, "admin", [(n, a, "25.00") for n, a in QUIZ_KEY.items()])
     assert response.status_code == 200
     assert "Nothing to change." in response.get_data(as_text=True)
     assert key_audits() == []
@@ -183,9 +168,9 @@ def test_without_javascript_a_save_redirects_back_with_a_message(client, academy
 
 
 def test_rows_are_added_without_saving_and_removed_on_save(client, academy):
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
-    rows = [(n, a, 25) for n, a in KEY]
+    rows = [(n, a, 25) for n, a in QUIZ_KEY.items()]
     response = post_as(client, academy, "admin", rows, action="add")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -230,16 +215,16 @@ def test_points_above_the_exams_maximum_are_refused(client, academy):
 
 
 def test_a_key_with_read_scans_cannot_be_emptied_but_one_without_can(client, academy):
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
-    response = post_as(client, academy, "admin", [(n, a, 25) for n, a in KEY], removed=(0, 1, 2, 3))
+    response = post_as(client, academy, "admin", [(n, a, 25) for n, a in QUIZ_KEY.items()], removed=(0, 1, 2, 3))
     assert response.status_code == 200
     assert stored_key(academy.quiz) == []
 
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
     graded_scan(academy, academy.park)
-    response = post_as(client, academy, "admin", [(n, a, 25) for n, a in KEY], removed=(0, 1, 2, 3))
+    response = post_as(client, academy, "admin", [(n, a, 25) for n, a in QUIZ_KEY.items()], removed=(0, 1, 2, 3))
     assert response.status_code == 422
     assert "it cannot be emptied" in response.get_data(as_text=True)
     assert len(stored_key(academy.quiz)) == 4
@@ -257,7 +242,7 @@ def test_a_key_change_regrades_the_scanned_attempt_and_recomputes_the_lectures(c
     """Park's sheet read all right against 1:"1" 2:"2" 3:"3" 4:"24" at 25 each: 100. The new key
     says question 1 is "4" (Park read "1": wrong) and question 4 is "4" alone, so Park's two marks
     there are an unexpected multi marking: flagged, wrong (MULTI). Score 25 + 25 = 50 < pass 60."""
-    add_key(academy.quiz)
+    add_answer_key(academy.quiz)
     db.session.commit()
     scan = graded_scan(academy, academy.park)
     week2 = academy.weeks[1]

@@ -6,22 +6,13 @@ apart), plus an answer key on the quiz: 1:"1", 2:"2", 3:"3", 4:"24", 25 points e
 """
 from __future__ import annotations
 
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import Attempt, AuditLog, ExamQuestion, OmrScan
-from tests.web.factories import bearer, build_academy, make_exam
-
-ALL_RIGHT = [
-    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
-    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
-    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
-    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
-]
-
+from dashboard.models import Attempt, AuditLog, OmrScan
+from tests.web.factories import ALL_RIGHT, add_answer_key, bearer, build_academy, make_exam
 
 def done(answers=ALL_RIGHT, identifier=None):
     result = {"version": "omr-2.1", "mode": "template", "meta_used": True, "answers": answers}
@@ -33,8 +24,7 @@ def done(answers=ALL_RIGHT, identifier=None):
 @pytest.fixture
 def academy(app):
     academy = build_academy()
-    for number, answer in ((1, "1"), (2, "2"), (3, "3"), (4, "24")):
-        db.session.add(ExamQuestion(exam_id=academy.quiz.id, number=number, answer=answer, points=Decimal(25)))
+    add_answer_key(academy.quiz)
     db.session.commit()
     return academy
 

@@ -22,18 +22,11 @@ from sqlalchemy import select
 
 from dashboard import omr
 from dashboard.extensions import db
-from dashboard.models import AuditLog, ExamQuestion, OmrScan, SessionProgress
+from dashboard.models import AuditLog, OmrScan, SessionProgress
 
-from .factories import Academy, build_academy, enroll, make_exam
+from .factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, enroll, make_exam, read_scan
 from .pages import HTMX, csrf_token, sign_in
 
-ALL_RIGHT = [
-    {"question": 1, "detected": ["1"], "marking": "single", "confidence": 0.97, "status": "ok"},
-    {"question": 2, "detected": ["2"], "marking": "single", "confidence": 0.91, "status": "ok"},
-    {"question": 3, "detected": ["3"], "marking": "single", "confidence": 0.88, "status": "ok"},
-    {"question": 4, "detected": ["4", "2"], "marking": "multi", "confidence": 0.93, "status": "ok"},
-]
-UNSURE = [dict(a, confidence=0.61) if a["question"] == 2 else a for a in ALL_RIGHT]
 SCAN_ROW = re.compile(r'<tr id="scan-(\d+)" data-scan-id="\d+" data-status="(\w+)" data-reasons="([A-Z_ ]*)"')
 
 
@@ -44,21 +37,12 @@ class Scans:
     nameless: int
 
 
-def read(exam, enrollment, answers, identifier) -> int:
-    scan = omr.register_scan(None, {"exam_id": exam.id, "enrollment_id": enrollment.id if enrollment else None})
-    omr.record_result(None, scan.id, {"status": "DONE", "error": None,
-                                      "result": {"identifier": identifier, "answers": answers}})
-    return scan.id
-
-
 @pytest.fixture
 def scans(app) -> Scans:
     academy = build_academy()
-    for number, answer in ((1, "1"), (2, "2"), (3, "3"), (4, "24")):
-        db.session.add(ExamQuestion(exam_id=academy.quiz.id, number=number, answer=answer, points=Decimal(25)))
-    db.session.flush()
-    unsure = read(academy.quiz, academy.park, UNSURE, {"status": "ok", "enrollment_id": academy.park.id})
-    nameless = read(academy.quiz, None, ALL_RIGHT, {"status": "blank", "enrollment_id": None})
+    add_answer_key(academy.quiz)
+    unsure = read_scan(academy.quiz, academy.park, UNSURE)
+    nameless = read_scan(academy.quiz, None, ALL_RIGHT, {"status": "blank", "enrollment_id": None})
     db.session.commit()
     return Scans(academy, unsure, nameless)
 
@@ -120,13 +104,11 @@ def test_a_teacher_of_another_lecture_sees_no_scan_and_none_counted(client, scan
 
 def test_filters_answer_the_partial(client, scans):
     academy = scans.academy
-    clean = read(academy.quiz, academy.minji, ALL_RIGHT, {"status": "ok", "enrollment_id": academy.minji.id})
+    clean = read_scan(academy.quiz, academy.minji, ALL_RIGHT)
     other = make_exam([academy.geometry_week], title="Geometry quiz")
-    db.session.add(ExamQuestion(exam_id=other.id, number=1, answer="2", points=Decimal(10)))
-    db.session.flush()
-    geometry = read(other, academy.minho, [{"question": 1, "detected": [], "marking": "blank",
-                                            "confidence": 0.9, "status": "ok"}],
-                    {"status": "ok", "enrollment_id": academy.minho.id})
+    add_answer_key(other, {1: "2"}, 10)
+    geometry = read_scan(other, academy.minho, [{"question": 1, "detected": [], "marking": "blank",
+                                                 "confidence": 0.9, "status": "ok"}])
     db.session.commit()
     sign_in(client, academy.users["admin"])
 
