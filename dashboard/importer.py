@@ -25,8 +25,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, delete, or_, select, text, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
@@ -49,6 +48,7 @@ from .models import (
     Student,
     User,
 )
+from .progress import bulk
 from .progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
 from .omr import regrade_exam
 from .progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
@@ -1406,28 +1406,17 @@ def _bulk_update(model: type, rows: list[dict[str, Any]]) -> None:
 
 
 def _bulk_insert(model: type, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows (Core, so a None is written as NULL), one statement per set of columns.
+    """INSERT rows with `bulk.insert_rows`, one statement per set of columns.
 
-    The ORM's bulk insert leaves None values out and so starts a new statement whenever that
-    set changes from one row to the next (an answer with or without an invalid reason): some
-    2 000 statements for the answer facts of a 300 x 40 lecture. On PostgreSQL each column
-    travels as one array and comes back out of `unnest`, one statement whatever the row count,
-    where a multi-row VALUES list spends seconds binding parameters in the driver.
+    (The ORM's bulk insert leaves None values out and so starts a new statement whenever that
+    set changes from one row to the next — an answer with or without an invalid reason: some
+    2 000 statements for the answer facts of a 300 x 40 lecture.)
     """
-    table = model.__table__
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[tuple(row)].append(row)
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    for columns, group in groups.items():
-        if postgresql:
-            source = select(*(
-                func.unnest(bindparam(f"column_{name}", [row[name] for row in group], type_=ARRAY(table.c[name].type)))
-                for name in columns
-            ))
-            db.session.execute(insert(table).from_select(columns, source))
-        else:
-            db.session.execute(insert(table), group)
+    for group in groups.values():
+        bulk.insert_rows(model.__table__, group)
 
 
 def _bulk_delete(column: Any, values: Iterable[Any]) -> None:

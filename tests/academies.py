@@ -36,8 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, func, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select, text
 
 from dashboard.extensions import db
 from dashboard.models import (
@@ -54,6 +53,7 @@ from dashboard.models import (
     ProgressPolicy,
     Student,
 )
+from dashboard.progress.bulk import insert_rows
 
 TODAY = date(2026, 4, 1)
 KST = timezone(timedelta(hours=9))
@@ -332,27 +332,15 @@ def _reserve_ids(table, count: int) -> list[int]:
 
 
 def _insert(model, rows: list[dict[str, Any]], with_ids: bool = False) -> list[int]:
-    """Insert many rows (all with the same keys) in one statement; answer their ids if asked.
-
-    SQLite takes a plain executemany. On PostgreSQL the columns go in as arrays and come
-    out of `unnest`, one statement whatever the row count: executemany and multi-row
-    VALUES both spend seconds in the driver for a lecture of 300 x 40.
-    """
+    """Insert many rows (all with the same keys) in one statement (`bulk.insert_rows`); answer
+    their ids if asked."""
     if not rows:
         return []
     table = model.__table__
     ids = _reserve_ids(table, len(rows)) if with_ids else []
     if with_ids:
         rows = [dict(row, id=row_id) for row, row_id in zip(rows, ids)]
-    if db.session.get_bind().dialect.name == "postgresql":
-        columns = list(rows[0])
-        source = select(*(
-            func.unnest(bindparam(f"column_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)))
-            for name in columns
-        ))
-        db.session.execute(insert(table).from_select(columns, source))
-    else:
-        db.session.execute(insert(table), rows)
+    insert_rows(table, rows)
     return ids
 
 

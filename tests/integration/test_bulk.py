@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dashboard.extensions import db
-from dashboard.models import Enrollment, Lecture, LectureSession, RiskLog, SessionProgress, Student
+from dashboard.models import Attempt, Enrollment, Exam, Lecture, LectureSession, RiskLog, SessionProgress, Student
 from dashboard.progress import bulk
 from dashboard.progress.recompute import _CELL_UPSERT, _chunks
 
@@ -84,6 +84,24 @@ def test_rows_in_stored_form_are_written_exactly_then_upserted(app):
         Decimal("72.49"), {"note": None}, first, later)
     assert stored(e2, s1).completed_at == later
     assert db.session.execute(select(func.count()).select_from(SessionProgress)).scalar_one() == 2
+
+
+def test_inserted_rows_keep_nulls_exact_scores_and_times(app, count_queries):
+    enrollment_ids, _ = lecture_with(1, 1)
+    exam = Exam(title="Quiz", max_score=Decimal(100))
+    db.session.add(exam)
+    db.session.flush()
+    at = datetime(2026, 3, 9, 1, 0, tzinfo=timezone.utc)
+    rows = [dict(enrollment_id=enrollment_ids[0], exam_id=exam.id, attempt_no=n, score=score, submitted_at=when,
+                 source="import")
+            for n, (score, when) in enumerate([(Decimal("72.50"), at), (Decimal("0.01"), None), (Decimal(100), at)],
+                                              start=1)]
+    with count_queries() as counter:
+        bulk.insert_rows(Attempt.__table__, rows)
+    assert counter.count == 1
+    stored = db.session.execute(select(Attempt.attempt_no, Attempt.score, Attempt.submitted_at)
+                                .order_by(Attempt.attempt_no)).all()
+    assert stored == [(1, Decimal("72.50"), at), (2, Decimal("0.01"), None), (3, Decimal(100), at)]
 
 
 def test_do_nothing_on_conflict_keeps_the_first_row(app):
