@@ -337,23 +337,34 @@ def test_a_snapshot_is_validated_once_when_nothing_changes_meanwhile(app, monkey
     assert len(calls) == 2
 
 
-def test_a_change_committed_before_the_lock_is_validated_against(app, monkeypatch):
-    """PostgreSQL: a writer commits between the first read and the lock; the snapshot is checked again."""
+def a_writer_commits_before_the_first_lock(monkeypatch, *statements) -> list[int]:
+    """PostgreSQL only: after the base snapshot, another connection commits `statements` just before
+    the importer takes its first lecture lock. Answers the lectures locked, in order."""
     import dashboard.importer
 
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("lock_lecture takes no row lock on SQLite: the whole file is locked on write instead")
     import_snapshot(base())
     db.session.commit()
-    calls = spy_on_validation(monkeypatch)
     original = dashboard.importer.lock_lecture
+    locked: list[int] = []
 
     def writer_commits_first(lecture_id: int) -> None:
-        with db.engine.begin() as other:
-            other.execute(Attempt.__table__.update().values(score=D("90")))
+        if not locked:
+            with db.engine.begin() as other:
+                for statement in statements:
+                    other.execute(statement)
+        locked.append(lecture_id)
         original(lecture_id)
 
     monkeypatch.setattr(dashboard.importer, "lock_lecture", writer_commits_first)
+    return locked
+
+
+def test_a_change_committed_before_the_lock_is_validated_against(app, monkeypatch):
+    """PostgreSQL: a writer commits between the first read and the lock; the snapshot is checked again."""
+    a_writer_commits_before_the_first_lock(monkeypatch, Attempt.__table__.update().values(score=D("90")))
+    calls = spy_on_validation(monkeypatch)
     with pytest.raises(ImportRejected) as excinfo:
         import_snapshot({"exams": [{"id": 500, "max_score": 80}]})
     assert [str(p) for p in excinfo.value.errors] == [
@@ -365,26 +376,12 @@ def test_a_lecture_a_concurrent_change_brings_into_the_import_is_locked_too(app,
     """PostgreSQL: while the import waits for lecture 1, a writer links its exam to a new session of
     lecture 2; the plan made again under the lock recomputes lecture 2 too, so lecture 2 is locked
     (and the rows read once more) before anything is written."""
-    import dashboard.importer
-
-    if db.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("lock_lecture takes no row lock on SQLite: the whole file is locked on write instead")
-    import_snapshot(base())
-    db.session.commit()
+    locked = a_writer_commits_before_the_first_lock(
+        monkeypatch,
+        LectureSession.__table__.insert().values(id=22, lecture_id=2, order=2, title="Unit 2", date=date(2026, 3, 10)),
+        ExamSession.__table__.insert().values(exam_id=500, session_id=22),
+    )
     calls = spy_on_validation(monkeypatch)
-    original = dashboard.importer.lock_lecture
-    locked: list[int] = []
-
-    def writer_commits_first(lecture_id: int) -> None:
-        if not locked:
-            with db.engine.begin() as other:
-                other.execute(LectureSession.__table__.insert().values(id=22, lecture_id=2, order=2, title="Unit 2",
-                                                                       date=date(2026, 3, 10)))
-                other.execute(ExamSession.__table__.insert().values(exam_id=500, session_id=22))
-        locked.append(lecture_id)
-        original(lecture_id)
-
-    monkeypatch.setattr(dashboard.importer, "lock_lecture", writer_commits_first)
     result = import_snapshot({"exams": [{"id": 500, "pass_score": 50}]})
     assert locked[:2] == [1, 2]
     assert len(calls) == 2  # the first plan, then the plan under the locks; the third read found no change
