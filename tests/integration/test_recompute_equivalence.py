@@ -32,6 +32,16 @@ def _ids_of(lecture_id: int) -> tuple[list[int], list[int]]:
     )
 
 
+def _recompute_in_random_groups(lecture_id: int, cells: list[tuple[int, int]], chooser: random.Random) -> None:
+    """Every cell recomputed once, shuffled into groups of 1 up to half of what is left (Scope.of_cells)."""
+    cells = list(cells)
+    chooser.shuffle(cells)
+    while cells:
+        size = chooser.randint(1, max(1, len(cells) // 2))
+        group, cells = cells[:size], cells[size:]
+        recompute(Scope.of_cells(lecture_id, group))
+
+
 def _check_all(lecture_ids: list[int]) -> None:
     for lecture_id in lecture_ids:
         problems = diff(expected_rows(lecture_id, TODAY), stored_rows(lecture_id))
@@ -83,12 +93,7 @@ def test_scattered_cells_in_random_groups_match_the_reference(app, academy, seed
         chooser = random.Random(seed)
         for lecture_id in lecture_ids:
             enrollment_ids, session_ids = _ids_of(lecture_id)
-            cells = [(e, s) for e in enrollment_ids for s in session_ids]
-            chooser.shuffle(cells)
-            while cells:
-                size = chooser.randint(1, max(1, len(cells) // 2))
-                group, cells = cells[:size], cells[size:]
-                recompute(Scope.of_cells(lecture_id, group))
+            _recompute_in_random_groups(lecture_id, [(e, s) for e in enrollment_ids for s in session_ids], chooser)
             if not session_ids:
                 for enrollment_id in enrollment_ids:
                     recompute(Scope(lecture_id, frozenset({enrollment_id}), frozenset()))
@@ -129,12 +134,7 @@ def test_exactly_the_changed_cells_recomputed_match_the_reference(app, academy, 
                 changed[lecture_id].update((attempt.enrollment_id, session_id) for session_id in sessions)
         db.session.flush()
         for lecture_id, cells in changed.items():
-            cells = sorted(cells)
-            chooser.shuffle(cells)
-            while cells:
-                size = chooser.randint(1, len(cells))
-                group, cells = cells[:size], cells[size:]
-                recompute(Scope.of_cells(lecture_id, group))
+            _recompute_in_random_groups(lecture_id, sorted(cells), chooser)
         for lecture_id in lecture_ids:
             expected = expected_rows(lecture_id, TODAY)
             expected.risk_findings |= logged[lecture_id]
