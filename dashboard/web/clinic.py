@@ -67,8 +67,8 @@ def _back_url(filters: QueueFilters) -> str:
     return url_for(".queue", **filters.args())
 
 
-def _queue_context(filters: QueueFilters) -> dict[str, Any]:
-    return dict(queue=load_queue(filters, visible_lecture_ids(current_user)), can_act=can_act(),
+def _queue_context(filters: QueueFilters, visible: set[int] | None) -> dict[str, Any]:
+    return dict(queue=load_queue(filters, visible), can_act=can_act(),
                 back=_back_url(filters))
 
 
@@ -91,10 +91,11 @@ def memo_form(link: ClinicLink, formdata: Any = None) -> MemoForm:
 def queue():
     """The queue (or, with tab=resolved, the history). An htmx filter or search gets `_queue.html`."""
     filters = QueueFilters.from_args(request.args)
-    context = _queue_context(filters)
+    visible = visible_lecture_ids(current_user)
+    context = _queue_context(filters, visible)
     if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
         return render_template("clinic/_queue.html", **context)
-    choices = load_choices(visible_lecture_ids(current_user))
+    choices = load_choices(visible)
     return render_template("clinic/queue.html", choices=choices, request_form=_request_form(choices),
                            reasons=REASON_LABELS, **context)
 
@@ -174,7 +175,8 @@ _REQUEST_FIELDS = {"enrollment_id": "enrollment", "session": "session", "session
 @role_required("admin", "staff", "teacher")
 def request_clinic():
     """A manual request or a teacher's recommendation; memo required, session of the student's lecture."""
-    choices = load_choices(visible_lecture_ids(current_user))
+    visible = visible_lecture_ids(current_user)
+    choices = load_choices(visible)
     form = _request_form(choices, request.form)
     filters = QueueFilters.from_args(request.form)
     ids = form.ids() if form.validate() else None
@@ -197,10 +199,10 @@ def request_clinic():
                 flash(_("Clinic requested."), "success")
                 return redirect(_back_url(filters))
             return render_template("clinic/_request_answer.html", request_form=_request_form(choices),
-                                   requested=True, **_queue_context(filters))
+                                   requested=True, **_queue_context(filters, visible))
     if not is_htmx():
         return render_template("clinic/queue.html", choices=choices, request_form=form,
-                               reasons=REASON_LABELS, **_queue_context(filters)), 422
+                               reasons=REASON_LABELS, **_queue_context(filters, visible)), 422
     return render_template("clinic/_request.html", request_form=form, requested=False), 422
 
 

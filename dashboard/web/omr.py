@@ -120,10 +120,11 @@ def _render_scan(scan_id: int, status: int = 200, saved: bool = False, **kwargs:
 def queue():
     """The review queue (or every scan, with needs_review=all). An htmx filter gets `_queue.html`."""
     filters = QueueFilters.from_args(request.args)
-    queue_ = load_queue(filters, visible_lecture_ids(current_user))
+    visible = visible_lecture_ids(current_user)
+    queue_ = load_queue(filters, visible)
     if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
         return render_template("omr/_queue.html", queue=queue_)
-    return render_template("omr/queue.html", queue=queue_, choices=load_choices(visible_lecture_ids(current_user)))
+    return render_template("omr/queue.html", queue=queue_, choices=load_choices(visible))
 
 
 @bp.get("/<int:scan_id>/")

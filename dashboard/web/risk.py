@@ -26,9 +26,10 @@ bp = Blueprint("risk", __name__, url_prefix="/risk")
 def index():
     """The risk history; an htmx filter, search or page change gets `_history.html`."""
     filters = RiskFilters.from_args(request.args)
-    lectures = load_lectures(visible_lecture_ids(current_user))
+    visible = visible_lecture_ids(current_user)
+    lectures = load_lectures(visible)
     try:
-        history = load_history(filters, lectures, visible_lecture_ids(current_user))
+        history = load_history(filters, lectures, visible)
     except PageOutOfRange:
         abort(404)
     if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
