@@ -46,7 +46,7 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 
 # Access log off: the app writes one JSON line per request with its timing, user and request id
-# (dashboard/logging.py) to stderr, which lands in the error log below.
+# (dashboard/request_log.py) to stderr, which lands in the error log below.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from dashboard import create_app
 from dashboard.extensions import db
-from tests.academies import TODAY
+from dashboard.synthetic import TODAY
 
 
 class Statements:

@@ -6,7 +6,7 @@
 
 A script, not a test: it times whole GET requests of the grid page through the test client (an
 admin signed in; the lecture already fresh, as on every request after the first of the day), and
-separately the read queries alone (dashboard.grid.load_grid). Figures go in docs/performance.md,
+separately the read queries alone (dashboard.lectures.grid.load_grid). Figures go in docs/performance.md,
 "Grid render". Each PostgreSQL run uses a fresh database it creates and drops.
 """
 from __future__ import annotations
@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, text  # noqa: E402
 
 from bench.common import bench_app, on_each_database  # noqa: E402
-from dashboard import grid  # noqa: E402
+from dashboard.lectures import grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
 from dashboard.progress.recompute import recompute_lecture  # noqa: E402
-from tests.academies import build_lecture  # noqa: E402
+from dashboard.synthetic import build_lecture  # noqa: E402
 
 SIZES = ((40, 40), (300, 40))
 

@@ -5,7 +5,7 @@
     BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python bench/import_snapshot.py
 
 A script, not a test: it prints times and statement counts. The snapshot has the shape of
-`tests.academies.build_lecture` (2 exams and 1 homework per session, one or two attempts per
+`dashboard.synthetic.build_lecture` (2 exams and 1 homework per session, one or two attempts per
 exam, a fifth of them with answers), written as JSON text and read back as the CLI reads it.
 Three cases, each timed from the call to the commit: the first import into an empty database,
 the same document again (must change nothing), and the document with about 1 % of the attempt
@@ -31,14 +31,14 @@ from sqlalchemy import event  # noqa: E402
 
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
-from dashboard.importer import analyze_grown_tables, import_snapshot  # noqa: E402
+from dashboard.importer.snapshot import analyze_grown_tables, import_snapshot  # noqa: E402
 from dashboard.progress.recompute import Scope, recompute  # noqa: E402
-from tests.academies import KST, TODAY  # noqa: E402
+from dashboard.synthetic import KST, TODAY  # noqa: E402
 
 
 def build_snapshot(students: int, sessions: int, exams_per_session: int = 2, homeworks_per_session: int = 1,
                    seed: int = 7) -> dict:
-    """A JSON-ready snapshot of one lecture, alike to `tests.academies.build_lecture`: weekly sessions
+    """A JSON-ready snapshot of one lecture, alike to `dashboard.synthetic.build_lecture`: weekly sessions
     (the last two upcoming), students of steady diligence, exams alternating a pass score of 60 and none."""
     rng = random.Random(seed)
     dates = [TODAY + timedelta(days=7 * (index - (sessions - 3))) for index in range(sessions)]

@@ -45,7 +45,7 @@ from urllib.parse import urlencode, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_TODAY = "2026-04-01"  # tests/academies.py dates its sessions around this day
+BENCH_TODAY = "2026-04-01"  # dashboard/synthetic.py dates its sessions around this day
 PASSWORD = "load-test-password"
 THINK_SECONDS = (1.0, 3.0)
 CSRF_HEADER = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
@@ -74,11 +74,11 @@ def fill_database(database_url: str, users: int, seed: int) -> Plan:
     from sqlalchemy import select, text
 
     from dashboard import create_app
-    from dashboard.accounts import create_token, create_user
+    from dashboard.accounts.users import create_token, create_user
     from dashboard.extensions import db
     from dashboard.models import ClinicLink, Enrollment, LectureSession
     from dashboard.progress.recompute import recompute_lecture
-    from tests.academies import TODAY, build_lecture
+    from dashboard.synthetic import TODAY, build_lecture
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "DASHBOARD_TODAY": BENCH_TODAY,
                       "SECRET_KEY": "bench-setup", "REQUEST_LOG": False})
@@ -125,7 +125,7 @@ def _user_creation_signature_check() -> None:
     """create_user's signature is the accounts module's; fail early with a clear message if it moved."""
     import inspect
 
-    from dashboard.accounts import create_user
+    from dashboard.accounts.users import create_user
 
     parameters = list(inspect.signature(create_user).parameters)
     if parameters[:3] != ["username", "password", "role"]:

@@ -22,7 +22,7 @@ from sqlalchemy import event, select, text, update  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import Activity, Enrollment, LectureSession, ProgressPolicy  # noqa: E402
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture  # noqa: E402
-from tests.academies import build_lecture  # noqa: E402
+from dashboard.synthetic import build_lecture  # noqa: E402
 
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 

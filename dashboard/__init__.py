@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    from .config import check_academy_clock, normalise_database_url, settings_from_env
+    from dashboard.config import check_academy_clock, normalise_database_url, settings_from_env
 
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings_from_env(app.instance_path))
@@ -45,10 +45,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     check_academy_clock(app.config)
 
-    from . import models  # noqa: F401  (registers the tables on db.metadata)
-    from .extensions import csrf, db, login_manager, migrate
+    from dashboard import models  # noqa: F401  (registers the tables on db.metadata)
+    from dashboard.extensions import csrf, db, login_manager, migrate
 
-    from . import logging as request_log
+    from dashboard import request_log
 
     # First: its timer starts before every other hook runs, its log line is written after them all.
     request_log.init_app(app)
@@ -61,24 +61,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from .web import guards
+    from dashboard.web import guards
 
     guards.install(app)
 
-    from . import cli
+    from dashboard import cli
 
     app.register_blueprint(cli.bp)
 
-    from .web.api import register_api
+    from dashboard.web.api import register_api
 
     register_api(app)
 
-    from .web import health
+    from dashboard.web import health
 
     health.init_app(app)
 
-    from . import i18n
-    from .web import auth, errors, home, lectures, ui
+    from dashboard import i18n
+    from dashboard.web import auth, errors, home, lectures, ui
 
     i18n.init_app(app)
     ui.init_app(app)
@@ -87,21 +87,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(lectures.bp)
 
-    from .web import clinic, policy, risk, users
+    from dashboard.web import clinic, policy, risk, users
 
     for blueprint in (clinic.bp, policy.bp, risk.bp, users.bp):
         app.register_blueprint(blueprint)
 
-    from .web import exams, omr as omr_pages
+    from dashboard.web import exams, omr as omr_pages
 
     app.register_blueprint(exams.bp)
     app.register_blueprint(omr_pages.bp)
 
-    from .web import setup
+    from dashboard.web import setup
 
     app.register_blueprint(setup.bp)
 
-    from .web import setup_exams, uploads
+    from dashboard.web import setup_exams, uploads
 
     app.register_blueprint(setup_exams.bp)
     app.register_blueprint(uploads.bp)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import click
 from flask import Blueprint
 
-from . import accounts
-from .extensions import db
-from .models import ROLES
+from dashboard.accounts import users as accounts
+from dashboard.extensions import db
+from dashboard.models import ROLES
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
@@ -96,7 +96,7 @@ def import_snapshot_command(file) -> None:
     prints each problem as 'field: message' on stderr, writes nothing and exits with 1. Once
     committed, the tables the import grew substantially are analysed (PostgreSQL).
     """
-    from .importer import ImportRejected, analyze_grown_tables, import_snapshot
+    from dashboard.importer.snapshot import ImportRejected, analyze_grown_tables, import_snapshot
 
     try:
         # Decimal keeps each number exactly as written, so 72.505 is refused rather than rounded.
@@ -133,8 +133,8 @@ def recompute_command(lecture_ids: tuple[int, ...]) -> None:
 
     from sqlalchemy import select
 
-    from .models import Lecture
-    from .progress.recompute import recompute_lecture
+    from dashboard.models import Lecture
+    from dashboard.progress.recompute import recompute_lecture
 
     known = db.session.execute(select(Lecture.id).order_by(Lecture.id)).scalars().all()
     if lecture_ids:
@@ -158,7 +158,7 @@ def recompute_command(lecture_ids: tuple[int, ...]) -> None:
 @bp.cli.command("demo")
 def demo_command() -> None:
     """Fill an empty database with a demo academy (3 lectures, about 30 students) and demo logins."""
-    from .demo import DEMO_PASSWORD, DemoRefused, create_demo
+    from dashboard.demo import DEMO_PASSWORD, DemoRefused, create_demo
 
     try:
         demo = create_demo()
@@ -186,7 +186,7 @@ def omr_simulate_command(exam_id: int | None, count: int, seed: int | None) -> N
     (confident, low-confidence, blank, multi-marked, bad identifier) through the intake services."""
     import random
 
-    from . import omr
+    from dashboard.omr import intake as omr
 
     try:
         exam = omr.simulation_exam(exam_id)

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import accounts
-from .clock import academy_today
-from .extensions import db
-from .importer import ImportResult, import_snapshot
-from .models import Enrollment, Lecture, Student, User
+from dashboard.accounts import users as accounts
+from dashboard.clock import academy_today
+from dashboard.extensions import db
+from dashboard.importer.snapshot import ImportResult, import_snapshot
+from dashboard.models import Enrollment, Lecture, Student, User
 
 DEMO_PASSWORD = "demo1234"
 # (username, role, lecture ids): the teacher teaches the first lecture.

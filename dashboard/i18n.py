@@ -14,7 +14,7 @@ from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale, refresh
 from flask_login import current_user
 
-from . import ROOT
+from dashboard import ROOT
 
 SUPPORTED_LOCALES = ("en", "ko")
 DEFAULT_LOCALE = "en"

@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .dbtypes import Score, UTCDateTime, utcnow
-from .extensions import db
+from dashboard.dbtypes import Score, UTCDateTime, utcnow
+from dashboard.extensions import db
 
 ROLES = ("admin", "teacher", "staff")
 ATTEMPT_SOURCES = ("import", "manual", "omr")
@@ -68,7 +68,7 @@ class User(Timestamped, UserMixin, db.Model):
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the id and a stamp of the current password
         (accounts.session_stamp), so a new password ends the sessions signed in with the old one."""
-        from .accounts import session_stamp
+        from dashboard.accounts.users import session_stamp
 
         return f"{self.id}:{session_stamp(self)}"
 

@@ -1,7 +1,7 @@
 """JSON shapes of the API objects (SPEC §8): the seed models' field names, foreign keys as integer
 ids, people as usernames, times ISO 8601 with the academy's offset, scores as JSON numbers.
 
-Each function takes a row of the matching select in dashboard.queries (the object plus the
+Each function takes a row of the matching select in dashboard.listing (the object plus the
 joined values it needs), so serializing a page issues no query.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .clock import to_academy_iso
-from .progress.rules import POLICY_DEFAULTS
+from dashboard.clock import to_academy_iso
+from dashboard.progress.rules import POLICY_DEFAULTS
 
 POLICY_FIELDS = tuple(POLICY_DEFAULTS)
 

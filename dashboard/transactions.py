@@ -19,7 +19,7 @@ from typing import Callable, TypeVar
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from .extensions import db
+from dashboard.extensions import db
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 MAX_ATTEMPTS = 3

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..extensions import db
+from dashboard.extensions import db
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .rules import POLICY_DEFAULTS
+from dashboard.progress.rules import POLICY_DEFAULTS
 
 POLICY_FIELDS: tuple[str, ...] = tuple(POLICY_DEFAULTS)
 READ_ONLY_FIELDS: frozenset[str] = frozenset({"id", "lecture", "lecture_id", "created_at", "updated_at"})

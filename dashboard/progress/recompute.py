@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ..clock import academy_timezone, academy_today, now
-from ..extensions import db
-from ..models import (
+from dashboard.clock import academy_timezone, academy_today, now
+from dashboard.extensions import db
+from dashboard.models import (
     AUTO_CLINIC_REASONS,
     Activity,
     AnswerFact,
@@ -44,7 +44,7 @@ from ..models import (
     RiskLog,
     SessionProgress,
 )
-from . import bulk, rules
+from dashboard.progress import bulk, rules
 
 
 @dataclass(frozen=True)

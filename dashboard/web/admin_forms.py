@@ -23,10 +23,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
 
-from ..accounts import USERNAME_MAX_LENGTH
-from ..clinic import MEMO_MAX_LENGTH
-from ..models import ROLES
-from .forms import PageForm
+from dashboard.accounts.users import USERNAME_MAX_LENGTH
+from dashboard.clinic.links import MEMO_MAX_LENGTH
+from dashboard.models import ROLES
+from dashboard.web.forms import PageForm
 
 ROLE_LABELS = {"admin": _l("Admin"), "teacher": _l("Teacher"), "staff": _l("Staff")}
 REASON_LABELS = {

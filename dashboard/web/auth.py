@@ -14,10 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import accounts
-from ..extensions import db, login_manager
-from ..models import User
-from .api import is_api_request
+from dashboard.accounts import users as accounts
+from dashboard.extensions import db, login_manager
+from dashboard.models import User
+from dashboard.web.api import is_api_request
 
 bp = Blueprint("auth", __name__)
 

@@ -1,7 +1,7 @@
 """The clinic queue: open links (approved ones stay until resolved) and the resolved history,
 with filters, active search by student, row actions, manual requests and a CSV export.
 
-Roles (SPEC §6, §8), all decided by the `dashboard.clinic` service this module calls: admin and
+Roles (SPEC §6, §8), all decided by the `dashboard.clinic.links` service this module calls: admin and
 staff approve, resolve and reopen; everyone who sees a link edits its memo; a teacher sees only
 their lectures' links (another lecture's link is 404), requests clinics and recommends, and gets
 no action buttons (403 if they post one anyway). Staff may request but not recommend.
@@ -12,7 +12,7 @@ answers the request form again and redraws the queue out of band with the filter
 sent along. Without JavaScript every form posts and redirects back to the queue (PRG).
 
 What the queue shows (filters, ordering, rows, the controls' choices) is read by
-`dashboard.clinic_queue`, scoped to the lectures the signed-in user may see; withdrawn
+`dashboard.clinic.open_queue`, scoped to the lectures the signed-in user may see; withdrawn
 enrollments' links are left out there, as in the navigation's count.
 """
 from __future__ import annotations
@@ -25,12 +25,20 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import clinic as clinic_service
-from ..access import role_required, visible_lecture_ids
-from ..clinic_queue import Choices, QueueFilters, QueueRow, load_all_rows, load_choices, load_queue, load_row
-from ..models import ClinicLink
-from .admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
-from .ui import academy_time, is_htmx
+from dashboard.clinic import links as clinic_service
+from dashboard.accounts.access import role_required, visible_lecture_ids
+from dashboard.clinic.open_queue import (
+    Choices,
+    QueueFilters,
+    QueueRow,
+    load_all_rows,
+    load_choices,
+    load_queue,
+    load_row,
+)
+from dashboard.models import ClinicLink
+from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
+from dashboard.web.ui import academy_time, is_htmx
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 

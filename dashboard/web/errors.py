@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .api import api_error_for, is_api_request
+from dashboard.web.api import api_error_for, is_api_request
 
 
 def _page(status: int, title: str, message: str, minimal: bool = False):
@@ -58,7 +58,7 @@ def _server_error(exc: BaseException):
         current_app.logger.error("unexpected error on a page", exc_info=original)
     # With the database gone even the rollback fails; the visitor must still get the page.
     with contextlib.suppress(SQLAlchemyError):
-        from ..extensions import db
+        from dashboard.extensions import db
 
         db.session.rollback()
     # Minimal: no navigation, so rendering needs neither the database nor the signed-in user.

@@ -1,5 +1,5 @@
 """The answer-key editor of one exam: its questions (number, right marks, points) as a table with
-rows to add, remove and edit, and one Save (the service is dashboard/answer_keys.py).
+rows to add, remove and edit, and one Save (the service is dashboard/omr/answer_keys.py).
 
 Roles: admins and the teachers of a lecture the exam is linked to edit; staff read the key (no
 form; a post answers 403); a teacher of none of the exam's lectures gets 404 like any unknown exam.
@@ -23,12 +23,12 @@ from sqlalchemy import select
 from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.widgets import NumberInput
 
-from .. import answer_keys, omr
-from ..access import role_required
-from ..extensions import db
-from ..models import Lecture
-from .forms import PageForm
-from .ui import is_htmx
+from dashboard.omr import answer_keys, intake as omr
+from dashboard.accounts.access import role_required
+from dashboard.extensions import db
+from dashboard.models import Lecture
+from dashboard.web.forms import PageForm
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("exams", __name__, url_prefix="/exams")
 

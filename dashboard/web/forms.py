@@ -6,7 +6,7 @@ prefix (a cell shows several forms with the same fields), and a per-form token w
 named `prefix-csrf_token`, which CSRFProtect does not read: so the forms leave the check to
 CSRFProtect and the templates put the plain `csrf_token` input in each form.
 
-Every value is parsed by the same function the service uses (dashboard/inputs.py), so a form
+Every value is parsed by the same function the service uses (dashboard/lectures/cells.py), so a form
 accepts exactly what the service accepts: a form validator stores the parsed value on the field
 as `field.parsed`, and the view hands those values to the service.
 """
@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import DateTimeLocalInput, NumberInput, TextInput
 
-from .. import inputs
+from dashboard.lectures import cells as inputs
 
 
 class Parsed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
 
-from ..models import MAX_ID
+from dashboard.models import MAX_ID
 
 
 class IdConverter(IntegerConverter):

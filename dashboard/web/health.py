@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from ..access import public
-from ..extensions import db, login_manager
-from ..transactions import TransactionConflict
-from .api import api_error_for, is_api_request
+from dashboard.accounts.access import public
+from dashboard.extensions import db, login_manager
+from dashboard.transactions import TransactionConflict
+from dashboard.web.api import api_error_for, is_api_request
 
 bp = Blueprint("health", __name__)
 

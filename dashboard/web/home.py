@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from .. import grid
-from ..access import visible_lecture_ids
+from dashboard.lectures import grid
+from dashboard.accounts.access import visible_lecture_ids
 
 bp = Blueprint("home", __name__)
 

@@ -22,13 +22,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from .. import grid, inputs
-from ..access import can_edit_inputs, can_read_lecture
-from ..clock import academy_timezone
-from ..extensions import db
-from ..models import MAX_ID
-from . import forms
-from .ui import is_htmx
+from dashboard.lectures import grid, cells as inputs
+from dashboard.accounts.access import can_edit_inputs, can_read_lecture
+from dashboard.clock import academy_timezone
+from dashboard.extensions import db
+from dashboard.models import MAX_ID
+from dashboard.web import forms
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 

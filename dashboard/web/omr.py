@@ -1,6 +1,6 @@
 """The OMR review queue (SPEC §10, docs/omr.md): scanned sheets waiting for a person, and one
 scan's page where its answers are read against the key, corrected, or the sheet is assigned to
-its student when the identifier could not be read. The services are dashboard/omr.py.
+its student when the identifier could not be read. The services are dashboard/omr/intake.py.
 
 Roles: admins and staff act on every scan; a teacher sees and acts on the scans of their
 lectures only (a scan belongs to its student's lecture, or to every lecture of the exam while the
@@ -12,7 +12,7 @@ band (a regrade may open or close clinic links). A refused value answers 422 wit
 at the field; nothing is saved. Without JavaScript every form posts and redirects back (PRG).
 
 What the pages show (the queue and its filters' options, a scan's row, the students it may be
-assigned to, the navigation's count) is read by `dashboard.omr_review`, scoped to the lectures
+assigned to, the navigation's count) is read by `dashboard.omr.review`, scoped to the lectures
 the signed-in user may see.
 """
 from __future__ import annotations
@@ -24,11 +24,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import omr
-from ..access import role_required, visible_lecture_ids
-from ..extensions import db
-from ..queries import id_or_none
-from ..omr_review import (
+from dashboard.omr import intake as omr
+from dashboard.accounts.access import role_required, visible_lecture_ids
+from dashboard.extensions import db
+from dashboard.listing import id_or_none
+from dashboard.omr.review import (
     QueueFilters,
     ScanRow,
     assignable,
@@ -38,8 +38,8 @@ from ..omr_review import (
     load_row,
     review_count,
 )
-from ..progress import omr_rules
-from .ui import is_htmx
+from dashboard.omr import grading as omr_rules
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("omr", __name__, url_prefix="/omr")
 

@@ -28,16 +28,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import grid
-from ..access import role_required
-from ..clock import academy_today
-from ..extensions import db
-from ..models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
-from ..policy import PolicyRejected, policy_values, save_policy
-from ..progress import rules
-from ..progress.recompute import ensure_fresh
-from .admin_forms import POLICY_GROUPS, PolicyForm
-from .ui import is_htmx, plain_number
+from dashboard.lectures import grid
+from dashboard.accounts.access import role_required
+from dashboard.clock import academy_today
+from dashboard.extensions import db
+from dashboard.models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
+from dashboard.progress.policy import PolicyRejected, policy_values, save_policy
+from dashboard.progress import rules
+from dashboard.progress.recompute import ensure_fresh
+from dashboard.web.admin_forms import POLICY_GROUPS, PolicyForm
+from dashboard.web.ui import is_htmx, plain_number
 
 bp = Blueprint("policy", __name__, url_prefix="/policies")
 

@@ -1,7 +1,7 @@
 """The Risk page: the risk log as a filterable history (lecture, level, rule, student search).
 
 Everyone signed in reads it, scoped to the lectures they may see (a teacher: their own). What it
-shows is read by `dashboard.risk_history`: the API's list of risk logs (the same filters, the
+shows is read by `dashboard.progress.risk_history`: the API's list of risk logs (the same filters, the
 same search over student name and reason, newest first, withdrawn enrollments hidden), with the
 lectures' and sessions' names looked up once per page; a page past the end is 404. Each student
 links to the grid's student page when that page exists. An htmx filter or search gets
@@ -12,11 +12,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
-from ..access import role_required, visible_lecture_ids
-from ..models import RISK_RULES
-from ..queries import PageOutOfRange
-from ..risk_history import LEVELS, RiskFilters, load_history, load_lectures
-from .ui import is_htmx
+from dashboard.accounts.access import role_required, visible_lecture_ids
+from dashboard.models import RISK_RULES
+from dashboard.listing import PageOutOfRange
+from dashboard.progress.risk_history import LEVELS, RiskFilters, load_history, load_lectures
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
 

@@ -7,7 +7,7 @@ enrollments of the lectures assigned to them (and their students' details); staf
 page without forms, and any write of theirs answers 403. A lecture outside a teacher's
 assignment answers 404 (they must not learn it exists). Access is checked before the form.
 
-Every change goes through `dashboard.setup` (validate, lock, write through the snapshot importer,
+Every change goes through `dashboard.academy.structure` (validate, lock, write through the snapshot importer,
 recompute, audit). A refused change answers 422 with the form re-rendered and its errors at the
 fields; nothing is saved. htmx: the sessions and enrollments forms answer their partial
 (`#sessions`, `#enrollments`) in place; without JavaScript every form redirects back (PRG).
@@ -20,11 +20,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import setup
-from ..access import can_edit_inputs, role_required
-from ..models import MAX_ID, Lecture, LectureSession
-from .setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
-from .ui import is_htmx
+from dashboard.academy import structure as setup
+from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.models import MAX_ID, Lecture, LectureSession
+from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 

@@ -5,7 +5,7 @@ exams (title, linked sessions, pass and maximum score; the answer key is the one
 Roles as on the other setup pages: admins and the lecture's teachers change (a teacher changes an
 exam only when they teach every lecture it is linked to), staff read without forms (403 on a
 post), a lecture outside a teacher's assignment answers 404. Every change goes through
-`dashboard.setup_exams` (importer, recompute, audit). A refused change answers 422 with the form
+`dashboard.academy.exams` (importer, recompute, audit). A refused change answers 422 with the form
 and its errors at the fields; nothing is saved. Plain forms, redirect after a change (PRG);
 removing asks first on its own page, saying what goes with it.
 """
@@ -19,11 +19,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectField, StringField
 
-from .. import setup, setup_exams
-from ..access import can_edit_inputs, role_required
-from ..models import Lecture
-from .setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
-from .setup_forms import MultiCheckboxField, SetupForm
+from dashboard.academy import structure as setup, exams as setup_exams
+from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.models import Lecture
+from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
+from dashboard.web.setup_forms import MultiCheckboxField, SetupForm
 
 bp = Blueprint("setup_exams", __name__, url_prefix="/setup")
 

@@ -2,7 +2,7 @@
 
 The forms only turn text into values (whole numbers, dates, weekday sets); every rule about the
 values — lengths, order ranges, unique orders, one enrollment per student and lecture — is
-checked by `dashboard.setup` and the snapshot importer behind it, and their refusals are shown at
+checked by `dashboard.academy.structure` and the snapshot importer behind it, and their refusals are shown at
 the field by `add_problems`.
 
 CSRF: every form here leaves the check to the app-wide CSRFProtect (`PageForm`), and the
@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput
 
-from .forms import PageForm
+from dashboard.web.forms import PageForm
 
 WEEKDAY_LABELS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

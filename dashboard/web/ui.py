@@ -24,13 +24,13 @@ from flask_login import current_user
 from sqlalchemy import false, func, select
 from werkzeug.routing import BuildError
 
-from .. import grid
-from ..access import visible_lecture_ids
-from ..clock import academy_timezone
-from ..extensions import db
-from ..models import ClinicLink, Enrollment
-from ..transactions import run_in_transaction
-from .api import is_api_request
+from dashboard.lectures import grid
+from dashboard.accounts.access import visible_lecture_ids
+from dashboard.clock import academy_timezone
+from dashboard.extensions import db
+from dashboard.models import ClinicLink, Enrollment
+from dashboard.transactions import run_in_transaction
+from dashboard.web.api import is_api_request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

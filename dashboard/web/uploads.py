@@ -10,7 +10,7 @@ seen; a tampered or expired field is refused (400 / 422) and nothing is written.
 
 Roles: admins upload into every lecture, a teacher into their own (another lecture: 404); staff
 see the page and the templates without forms, and a post answers 403. The import itself is
-`dashboard.uploads` (the snapshot importer, in the request's transaction: a bad row changes
+`dashboard.academy.uploads` (the snapshot importer, in the request's transaction: a bad row changes
 nothing). Templates are generated for the lecture (its students, exams, homework, sessions).
 """
 from __future__ import annotations
@@ -24,15 +24,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .. import setup, uploads
-from ..access import can_edit_inputs, role_required
-from ..models import MAX_ID, Lecture
+from dashboard.academy import structure as setup, uploads
+from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.models import MAX_ID, Lecture
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
 
 EVERYONE = ("admin", "teacher", "staff")
 SIGNED_FOR_SECONDS = 3600
-_SALT = "dashboard.uploads.preview"
+_SALT = "dashboard.academy.uploads.preview"
 
 KIND_TITLES = {
     "roster": _l("Roster"),

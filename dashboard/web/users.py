@@ -1,7 +1,7 @@
 """The Users page (admins only): the accounts, a form for a new one, and per user the role, the
 assigned lectures, a password reset, deactivation and the API tokens (seen and revoked).
 
-Every change goes through `dashboard.accounts` (which refuses, for instance, to leave the
+Every change goes through `dashboard.accounts.users` (which refuses, for instance, to leave the
 academy without an active admin) and is recorded in the audit trail as the users API records
 it (never a password or a token). A deactivated user's browser session ends on their next
 request (the login loader refuses inactive users) and their tokens stop working.
@@ -18,12 +18,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
-from .. import accounts, audit
-from ..access import role_required
-from ..extensions import db
-from ..models import Lecture, User
-from .admin_forms import ROLE_LABELS, LecturesForm, NewUserForm, PasswordResetForm, RoleForm
-from .ui import is_htmx
+from dashboard.accounts import users as accounts, audit
+from dashboard.accounts.access import role_required
+from dashboard.extensions import db
+from dashboard.models import Lecture, User
+from dashboard.web.admin_forms import ROLE_LABELS, LecturesForm, NewUserForm, PasswordResetForm, RoleForm
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 

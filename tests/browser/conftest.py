@@ -99,8 +99,8 @@ def filled(served_app):
 @pytest.fixture
 def academy(filled):
     """tests/web/factories.build_academy, with real passwords for the users, committed."""
-    from dashboard import accounts
-    from tests.web.factories import build_academy
+    from dashboard.accounts import users as accounts
+    from tests.factories import build_academy
 
     built = build_academy()
     for user in built.users.values():

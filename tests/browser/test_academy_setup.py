@@ -13,9 +13,9 @@ import re
 
 from playwright.sync_api import expect
 
-from dashboard import accounts
+from dashboard.accounts import users as accounts
 from dashboard.extensions import db
-from tests.web.factories import make_user
+from tests.factories import make_user
 
 from .conftest import PASSWORD, shot, sign_in
 

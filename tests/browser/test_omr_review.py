@@ -23,7 +23,7 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.models import Attempt
 
-from tests.web.factories import ALL_RIGHT, UNSURE, add_answer_key, read_scan
+from tests.factories import ALL_RIGHT, UNSURE, add_answer_key, read_scan
 
 from .conftest import shot, sign_in
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import access, accounts, audit
+from dashboard.accounts import access, users as accounts, audit
 from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import ApiToken, AuditLog, Lecture, LoginFailure, TeacherLecture, User

@@ -14,7 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dashboard.extensions import db
-from dashboard.models import Attempt, Enrollment, Exam, Lecture, LectureSession, RiskLog, SessionProgress, Student
+from dashboard.models import (
+    Attempt,
+    Enrollment,
+    Exam,
+    Lecture,
+    LectureSession,
+    RiskLog,
+    SessionProgress,
+    Student,
+)
 from dashboard.progress import bulk
 from dashboard.progress.recompute import _CELL_UPSERT, _chunks
 

@@ -1,4 +1,4 @@
-"""The clinic queue's read side (dashboard/clinic_queue.py) on both databases: lecture scoping,
+"""The clinic queue's read side (dashboard/clinic/open_queue.py) on both databases: lecture scoping,
 withdrawn links hidden, the filters and the student search, the two tabs' ordering, paging, one
 link's row and the controls' choices.
 
@@ -14,12 +14,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from dashboard import clinic_queue
-from dashboard.clinic_queue import QueueFilters, load_all_rows, load_choices, load_queue, load_row
+from dashboard.clinic import open_queue as clinic_queue
+from dashboard.clinic.open_queue import QueueFilters, load_all_rows, load_choices, load_queue, load_row
 from dashboard.extensions import db
 from dashboard.models import ClinicLink
 
-from tests.web.factories import build_academy, make_manual_link
+from tests.factories import build_academy, make_manual_link
 
 
 @pytest.fixture

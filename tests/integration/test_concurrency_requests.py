@@ -28,7 +28,7 @@ from dashboard.progress.recompute import recompute_lecture
 from dashboard.transactions import MAX_ATTEMPTS, TransactionConflict, run_in_transaction
 from tests.integration.test_concurrency import _build, _derived_values
 from tests.integration.test_faults import stored_state
-from tests.web.factories import bearer, build_academy, make_token, make_user, policy_of
+from tests.factories import bearer, build_academy, make_token, make_user, policy_of
 from tests.web.pages import HTMX, csrf_token, sign_in
 
 JOIN_SECONDS = 30
@@ -107,7 +107,7 @@ def audit_actions() -> Counter:
     (("approve", "resolve"), {"clinic_link.approve": 1, "clinic_link.resolve": 1}),
 ])
 def test_two_clinic_actions_on_one_link_at_once(app, postgresql, monkeypatch, actions, audited):
-    import dashboard.clinic
+    import dashboard.clinic.links
 
     academy = build_academy()
     link_id = db.session.execute(select(ClinicLink.id).where(
@@ -115,7 +115,7 @@ def test_two_clinic_actions_on_one_link_at_once(app, postgresql, monkeypatch, ac
         ClinicLink.reason == "AUTO_FAILED")).scalar_one()
     db.session.commit()
     # Both requests have read the link (still open, not approved) before either takes the lock.
-    meet_at_the_lock(monkeypatch, threading.Barrier(2), dashboard.clinic)
+    meet_at_the_lock(monkeypatch, threading.Barrier(2), dashboard.clinic.links)
 
     def act(who: str, action: str) -> Callable[[], Any]:
         def work():
@@ -149,9 +149,9 @@ ROUNDS = 3
 
 def test_policy_saves_imports_cell_edits_and_recomputes_at_once_end_as_a_fresh_recompute(
         app, postgresql, monkeypatch):
-    import dashboard.importer
-    import dashboard.inputs
-    import dashboard.policy
+    import dashboard.importer.snapshot
+    import dashboard.lectures.cells
+    import dashboard.progress.policy
 
     lecture_id, enrollments, sessions = _build(students=8, sessions=5)
     lecture = db.session.get(Lecture, lecture_id)
@@ -170,7 +170,7 @@ def test_policy_saves_imports_cell_edits_and_recomputes_at_once_end_as_a_fresh_r
 
     imported, edited = enrollments[:4], enrollments[4:]
     writers = threading.Barrier(5)
-    meet_at_the_lock(monkeypatch, writers, dashboard.policy, dashboard.importer, dashboard.inputs)
+    meet_at_the_lock(monkeypatch, writers, dashboard.progress.policy, dashboard.importer.snapshot, dashboard.lectures.cells)
 
     def api(method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
         response = app.test_client().open(path, method=method, headers=bearer(token), json=body)
@@ -250,8 +250,8 @@ def test_a_policy_save_lingering_before_commit_and_a_cell_edit_end_as_a_fresh_re
     """The interleaving that loses an edit without the lecture lock: the policy save has
     recomputed the lecture but not committed; the cell edit then recomputes its cell against the
     old policy. With the lock the cell edit waits for the commit instead."""
-    import dashboard.inputs
-    import dashboard.policy
+    import dashboard.lectures.cells
+    import dashboard.progress.policy
 
     lecture_id, enrollments, sessions = _build(students=3, sessions=3)
     lecture = db.session.get(Lecture, lecture_id)
@@ -262,10 +262,10 @@ def test_a_policy_save_lingering_before_commit_and_a_cell_edit_end_as_a_fresh_re
     browser = app.test_client()
     sign_in(browser, teacher)
     csrf = csrf_token(browser, f"/lectures/{lecture_id}/")
-    meet_at_the_lock(monkeypatch, threading.Barrier(2), dashboard.policy, dashboard.inputs)
+    meet_at_the_lock(monkeypatch, threading.Barrier(2), dashboard.progress.policy, dashboard.lectures.cells)
 
     cell_recomputed = threading.Event()
-    recompute_lecture_first, recompute_cell_first = dashboard.policy.recompute_lecture, dashboard.inputs.recompute
+    recompute_lecture_first, recompute_cell_first = dashboard.progress.policy.recompute_lecture, dashboard.lectures.cells.recompute
 
     def recompute_then_linger(lecture_id: int) -> int:
         count = recompute_lecture_first(lecture_id)
@@ -278,8 +278,8 @@ def test_a_policy_save_lingering_before_commit_and_a_cell_edit_end_as_a_fresh_re
         cell_recomputed.set()
         return result
 
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", recompute_then_linger)
-    monkeypatch.setattr(dashboard.inputs, "recompute", recompute_and_tell)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", recompute_then_linger)
+    monkeypatch.setattr(dashboard.lectures.cells, "recompute", recompute_and_tell)
 
     def save_policy() -> int:
         # Every activity is at 50%: at 48 the videos count as watched.
@@ -357,11 +357,11 @@ def raise_conflict(sqlstate: str) -> None:
 
 @pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
 def test_a_conflict_in_a_request_is_retried_once_and_recorded_once(app, client, sqlstate, monkeypatch):
-    import dashboard.policy
+    import dashboard.progress.policy
 
     academy = build_academy()
     db.session.commit()
-    original = dashboard.policy.recompute_lecture
+    original = dashboard.progress.policy.recompute_lecture
     calls = []
 
     def conflicting_once(lecture_id: int) -> int:
@@ -371,7 +371,7 @@ def test_a_conflict_in_a_request_is_retried_once_and_recorded_once(app, client, 
             raise_conflict(sqlstate)
         return count
 
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", conflicting_once)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", conflicting_once)
     response = client.patch(f"/api/progress/policies/{policy_of(academy.algebra).id}/",
                             json={"video_required_rate": 96}, headers=bearer(academy.tokens["admin"]))
     assert response.status_code == 200, response.get_json()
@@ -383,12 +383,12 @@ def test_a_conflict_in_a_request_is_retried_once_and_recorded_once(app, client, 
 
 @pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
 def test_a_conflict_that_persists_is_503_after_the_bound_with_nothing_written(app, client, sqlstate, monkeypatch):
-    import dashboard.policy
+    import dashboard.progress.policy
 
     academy = build_academy()
     db.session.commit()
     before = stored_state()
-    original = dashboard.policy.recompute_lecture
+    original = dashboard.progress.policy.recompute_lecture
     calls = []
 
     def always_conflicting(lecture_id: int) -> int:
@@ -396,7 +396,7 @@ def test_a_conflict_that_persists_is_503_after_the_bound_with_nothing_written(ap
         original(lecture_id)
         raise_conflict(sqlstate)
 
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", always_conflicting)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", always_conflicting)
     response = client.patch(f"/api/progress/policies/{policy_of(academy.algebra).id}/",
                             json={"video_required_rate": 96}, headers=bearer(academy.tokens["admin"]))
     assert response.status_code == 503
@@ -424,13 +424,13 @@ def test_other_errors_are_not_retried(app):
 @pytest.mark.parametrize("failures, status", [(1, 200), (MAX_ATTEMPTS, 503)])
 def test_a_conflict_in_a_page_request_is_retried_then_503(app, client, monkeypatch, failures, status):
     """The grid's cell form: retried like the API; past the bound a 503 page and nothing saved."""
-    import dashboard.inputs
+    import dashboard.lectures.cells
 
     academy = build_academy()
     sign_in(client, academy.users["teacher_a"])
     token = csrf_token(client, f"/lectures/{academy.algebra.id}/")
     before = stored_state()
-    original = dashboard.inputs.recompute
+    original = dashboard.lectures.cells.recompute
     calls = []
 
     def conflicting(scope):
@@ -440,7 +440,7 @@ def test_a_conflict_in_a_page_request_is_retried_then_503(app, client, monkeypat
             raise_conflict("40P01")
         return result
 
-    monkeypatch.setattr(dashboard.inputs, "recompute", conflicting)
+    monkeypatch.setattr(dashboard.lectures.cells, "recompute", conflicting)
     response = client.post(
         f"/lectures/{academy.algebra.id}/cell/activity?enrollment={academy.jisoo.id}&session={academy.weeks[0].id}",
         data={"activity-attendance": "online", "activity-video_rate": "100"}, headers={**HTMX, "X-CSRFToken": token})

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from dashboard import accounts
+from dashboard.accounts import users as accounts
 from dashboard.demo import build_demo_snapshot
 from dashboard.extensions import db
 from dashboard.models import (

@@ -26,8 +26,16 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from dashboard import create_app
 from dashboard.extensions import db
-from dashboard.models import Activity, AuditLog, ClinicLink, LectureProgress, ProgressPolicy, RiskLog, SessionProgress
-from tests.web.factories import bearer, build_academy, policy_of
+from dashboard.models import (
+    Activity,
+    AuditLog,
+    ClinicLink,
+    LectureProgress,
+    ProgressPolicy,
+    RiskLog,
+    SessionProgress,
+)
+from tests.factories import bearer, build_academy, policy_of
 from tests.web.pages import HTMX, csrf_token, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,16 +185,16 @@ def test_database_cut_mid_request_is_503_writes_nothing_and_recovers(app, academ
     assert client.get("/healthz").status_code == 200
     before = stored_state()
 
-    import dashboard.policy
+    import dashboard.progress.policy
 
-    original = dashboard.policy.recompute_lecture
+    original = dashboard.progress.policy.recompute_lecture
 
     def cut_then_recompute(lecture_id: int) -> int:
         # The policy row is already updated (flushed) in this transaction when the line drops.
         relay.cut()
         return original(lecture_id)
 
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", cut_then_recompute)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", cut_then_recompute)
     started = time.monotonic()
     response = client.patch(policy_path(academy), json={"video_required_rate": 96}, headers=headers)
     assert time.monotonic() - started < 5
@@ -202,7 +210,7 @@ def test_database_cut_mid_request_is_503_writes_nothing_and_recovers(app, academ
     assert client.get("/api/progress/policies/", headers=headers).status_code == 503
 
     # Back: the same app serves again without a restart (stale pooled connections are replaced).
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", original)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", original)
     relay.restore()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     response = client.patch(policy_path(academy), json={"video_required_rate": 96}, headers=headers)
@@ -236,7 +244,7 @@ class RecomputeBroke(RuntimeError):
 
 
 def test_a_recompute_raising_after_writing_rolls_back_the_whole_api_request(client, academy, monkeypatch):
-    import dashboard.policy
+    import dashboard.progress.policy
     from dashboard.progress.recompute import recompute_lecture
 
     before = stored_state()
@@ -248,7 +256,7 @@ def test_a_recompute_raising_after_writing_rolls_back_the_whole_api_request(clie
             SessionProgress.enrollment_id == academy.minji.id, SessionProgress.completed.is_(False))).scalar_one())
         raise RecomputeBroke("the recompute failed half-way")
 
-    monkeypatch.setattr(dashboard.policy, "recompute_lecture", recompute_then_raise)
+    monkeypatch.setattr(dashboard.progress.policy, "recompute_lecture", recompute_then_raise)
     response = client.patch(policy_path(academy), json={"video_required_rate": 96},
                             headers=bearer(academy.tokens["admin"]))
     assert response.status_code == 500
@@ -260,9 +268,9 @@ def test_a_recompute_raising_after_writing_rolls_back_the_whole_api_request(clie
 
 
 def test_a_recompute_raising_rolls_back_a_cell_edit_from_the_grid(client, academy, monkeypatch):
-    import dashboard.inputs
+    import dashboard.lectures.cells
 
-    original = dashboard.inputs.recompute
+    original = dashboard.lectures.cells.recompute
     user = academy.users["teacher_a"]
     sign_in(client, user)
     token = csrf_token(client, f"/lectures/{academy.algebra.id}/")
@@ -272,7 +280,7 @@ def test_a_recompute_raising_rolls_back_a_cell_edit_from_the_grid(client, academ
         original(scope)
         raise RecomputeBroke("the recompute failed half-way")
 
-    monkeypatch.setattr(dashboard.inputs, "recompute", recompute_then_raise)
+    monkeypatch.setattr(dashboard.lectures.cells, "recompute", recompute_then_raise)
     # As in production: an unexpected error becomes the 500 page instead of reaching the test.
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     week = academy.weeks[0]
@@ -399,7 +407,7 @@ def test_two_workers_share_nothing_kept_in_memory(app):
     """Two app instances on one database (as two gunicorn workers or two servers): a sign-in made
     on one is valid on the other, a flash message set on one shows on the other, and failed
     sign-ins counted on one throttle the other."""
-    from dashboard.accounts import MAX_LOGIN_FAILURES, create_user
+    from dashboard.accounts.users import MAX_LOGIN_FAILURES, create_user
 
     create_user("kim", "correct horse battery", "admin")
     create_user("lee", "staple of the stable", "staff")

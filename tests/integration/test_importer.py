@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.importer import KINDS, ImportRejected, import_snapshot, preview_snapshot
+from dashboard.importer.snapshot import KINDS, ImportRejected, import_snapshot, preview_snapshot
 from dashboard.models import (
     Activity,
     AnswerFact,
@@ -313,16 +313,16 @@ def test_query_count_does_not_grow_with_items_that_leave_fields_null(app, count_
 
 def spy_on_validation(monkeypatch) -> list[int]:
     """Count the validations of a snapshot (the real one runs)."""
-    import dashboard.importer
+    import dashboard.importer.snapshot
 
     calls: list[int] = []
-    original = dashboard.importer._validate
+    original = dashboard.importer.snapshot._validate
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(dashboard.importer, "_validate", counting)
+    monkeypatch.setattr(dashboard.importer.snapshot, "_validate", counting)
     return calls
 
 
@@ -340,13 +340,13 @@ def test_a_snapshot_is_validated_once_when_nothing_changes_meanwhile(app, monkey
 def a_writer_commits_before_the_first_lock(monkeypatch, *statements) -> list[int]:
     """PostgreSQL only: after the base snapshot, another connection commits `statements` just before
     the importer takes its first lecture lock. Answers the lectures locked, in order."""
-    import dashboard.importer
+    import dashboard.importer.snapshot
 
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("lock_lecture takes no row lock on SQLite: the whole file is locked on write instead")
     import_snapshot(base())
     db.session.commit()
-    original = dashboard.importer.lock_lecture
+    original = dashboard.importer.snapshot.lock_lecture
     locked: list[int] = []
 
     def writer_commits_first(lecture_id: int) -> None:
@@ -357,7 +357,7 @@ def a_writer_commits_before_the_first_lock(monkeypatch, *statements) -> list[int
         locked.append(lecture_id)
         original(lecture_id)
 
-    monkeypatch.setattr(dashboard.importer, "lock_lecture", writer_commits_first)
+    monkeypatch.setattr(dashboard.importer.snapshot, "lock_lecture", writer_commits_first)
     return locked
 
 

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from dashboard.extensions import db
-from dashboard.importer import ANALYZE_MIN_ROWS, import_snapshot
+from dashboard.importer.snapshot import ANALYZE_MIN_ROWS, import_snapshot
 from dashboard.models import Activity, SessionProgress
-from tests.web.factories import bearer, make_token, make_user
+from tests.factories import bearer, make_token, make_user
 
 SESSIONS = 30
 STUDENTS = 45

@@ -1,4 +1,4 @@
-"""The service layer for a cell's inputs (dashboard/inputs.py), on both databases: permissions,
+"""The service layer for a cell's inputs (dashboard/lectures/cells.py), on both databases: permissions,
 validation that names the field and writes nothing, the recompute scope, attempt numbering,
 and the audit trail. Academy: tests/web/factories.build_academy (today 2026-04-01)."""
 from __future__ import annotations
@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import inputs
+from dashboard.lectures import cells as inputs
 from dashboard.extensions import db
 from dashboard.models import Activity, Attempt, AuditLog, HomeworkSubmission, SessionProgress
 from dashboard.progress.recompute import recompute_lecture
 
-from tests.web.factories import KST, build_academy, make_exam, make_homework
+from tests.factories import KST, build_academy, make_exam, make_homework
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import omr
+from dashboard.omr import intake as omr
 from dashboard.extensions import db
 from dashboard.models import (
     AnswerFact,
@@ -31,7 +31,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.progress.recompute import recompute_lecture
-from tests.web.factories import KST, enroll, make_activity, make_attempt, make_exam, make_lecture, make_session, make_user
+from tests.factories import KST, enroll, make_activity, make_attempt, make_exam, make_lecture, make_session, make_user
 
 KEY = [(1, "1", 25), (2, "2", 25), (3, "3", 25), (4, "24", 25)]
 
@@ -570,7 +570,7 @@ def test_omr_simulate_refuses_an_exam_without_a_key(setup, runner):
 
 def test_a_snapshot_changing_the_key_regrades_scanned_attempts_and_recomputes(setup):
     """SPEC §7: an answer key changed by an import regrades OMR-graded attempts first."""
-    from dashboard.importer import import_snapshot
+    from dashboard.importer.snapshot import import_snapshot
 
     scan = register(setup, setup.minji)
     # Question 4 read as "2" only: wrong against "24" -> 25 + 25 + 25 = 75.

@@ -1,4 +1,4 @@
-"""The OMR review pages' read side (dashboard/omr_review.py) on both databases: which scans each
+"""The OMR review pages' read side (dashboard/omr/review.py) on both databases: which scans each
 set of lectures sees, the review filters, oldest-first paging, one scan's row, the filters'
 options, the students a scan may be assigned to, and who corrected it.
 
@@ -20,10 +20,10 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard import omr, omr_review
+from dashboard.omr import intake as omr, review as omr_review
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, Exam, OmrScan
-from dashboard.omr_review import (
+from dashboard.omr.review import (
     QueueFilters,
     assignable,
     corrected_by,
@@ -32,8 +32,8 @@ from dashboard.omr_review import (
     load_row,
     review_count,
 )
-from dashboard.queries import id_or_none
-from tests.web.factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, make_exam, read_scan
+from dashboard.listing import id_or_none
+from tests.factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, make_exam, read_scan
 
 BLANK = [{"question": 1, "detected": [], "marking": "blank", "confidence": 0.9, "status": "ok"}]
 NOBODY = {"status": "blank", "enrollment_id": None}

@@ -1,4 +1,4 @@
-"""The Risk page's read side (dashboard/risk_history.py) on both databases: lecture scoping,
+"""The Risk page's read side (dashboard/progress/risk_history.py) on both databases: lecture scoping,
 withdrawn enrollments hidden, the filters and the search, newest first, paging, the rows' names
 and the refresh of stale lectures.
 
@@ -16,13 +16,13 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from dashboard import risk_history
+from dashboard.progress import risk_history
 from dashboard.extensions import db
 from dashboard.models import Lecture, RiskLog
-from dashboard.queries import PageOutOfRange
-from dashboard.risk_history import RiskFilters, load_history, load_lectures
+from dashboard.listing import PageOutOfRange
+from dashboard.progress.risk_history import RiskFilters, load_history, load_lectures
 
-from tests.web.factories import Academy, build_academy
+from tests.factories import Academy, build_academy
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The setup service (dashboard/setup.py) on both databases: lectures, sessions, the term
+"""The setup service (dashboard/academy/structure.py) on both databases: lectures, sessions, the term
 generator, students and enrollments — permissions, validation that writes nothing, the
 recompute after each change (derived rows worked by hand) and the audit trail.
 
@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import setup
+from dashboard.academy import structure as setup
 from dashboard.extensions import db
 from dashboard.models import (
     AuditLog,
@@ -28,7 +28,7 @@ from dashboard.models import (
 )
 from dashboard.progress.rules import POLICY_DEFAULTS
 
-from tests.web.factories import build_academy
+from tests.factories import build_academy
 
 MON, WED = 0, 2
 

@@ -1,4 +1,4 @@
-"""The exam and homework setup service (dashboard/setup_exams.py) on both databases: permissions,
+"""The exam and homework setup service (dashboard/academy/exams.py) on both databases: permissions,
 validation that writes nothing, the recompute after each change (worked by hand) and the audit.
 
 Academy: tests/web/factories.build_academy, today 2026-04-01, default policy (exams and homework
@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import setup, setup_exams
+from dashboard.academy import structure as setup, exams as setup_exams
 from dashboard.extensions import db
 from dashboard.models import Attempt, AuditLog, Exam, ExamSession, Homework, SessionProgress
 
-from tests.web.factories import build_academy, make_exam
+from tests.factories import build_academy, make_exam
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Spreadsheet uploads (dashboard/uploads.py) against the database, on both databases: the preview
+"""Spreadsheet uploads (dashboard/academy/uploads.py) against the database, on both databases: the preview
 (create / update / unchanged per line, importer problems mapped back to lines) writes nothing,
 apply goes through the importer (recompute, one audit row), and a file with a bad row changes
 nothing.
@@ -13,11 +13,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import setup_exams, uploads
+from dashboard.academy import exams as setup_exams, uploads
 from dashboard.extensions import db
-from dashboard.models import Activity, Attempt, AuditLog, Enrollment, HomeworkSubmission, SessionProgress, Student
+from dashboard.models import (
+    Activity,
+    Attempt,
+    AuditLog,
+    Enrollment,
+    HomeworkSubmission,
+    SessionProgress,
+    Student,
+)
 
-from tests.web.factories import build_academy
+from tests.factories import build_academy
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from dashboard.progress import omr_rules as rules
-from dashboard.progress.omr_rules import (
+from dashboard.omr import grading as rules
+from dashboard.omr.grading import (
     ANSWER_BLANK_OR_MULTI,
     ANSWER_LOW_CONFIDENCE,
     ANSWER_STATUS_NOT_OK,

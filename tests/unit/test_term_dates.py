@@ -1,4 +1,4 @@
-"""The term-schedule generator (dashboard.setup.term_dates): a pure function, dates worked by hand.
+"""The term-schedule generator (dashboard.academy.structure.term_dates): a pure function, dates worked by hand.
 
 Calendar used below: 2026-03-02 is a Monday; 2026-03-01 (Sunday) is 삼일절, and 2026-03-04
 (Wednesday) stands in for a closed day."""
@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.setup import term_dates
+from dashboard.academy.structure import term_dates
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 

@@ -1,4 +1,4 @@
-"""The pure part of spreadsheet uploads (dashboard/uploads.py): decoding, reading rows with their
+"""The pure part of spreadsheet uploads (dashboard/academy/uploads.py): decoding, reading rows with their
 line numbers, building a snapshot per kind from a lecture's facts, and mapping importer paths
 back to lines. No database."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ from itertools import count
 
 import pytest
 
-from dashboard import uploads
-from dashboard.uploads import LectureFacts, Row
+from dashboard.academy import uploads
+from dashboard.academy.uploads import LectureFacts, Row
 
 FACTS = LectureFacts(
     lecture_id=1,

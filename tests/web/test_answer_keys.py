@@ -1,8 +1,8 @@
-"""The answer-key editor (/exams/ID/answer-key) and its service (dashboard/answer_keys.py): roles,
+"""The answer-key editor (/exams/ID/answer-key) and its service (dashboard/omr/answer_keys.py): roles,
 rows added, removed and edited, validation at the field with nothing saved, and a save that
 regrades the exam's scanned attempts and recomputes its lectures whole.
 
-The academy is tests.web.factories.build_academy (today 2026-04-01): the quiz (max 100, pass 60)
+The academy is tests.factories.build_academy (today 2026-04-01): the quiz (max 100, pass 60)
 is on Algebra II's week 2; teacher_a teaches Algebra II, teacher_b Geometry only.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, func, select
 
-from dashboard import omr
+from dashboard.omr import intake as omr
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ExamQuestion, OmrScan, SessionProgress
 
-from .factories import ALL_RIGHT, QUIZ_KEY, add_answer_key, build_academy, make_exam, read_scan
+from tests.factories import ALL_RIGHT, QUIZ_KEY, add_answer_key, build_academy, make_exam, read_scan
 from .pages import HTMX, csrf_token, sign_in
 
 

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from dashboard import create_app
-from dashboard.accounts import deactivate, revoke_tokens_of
+from dashboard.accounts.users import deactivate, revoke_tokens_of
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, LectureProgress, RiskLog, SessionProgress
 
-from .factories import bearer, build_academy, policy_of
+from tests.factories import bearer, build_academy, policy_of
 
 BASE = "/api/progress"
 ERROR_KEYS = {"error", "message", "field"}
@@ -194,7 +194,7 @@ def test_an_unreachable_database_is_503(tmp_path):
 
 
 def test_an_unexpected_error_is_500_without_a_trace(client, academy, monkeypatch):
-    from dashboard import queries
+    from dashboard import listing as queries
 
     def broken(plan):
         raise RuntimeError("SELECT secret FROM somewhere")

@@ -22,7 +22,7 @@ from tests.academies import TODAY, academies
 from tests.conftest import _empty_all_tables
 from tests.reference import Expected, _decimal, _stored_exam_meta, _stored_exam_reasons, diff, expected_rows
 
-from .factories import bearer, make_token, make_user
+from tests.factories import bearer, make_token, make_user
 
 API = "/api/progress"
 FIXTURE_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

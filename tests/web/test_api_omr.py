@@ -1,7 +1,7 @@
 """`/api/omr-scans` over HTTP (SPEC §8, §10): shapes, status codes, roles and scope, refusals that
 change nothing, the list's filters and pagination.
 
-The academy is tests.web.factories.build_academy (Algebra II with the quiz on week 2; Geometry
+The academy is tests.factories.build_academy (Algebra II with the quiz on week 2; Geometry
 apart), plus an answer key on the quiz: 1:"1", 2:"2", 3:"3", 4:"24", 25 points each.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.models import Attempt, AuditLog, OmrScan
-from tests.web.factories import ALL_RIGHT, add_answer_key, bearer, build_academy, make_exam
+from tests.factories import ALL_RIGHT, add_answer_key, bearer, build_academy, make_exam
 
 def done(answers=ALL_RIGHT, identifier=None):
     result = {"version": "omr-2.1", "mode": "template", "meta_used": True, "answers": answers}

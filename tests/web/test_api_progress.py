@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink, Lecture, LectureProgress, SessionProgress
 
-from .factories import bearer, build_academy, make_activity, make_manual_link
+from tests.factories import bearer, build_academy, make_activity, make_manual_link
 
 BASE = "/api/progress"
 

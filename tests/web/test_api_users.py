@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import accounts
+from dashboard.accounts import users as accounts
 from dashboard.extensions import db
 from dashboard.models import ApiToken, AuditLog, Lecture, TeacherLecture, User
 

@@ -12,7 +12,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink, LectureProgress, ProgressPolicy, SessionProgress, Student
 from dashboard.progress.recompute import recompute_lecture
 
-from .factories import bearer, build_academy, make_activity, make_manual_link, policy_of
+from tests.factories import bearer, build_academy, make_activity, make_manual_link, policy_of
 
 BASE = "/api/progress"
 

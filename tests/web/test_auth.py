@@ -9,8 +9,9 @@ import pytest
 from flask import Blueprint
 from sqlalchemy import func, select
 
-from dashboard import accounts, create_app
-from dashboard.access import public, role_required
+from dashboard.accounts import users as accounts
+from dashboard import create_app
+from dashboard.accounts.access import public, role_required
 from dashboard.extensions import db
 from dashboard.models import ApiToken, Lecture, LoginFailure, TeacherLecture, User
 

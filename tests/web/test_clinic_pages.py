@@ -17,11 +17,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from dashboard import accounts
+from dashboard.accounts import users as accounts
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink
 
-from .factories import build_academy, enroll, make_manual_link
+from tests.factories import build_academy, enroll, make_manual_link
 from .pages import HTMX, csrf_token, nav_count
 from .test_auth import post_login
 

@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import Activity, Attempt, AuditLog, HomeworkSubmission, LectureProgress, SessionProgress
 from dashboard.progress.recompute import recompute_lecture
 
-from .factories import build_academy, make_homework
+from tests.factories import build_academy, make_homework
 from .pages import HTMX, cell_statuses, csrf_token, nav_count, row_html, sign_in
 
 

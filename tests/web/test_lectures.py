@@ -15,7 +15,7 @@ import pytest
 from dashboard.extensions import db
 from dashboard.progress.recompute import recompute_lecture
 
-from .factories import build_academy, enroll, make_enrollment, make_session, make_student
+from tests.factories import build_academy, enroll, make_enrollment, make_session, make_student
 from .pages import HTMX, cell_statuses, row_html, sign_in
 
 

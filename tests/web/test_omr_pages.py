@@ -2,7 +2,7 @@
 answers next to the key, a correction and an assignment (regrade, audit, recompute, the partial
 swapped with the counts out of band), refusals at the field with nothing saved, roles and scope.
 
-The academy is tests.web.factories.build_academy (today 2026-04-01) with a key on the quiz
+The academy is tests.factories.build_academy (today 2026-04-01) with a key on the quiz
 (Algebra II, week 2, max 100, pass 60): 1:"1", 2:"2", 3:"3", 4:"24", 25 points each. Two scans,
 worked by hand:
 - `unsure`: registered for Park_100%; question 2 read "2" at confidence 0.61 < 0.70, so it is
@@ -20,11 +20,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from dashboard import omr
+from dashboard.omr import intake as omr
 from dashboard.extensions import db
 from dashboard.models import AuditLog, OmrScan, SessionProgress
 
-from .factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, enroll, make_exam, read_scan
+from tests.factories import ALL_RIGHT, UNSURE, Academy, add_answer_key, build_academy, enroll, make_exam, read_scan
 from .pages import HTMX, csrf_token, sign_in
 
 SCAN_ROW = re.compile(r'<tr id="scan-(\d+)" data-scan-id="\d+" data-status="(\w+)" data-reasons="([A-Z_ ]*)"')

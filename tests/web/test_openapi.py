@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 
 from dashboard.extensions import db
 
-from .factories import bearer, build_academy, policy_of
+from tests.factories import bearer, build_academy, policy_of
 
 DOC_URI = "urn:dashboard-openapi"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -191,7 +191,7 @@ def test_every_operation_documents_its_errors(doc):
 
 def test_the_snapshot_schema_has_the_importers_fields(doc):
     """Each documented snapshot item lists exactly the key, the fields and `delete` the importer reads."""
-    from dashboard.importer import _KINDS
+    from dashboard.importer.snapshot import _KINDS
 
     items = doc["components"]["schemas"]["Snapshot"]["properties"]
     assert set(items) == set(_KINDS)

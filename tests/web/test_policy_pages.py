@@ -24,7 +24,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink, LectureProgress, SessionProgress
 from dashboard.progress.rules import POLICY_DEFAULTS
 
-from .factories import build_academy, policy_of
+from tests.factories import build_academy, policy_of
 from .pages import HTMX
 from .test_clinic_pages import sign_in_with_form
 

@@ -15,7 +15,7 @@ from dashboard.extensions import db
 from dashboard.models import RiskLog
 from dashboard.progress.recompute import recompute_lecture
 
-from .factories import build_academy, enroll
+from tests.factories import build_academy, enroll
 from .pages import HTMX
 from .test_clinic_pages import sign_in_with_form
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.models import Attempt, Exam, ExamSession, Homework, SessionProgress
 
-from .factories import build_academy, make_homework
+from tests.factories import build_academy, make_homework
 from .test_clinic_pages import sign_in_with_form
 from .test_setup_pages import count, field_error, get, post
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from dashboard.extensions import db
 from dashboard.models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
 
-from .factories import bearer, build_academy
+from tests.factories import bearer, build_academy
 from .pages import HTMX, cell_statuses
 from .test_clinic_pages import sign_in_with_form
 

@@ -12,7 +12,7 @@ import pytest
 from dashboard.extensions import db
 from dashboard.models import Attempt, AuditLog, Student
 
-from .factories import build_academy
+from tests.factories import build_academy
 from .test_clinic_pages import sign_in_with_form
 from .test_setup_pages import count, get
 

@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from dashboard import accounts
+from dashboard.accounts import users as accounts
 from dashboard.extensions import db
 from dashboard.models import ApiToken, AuditLog, User
 
-from .factories import bearer, build_academy
+from tests.factories import bearer, build_academy
 from .pages import HTMX
 from .test_auth import post_login
 from .test_clinic_pages import PASSWORD, sign_in_with_form

@@ -31,10 +31,10 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ... import queries, serializers
-from ...extensions import csrf, db
-from ..guards import has_nul
-from ...transactions import TransactionConflict, run_in_transaction
+from dashboard import listing as queries, serializers
+from dashboard.extensions import csrf, db
+from dashboard.web.guards import has_nul
+from dashboard.transactions import TransactionConflict, run_in_transaction
 
 API_MODULES = ("progress", "importing", "audit", "openapi")
 OPTIONAL_API_MODULES = ("users", "omr")
@@ -237,7 +237,7 @@ def _authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "An API token is required: send 'Authorization: Bearer TOKEN'.")
     # Imported here: accounts is its own module and must not be imported at app import time.
-    from ...accounts import user_for_token
+    from dashboard.accounts.users import user_for_token
 
     user = user_for_token(token.strip())
     if user is None:

@@ -1,7 +1,7 @@
 """`GET /api/audit`: the audit trail (admin only), paginated like every list (SPEC §8, issue 3)."""
 from __future__ import annotations
 
-from . import bp, current_api_user, detail_response, forbidden, list_response
+from dashboard.web.api import bp, current_api_user, detail_response, forbidden, list_response
 
 
 def _require_admin() -> None:

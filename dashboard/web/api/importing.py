@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import after_this_request, g, jsonify
 
-from ...importer import ImportRejected, analyze_grown_tables, import_snapshot as run_import
-from . import ApiError, bp, current_api_user, forbidden, json_body, validation_error
+from dashboard.importer.snapshot import ImportRejected, analyze_grown_tables, import_snapshot as run_import
+from dashboard.web.api import ApiError, bp, current_api_user, forbidden, json_body, validation_error
 
 
 @bp.post("/import")

@@ -2,7 +2,7 @@
 
 POST registers a scan (admin, staff); POST .../result takes the worker's payload (admin, staff);
 POST .../assign and .../correct are a person's review (admin, staff, the lecture's teacher);
-GET lists and shows scans within the caller's lectures. The rules live in dashboard.omr.
+GET lists and shows scans within the caller's lectures. The rules live in dashboard.omr.intake.
 """
 from __future__ import annotations
 
@@ -11,9 +11,18 @@ from typing import Any
 
 from flask import jsonify, request
 
-from ... import omr
-from ...queries import InvalidQuery, PageOutOfRange
-from . import _page_url, bp, conflict, current_api_user, forbidden, json_body, not_found, validation_error
+from dashboard.omr import intake as omr
+from dashboard.listing import InvalidQuery, PageOutOfRange
+from dashboard.web.api import (
+    _page_url,
+    bp,
+    conflict,
+    current_api_user,
+    forbidden,
+    json_body,
+    not_found,
+    validation_error,
+)
 
 
 def _call(action: Callable[..., Any], *args: Any) -> Any:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from ... import clinic, queries, serializers
-from ...access import visible_lecture_ids
-from ...models import ProgressPolicy
-from ...policy import PolicyRejected, describe, save_policy
-from ...extensions import db
-from . import (
+from dashboard.clinic import links as clinic
+from dashboard import listing as queries, serializers
+from dashboard.accounts.access import visible_lecture_ids
+from dashboard.models import ProgressPolicy
+from dashboard.progress.policy import PolicyRejected, describe, save_policy
+from dashboard.extensions import db
+from dashboard.web.api import (
     ApiError,
     bp,
     current_api_user,

@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import url_for
 
-from ... import accounts, audit
-from ...clock import to_academy_iso
-from ...models import MAX_ID, ApiToken, User
-from . import ApiError, bp, current_api_user, json_object, not_found, validation_error
+from dashboard.accounts import users as accounts, audit
+from dashboard.clock import to_academy_iso
+from dashboard.models import MAX_ID, ApiToken, User
+from dashboard.web.api import ApiError, bp, current_api_user, json_object, not_found, validation_error
 
 ACCOUNT_ERROR_STATUS = {"validation": 400, "conflict": 409, "not_found": 404}
 CREATE_FIELDS = {"username", "password", "role", "lectures"}

@@ -1,7 +1,7 @@
 """OMR scan rules of SPEC §10 as pure functions: read the worker's payload, flag answers and the
 identifier for review, grade the answers against the answer key.
 
-No Flask, no ORM: plain values in, frozen dataclasses out. The service (dashboard/omr.py) loads
+No Flask, no ORM: plain values in, frozen dataclasses out. The service (dashboard/omr/intake.py) loads
 the key and the scan, calls these, and writes the attempt and its answer facts.
 
 Decisions the SPEC leaves open (written down in docs/omr.md):

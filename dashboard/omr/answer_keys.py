@@ -27,12 +27,13 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import audit, omr
-from .access import can_read_lecture, visible_lecture_ids
-from .extensions import db
-from .inputs import InputError, parse_score_text
-from .models import MAX_ID, Exam, ExamQuestion, OmrScan, User
-from .progress.recompute import lock_lecture, recompute_lecture
+from dashboard.accounts import audit
+from dashboard.omr import intake as omr
+from dashboard.accounts.access import can_read_lecture, visible_lecture_ids
+from dashboard.extensions import db
+from dashboard.lectures.cells import InputError, parse_score_text
+from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan, User
+from dashboard.progress.recompute import lock_lecture, recompute_lecture
 
 ANSWER_MAX_MARKS = 32  # ExamQuestion.answer is String(32); one character per mark
 AUDIT_ACTION = "exam.answer_key"

@@ -1,6 +1,6 @@
 """Setting up a lecture's exams and homework in the browser (issue 7, item 4).
 
-The same pattern as `dashboard.setup`: each change checks the caller, turns the change into a
+The same pattern as `dashboard.academy.structure`: each change checks the caller, turns the change into a
 small snapshot for the snapshot importer (`import_snapshot(..., audit_import=False)`: validated
 against the state it would produce, the lectures locked, written, recomputed as SPEC §7 says),
 then records one audit row with the values before and after. Nothing commits.
@@ -12,7 +12,7 @@ Rules (docs/academy-setup.md):
   lectures' sessions are kept untouched when the exam is edited from this one.
 - A teacher changes an exam only when they teach every lecture it is linked to (its scores and
   links change those lectures' progress); otherwise they read it.
-- The answer key is edited by the one key editor (`dashboard.answer_keys`, `exams.answer_key`).
+- The answer key is edited by the one key editor (`dashboard.omr.answer_keys`, `exams.answer_key`).
 - Removing an exam deletes its attempts (with their answers); removing a homework deletes its
   submissions. The page says how many before asking.
 """
@@ -26,14 +26,24 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import audit, inputs
-from .access import can_edit_inputs
-from .extensions import db
-from .importer import ImportRejected, import_snapshot
-from .models import Attempt, Exam, ExamQuestion, ExamSession, Homework, HomeworkSubmission, LectureSession, User
-from .omr import exam_lecture_ids
-from .progress.recompute import lock_lecture
-from .setup import (
+from dashboard.accounts import audit
+from dashboard.lectures import cells as inputs
+from dashboard.accounts.access import can_edit_inputs
+from dashboard.extensions import db
+from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.models import (
+    Attempt,
+    Exam,
+    ExamQuestion,
+    ExamSession,
+    Homework,
+    HomeworkSubmission,
+    LectureSession,
+    User,
+)
+from dashboard.omr.intake import exam_lecture_ids
+from dashboard.progress.recompute import lock_lecture
+from dashboard.academy.structure import (
     TITLE_MAX_LENGTH,
     SetupError,
     SetupForbidden,

@@ -16,11 +16,11 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 
-from . import audit
-from .extensions import db
-from .models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
-from .progress.policy_validation import POLICY_FIELDS, validate_policy_change
-from .progress.recompute import lock_lecture, recompute_lecture
+from dashboard.accounts import audit
+from dashboard.extensions import db
+from dashboard.models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
+from dashboard.progress.policy_validation import POLICY_FIELDS, validate_policy_change
+from dashboard.progress.recompute import lock_lecture, recompute_lecture
 
 
 class PolicyRejected(ValueError):

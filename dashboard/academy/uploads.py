@@ -33,12 +33,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from . import audit
-from .access import visible_lecture_ids
-from .extensions import db
-from .importer import ImportRejected, import_snapshot, preview_snapshot
-from .models import Enrollment, ExamSession, Homework, LectureSession, Student, User
-from .progress.recompute import lock_lecture
+from dashboard.accounts import audit
+from dashboard.accounts.access import visible_lecture_ids
+from dashboard.extensions import db
+from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
+from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.progress.recompute import lock_lecture
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
 MAX_ROWS = 5000
@@ -364,7 +364,7 @@ def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts
 def _id_source() -> Callable[[str], int]:
     """Ids for created students and enrollments, as the setup service takes them (its sequence on
     PostgreSQL, largest plus one on SQLite)."""
-    from .setup import new_id
+    from dashboard.academy.structure import new_id
 
     models = {"students": Student, "enrollments": Enrollment}
     handed: dict[str, int] = {}

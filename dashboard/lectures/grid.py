@@ -24,9 +24,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, select
 
-from .clock import academy_today
-from .extensions import db
-from .models import (
+from dashboard.clock import academy_today
+from dashboard.extensions import db
+from dashboard.models import (
     Activity,
     Attempt,
     ClinicLink,
@@ -43,9 +43,9 @@ from .models import (
     SessionProgress,
     Student,
 )
-from .progress import rules
-from .progress.recompute import ensure_fresh
-from .queries import like_pattern, refresh_stale
+from dashboard.progress import rules
+from dashboard.progress.recompute import ensure_fresh
+from dashboard.listing import like_pattern, refresh_stale
 
 STATUSES = ("completed", "incomplete", "pending", "upcoming", "none")
 STATUS_ICONS = {"completed": "✓", "incomplete": "✗", "pending": "◔", "upcoming": "·", "none": "–"}

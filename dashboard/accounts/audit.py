@@ -10,9 +10,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .clock import to_academy_iso
-from .extensions import db
-from .models import AuditLog, User
+from dashboard.clock import to_academy_iso
+from dashboard.extensions import db
+from dashboard.models import AuditLog, User
 
 
 def record(

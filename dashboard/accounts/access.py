@@ -12,8 +12,8 @@ from flask import abort
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .extensions import db
-from .models import TeacherLecture, User
+from dashboard.extensions import db
+from dashboard.models import TeacherLecture, User
 
 ALL_LECTURES_ROLES = ("admin", "staff")
 

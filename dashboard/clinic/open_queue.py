@@ -18,10 +18,10 @@ from typing import Any, Mapping
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, func, select
 
-from .clock import now
-from .extensions import db
-from .models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student
-from .queries import (
+from dashboard.clock import now
+from dashboard.extensions import db
+from dashboard.models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student
+from dashboard.listing import (
     LIKE_ESCAPE,
     ApprovedBy,
     CreatedBy,

@@ -2,7 +2,7 @@
 
 Object and request schemas are written out here by hand (field names, types, nullability, as
 dashboard.serializers and the API modules produce and accept them). The list parameters —
-filters, ordering values, `include_withdrawn` — are generated from dashboard.queries.RESOURCES,
+filters, ordering values, `include_withdrawn` — are generated from dashboard.listing.RESOURCES,
 the same table the lists run on, so a new filter or ordering field is documented by adding it.
 tests/web/test_openapi.py checks the document against the app's route table and validates real
 answers against it.
@@ -12,9 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .clinic import MANUAL_REASONS, MEMO_MAX_LENGTH
-from .importer import KINDS as IMPORT_KINDS
-from .models import (
+from dashboard.clinic.links import MANUAL_REASONS, MEMO_MAX_LENGTH
+from dashboard.importer.snapshot import KINDS as IMPORT_KINDS
+from dashboard.models import (
     ATTENDANCE_TYPES,
     CLINIC_REASONS,
     INVALID_REASONS,
@@ -23,13 +23,13 @@ from .models import (
     RISK_RULES,
     ROLES,
 )
-from .progress.omr_rules import REVIEW_REASONS
-from .progress.policy_validation import (
+from dashboard.omr.grading import REVIEW_REASONS
+from dashboard.progress.policy_validation import (
     EXAM_AGGREGATE_STRATEGIES,
     EXAM_PASS_SOURCES,
     HOMEWORK_PASS_TYPES,
 )
-from .queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESOURCES, ListSpec
+from dashboard.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RESOURCES, ListSpec
 
 Schema = dict[str, Any]
 

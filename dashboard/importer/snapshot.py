@@ -28,10 +28,10 @@ from flask import current_app
 from sqlalchemy import and_, delete, or_, select, text, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import audit
-from .clock import parse_input_time
-from .extensions import db
-from .models import (
+from dashboard.accounts import audit
+from dashboard.clock import parse_input_time
+from dashboard.extensions import db
+from dashboard.models import (
     INVALID_REASONS,
     Activity,
     AnswerFact,
@@ -48,11 +48,11 @@ from .models import (
     Student,
     User,
 )
-from .progress import bulk
-from .progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
-from .omr import regrade_exam
-from .progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
-from .progress.rules import POLICY_DEFAULTS
+from dashboard.progress import bulk
+from dashboard.progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
+from dashboard.omr.intake import regrade_exam
+from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
+from dashboard.progress.rules import POLICY_DEFAULTS
 
 KINDS: tuple[str, ...] = (
     "lectures",

@@ -16,9 +16,9 @@ from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from .clock import academy_today
-from .extensions import db
-from .models import (
+from dashboard.clock import academy_today
+from dashboard.extensions import db
+from dashboard.models import (
     MAX_ID,
     AuditLog,
     ClinicLink,
@@ -491,7 +491,7 @@ def stale_lecture_ids(visible: set[int] | None, lecture_id: int | None = None) -
 
 def refresh_stale(visible: set[int] | None, lecture_id: int | None = None) -> None:
     """Recompute every lecture a read may show whose rows were computed before today (SPEC §7)."""
-    from .progress.recompute import ensure_fresh
+    from dashboard.progress.recompute import ensure_fresh
 
     for stale in stale_lecture_ids(visible, lecture_id):
         ensure_fresh(stale)

@@ -12,8 +12,8 @@ from itertools import count
 
 from sqlalchemy import select
 
-from dashboard import omr
-from dashboard.accounts import create_token
+from dashboard.omr import intake as omr
+from dashboard.accounts.users import create_token
 from dashboard.extensions import db
 from dashboard.models import (
     Activity,

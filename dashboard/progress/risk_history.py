@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import false, select
 
-from . import queries
-from .extensions import db
-from .models import RISK_RULES, Lecture, LectureSession, RiskLog
+from dashboard import listing as queries
+from dashboard.extensions import db
+from dashboard.models import RISK_RULES, Lecture, LectureSession, RiskLog
 
 PAGE_SIZE = 50
 LEVELS = ("WARNING", "DANGER")

@@ -19,10 +19,20 @@ from typing import Any, Mapping
 
 from sqlalchemy import Select, false, func, select
 
-from . import omr
-from .extensions import db
-from .models import Attempt, Enrollment, Exam, ExamSession, Lecture, LectureSession, OmrScan, Student, User
-from .queries import LIKE_ESCAPE, FilteredPage, id_or_none, like_pattern
+from dashboard.omr import intake as omr
+from dashboard.extensions import db
+from dashboard.models import (
+    Attempt,
+    Enrollment,
+    Exam,
+    ExamSession,
+    Lecture,
+    LectureSession,
+    OmrScan,
+    Student,
+    User,
+)
+from dashboard.listing import LIKE_ESCAPE, FilteredPage, id_or_none, like_pattern
 
 PAGE_SIZE = 50
 REVIEW_CHOICES = ("true", "false", "all")

@@ -16,12 +16,12 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 
-from . import audit
-from .access import visible_lecture_ids
-from .clock import now
-from .extensions import db
-from .models import MAX_ID, ClinicLink, Enrollment, LectureSession, User
-from .progress.recompute import lock_lecture
+from dashboard.accounts import audit
+from dashboard.accounts.access import visible_lecture_ids
+from dashboard.clock import now
+from dashboard.extensions import db
+from dashboard.models import MAX_ID, ClinicLink, Enrollment, LectureSession, User
+from dashboard.progress.recompute import lock_lecture
 
 MANUAL_REASONS = ("MANUAL_REQUEST", "TEACHER_RECOMMEND")
 # Which roles may request a clinic for each manual reason (a teacher only in their lectures).

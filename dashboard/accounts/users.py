@@ -19,9 +19,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .clock import now
-from .extensions import db
-from .models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
+from dashboard.clock import now
+from dashboard.extensions import db
+from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
 
 USERNAME_MAX_LENGTH = 150
 TOKEN_NAME_MAX_LENGTH = 100

@@ -19,11 +19,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from . import audit
-from .access import can_edit_inputs, can_read_lecture
-from .clock import parse_input_time
-from .extensions import db
-from .models import (
+from dashboard.accounts import audit
+from dashboard.accounts.access import can_edit_inputs, can_read_lecture
+from dashboard.clock import parse_input_time
+from dashboard.extensions import db
+from dashboard.models import (
     ATTENDANCE_TYPES,
     Activity,
     Attempt,
@@ -35,8 +35,8 @@ from .models import (
     LectureSession,
     User,
 )
-from .progress.policy_validation import parse_score
-from .progress.recompute import Scope, lock_lecture, recompute
+from dashboard.progress.policy_validation import parse_score
+from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
 class InputError(ValueError):

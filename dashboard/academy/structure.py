@@ -6,7 +6,7 @@ Every structural change passes through one function here, which
    they may see, `SetupForbidden` when they may see but not change it),
 2. refuses a change to an archived lecture (`SetupError`),
 3. turns it into a small snapshot and hands it to the snapshot importer
-   (`dashboard.importer.import_snapshot`), which validates it against the state it would
+   (`dashboard.importer.snapshot.import_snapshot`), which validates it against the state it would
    produce (swapped session orders, one enrollment per student and lecture, an exam that still
    needs a removed session), locks the lecture, writes, flushes and recomputes what changed —
    the whole lecture for sessions added, removed, reordered or re-dated and for enrollments
@@ -31,12 +31,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
-from . import accounts, audit
-from .access import can_edit_inputs, can_read_lecture, visible_lecture_ids
-from .clock import now, to_academy_iso
-from .extensions import db
-from .importer import ImportRejected, import_snapshot
-from .models import (
+from dashboard.accounts import users as accounts, audit
+from dashboard.accounts.access import can_edit_inputs, can_read_lecture, visible_lecture_ids
+from dashboard.clock import now, to_academy_iso
+from dashboard.extensions import db
+from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.models import (
     Activity,
     ClinicLink,
     Enrollment,
@@ -49,7 +49,7 @@ from .models import (
     TeacherLecture,
     User,
 )
-from .progress.recompute import lock_lecture
+from dashboard.progress.recompute import lock_lecture
 
 MAX_ORDER = 9999
 MAX_TERM_SESSIONS = 200  # one generated term; more is surely a typing mistake

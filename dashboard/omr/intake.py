@@ -28,11 +28,11 @@ from typing import Any
 
 from sqlalchemy import Text, and_, cast, exists, false, func, or_, select
 
-from . import audit
-from .access import visible_lecture_ids
-from .clock import now
-from .extensions import db
-from .models import (
+from dashboard.accounts import audit
+from dashboard.accounts.access import visible_lecture_ids
+from dashboard.clock import now
+from dashboard.extensions import db
+from dashboard.models import (
     MAX_ID,
     AnswerFact,
     Attempt,
@@ -45,10 +45,10 @@ from .models import (
     Student,
     User,
 )
-from .progress import omr_rules as rules
-from .progress.recompute import Scope, lock_lecture, recompute
-from .queries import InvalidQuery, Page, PageOutOfRange, page_numbers, parse_bool, parse_int
-from .serializers import number
+from dashboard.omr import grading as rules
+from dashboard.progress.recompute import Scope, lock_lecture, recompute
+from dashboard.listing import InvalidQuery, Page, PageOutOfRange, page_numbers, parse_bool, parse_int
+from dashboard.serializers import number
 
 INTAKE_ROLES = ("admin", "staff")
 REVIEW_ROLES = ("admin", "staff", "teacher")

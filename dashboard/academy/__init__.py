@@ -1,0 +1,1 @@
+"""The academy itself: lectures, sessions, students, enrollments, exams, homework, uploads."""

@@ -1,0 +1,1 @@
+"""The clinic: links (who needs a remedial class, and why) and the queue staff work through."""
