@@ -14,7 +14,9 @@ What every route gets from this module, without doing anything:
   (dashboard/transactions.py).
 - JSON errors `{"error", "message", "field"}` (plus `errors` when several) for everything that
   can go wrong, including routing 404/405, 413 and an unreachable database (503); never a trace.
-  Raise `ApiError(status, message, field=...)` (or its helpers) to refuse a request.
+  Services raise `dashboard.errors.Refused` (Invalid, Forbidden, NotFound, Conflict), answered
+  here with its kind, status and text; `ApiError(status, message, field=...)` is for refusals
+  that only the HTTP layer knows (a body that is not JSON, a missing token).
 - a body limit of API_BODY_LIMIT, except for endpoints listed in LARGE_BODY_ENDPOINTS.
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from dashboard import listing as queries, serializers
+from dashboard.errors import Refused, describe
 from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
@@ -254,6 +257,8 @@ def api_error_for(exc: BaseException):
         db.session.rollback()
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
+    if isinstance(exc, Refused):
+        return error_response(exc.status, describe(exc), exc.field, code=exc.kind)
     if isinstance(exc, TransactionConflict):
         current_app.logger.error("%s", exc)
         return error_response(503, "Other changes to the same data kept conflicting with this one; "

@@ -1,0 +1,102 @@
+"""One error type for every refusal, with a code, a field and parameters.
+
+A service refuses a request by raising one of `Invalid`, `Forbidden`, `NotFound` or
+`Conflict` with a *reason*: a short code such as ``"score_above_max"`` that names the problem,
+the *field* it concerns (``"score"``, ``"rows[3].presence"``) and the *parameters* its text
+needs (``max=100``). Nobody matches message text: the JSON API answers the error's `kind`
+(SPEC §8: ``validation``, ``forbidden``, ``not_found``, ``conflict``) with its status, and the
+pages show `describe(error)`, the reason's text in the reader's language.
+
+Every reason has its text in `TEXTS`; raising an error with a reason that has none fails at
+once (and a test checks every reason raised in the code base has a text).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+# reason -> text with {placeholders} filled from the error's parameters.
+TEXTS: dict[str, Any] = {
+    # generic
+    "not_found": _l("Not found."),
+    "forbidden": _l("Your role may not do this."),
+    "required": _l("This field is required."),
+    "not_integer": _l("Enter a whole number."),
+    "not_number": _l("Enter a number."),
+    "not_boolean": _l("Enter true or false."),
+    "not_text": _l("Enter text."),
+    "not_list": _l("Enter a list."),
+    "not_object": _l("Enter an object."),
+    "too_long": _l("At most {max} characters."),
+    "out_of_range": _l("Must be between {min} and {max}."),
+    "too_small": _l("Must be at least {min}."),
+    "too_large": _l("Must be at most {max}."),
+    "too_many_decimals": _l("At most 2 decimal places."),
+    "not_a_choice": _l("Choose one of: {choices}."),
+    "unknown_field": _l("Unknown field."),
+    "read_only": _l("This field cannot be changed."),
+    "unknown_reference": _l("No {kind} with id {id}."),
+    "not_in_lecture": _l("This {kind} does not belong to the lecture."),
+    "bad_date": _l("Enter a date as YYYY-MM-DD."),
+    "bad_time": _l("Enter a date and time (ISO 8601)."),
+    "stale_version": _l("Someone else changed this meanwhile; reload to see their change, or save again to overwrite it."),
+    "already_used": _l("This request was already made; nothing was done again."),
+    # scores
+    "score_above_max": _l("The score must be at most {max}."),
+    "score_negative": _l("The score must not be negative."),
+}
+
+
+class Refused(Exception):
+    """A request the product refuses; nothing it would have changed is kept."""
+
+    kind = "validation"
+    status = 400
+
+    def __init__(self, reason: str, field: str | None = None, **params: Any) -> None:
+        if reason not in TEXTS:
+            raise KeyError(f"error reason {reason!r} has no text in dashboard.errors.TEXTS")
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason!r}, field={self.field!r}, **{self.params!r})"
+
+
+class Invalid(Refused):
+    """A value that breaks a rule (400 `validation`)."""
+
+
+class Forbidden(Refused):
+    """The caller's role or lectures do not allow this (403 `forbidden`)."""
+
+    kind = "forbidden"
+    status = 403
+
+    def __init__(self, reason: str = "forbidden", field: str | None = None, **params: Any) -> None:
+        super().__init__(reason, field, **params)
+
+
+class NotFound(Refused):
+    """The object is missing or outside what the caller may see (404 `not_found`)."""
+
+    kind = "not_found"
+    status = 404
+
+    def __init__(self, reason: str = "not_found", field: str | None = None, **params: Any) -> None:
+        super().__init__(reason, field, **params)
+
+
+class Conflict(Refused):
+    """The change clashes with the stored state: a full clinic session, a stale version (409 `conflict`)."""
+
+    kind = "conflict"
+    status = 409
+
+
+def describe(error: Refused) -> str:
+    """The error's text in the current language, its parameters filled in."""
+    return str(TEXTS[error.reason]).format(**error.params)
