@@ -32,6 +32,8 @@ from dashboard.extensions import db
 ROLES = ("admin", "teacher", "staff")
 ATTEMPT_SOURCES = ("import", "manual", "omr")
 ATTENDANCE_TYPES = ("online", "offline")
+# A roll call's word for a student in a session (SPEC §12); present and late mean offline.
+PRESENCE_VALUES = ("present", "late", "absent", "excused")
 INVALID_REASONS = ("LOW_CONFIDENCE", "BLANK", "MULTI")
 RISK_LEVELS = ("NORMAL", "WARNING", "DANGER")
 RISK_RULES = ("CONSECUTIVE_INCOMPLETE", "CONSECUTIVE_LOW_SCORE")
@@ -285,6 +287,7 @@ class Activity(Timestamped, db.Model):
         UniqueConstraint("enrollment_id", "session_id"),
         CheckConstraint(_in("attendance", ATTENDANCE_TYPES), name="attendance"),
         CheckConstraint("video_rate BETWEEN 0 AND 100", name="video_rate_range"),
+        CheckConstraint(_in("presence", PRESENCE_VALUES), name="presence"),
         Index("ix_activity_session", "session_id"),
     )
 
@@ -293,6 +296,8 @@ class Activity(Timestamped, db.Model):
     session_id: Mapped[int] = mapped_column(ForeignKey("lecture_session.id", ondelete="CASCADE"))
     attendance: Mapped[str] = mapped_column(String(10), default="online")
     video_rate: Mapped[int] = mapped_column(Integer, default=0)
+    # The roll call (null: not taken); attendance follows from it (SPEC §12).
+    presence: Mapped[str | None] = mapped_column(String(10))
 
 
 # ---------------------------------------------------------------- policy
