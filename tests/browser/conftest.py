@@ -98,7 +98,7 @@ def filled(served_app):
 
 @pytest.fixture
 def academy(filled):
-    """tests/web/factories.build_academy, with real passwords for the users, committed."""
+    """tests/factories.build_academy, with real passwords for the users, committed."""
     from dashboard.accounts import users as accounts
     from tests.factories import build_academy
 

@@ -66,10 +66,11 @@ def shape(path: str) -> str:
 
 
 def api_routes(app) -> dict[tuple[str, str], str]:
-    """(path shape without the final slash, method) -> endpoint, for every rule under /api."""
+    """(path shape without the final slash, method) -> endpoint, for every rule under /api but the
+    documentation page itself (an HTML page for people, not an operation)."""
     routes: dict[tuple[str, str], str] = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule == "/api" or rule.rule.startswith("/api/"):
+        if (rule.rule == "/api" or rule.rule.startswith("/api/")) and not rule.endpoint.startswith("api_docs."):
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes[(shape(rule.rule).rstrip("/"), method.lower())] = rule.endpoint.removeprefix("api.")
     return routes

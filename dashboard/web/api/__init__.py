@@ -2,8 +2,7 @@
 
 How a module plugs in: it does `from dashboard.web.api import bp, current_api_user, ApiError,
 json_body` and adds its routes with `@bp.get(...)`, `@bp.post(...)`, ... Then it is named in
-API_MODULES below (optional ones — written by someone else, maybe not there yet — in
-OPTIONAL_API_MODULES). `register_api(app)` imports them and registers the blueprint.
+API_MODULES below; `register_api(app)` imports them and registers the blueprint.
 
 What every route gets from this module, without doing anything:
 - authentication: `Authorization: Bearer TOKEN` is checked before any view runs (401 otherwise);
@@ -39,8 +38,7 @@ from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit", "openapi")
-OPTIONAL_API_MODULES = ("users", "omr")
+API_MODULES = ("progress", "importing", "audit", "openapi", "users", "omr")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
 API_BODY_LIMIT = 2 * 1024 * 1024
@@ -312,13 +310,6 @@ def register_api(app: Flask) -> None:
     """Import the API modules, exempt the blueprint from CSRF and register it."""
     for name in API_MODULES:
         importlib.import_module(f"{__name__}.{name}")
-    for name in OPTIONAL_API_MODULES:
-        module_name = f"{__name__}.{name}"
-        try:
-            importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
     csrf.exempt(bp)
     app.register_blueprint(bp)
     # Routing errors under /api. An app-wide handler for a single code (404, 405) registered

@@ -7,7 +7,7 @@ and answering JSON errors like the rest of /api (routing 404/405 under /api are 
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify
+from flask import jsonify
 from flask.blueprints import BlueprintSetupState
 
 from dashboard.web.api.openapi_spec import build_document
@@ -17,13 +17,8 @@ ENDPOINT = "openapi_document"
 
 
 def openapi_document():
-    """The document; the OMR paths are in it when this app serves them (their module is optional)."""
-    return jsonify(build_document(include_omr=_serves_omr(current_app)))
-
-
-def _serves_omr(app: Flask) -> bool:
-    prefix = f"{bp.url_prefix}/omr-scans"
-    return any(rule.rule.startswith(prefix) for rule in app.url_map.iter_rules())
+    """The document (built once per process)."""
+    return jsonify(build_document())
 
 
 def _register(state: BlueprintSetupState) -> None:

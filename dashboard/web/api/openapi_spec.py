@@ -918,16 +918,12 @@ def _omr_paths() -> dict[str, Schema]:
     }
 
 
-@lru_cache(maxsize=2)
-def build_document(include_omr: bool) -> dict[str, Any]:
-    """The whole document; the OMR paths only when the app serves them (their module is optional)."""
-    paths = {**_progress_paths(), **_other_paths()}
-    schemas = {**SCHEMAS, **LIST_SCHEMAS}
-    tags = ["progress", "clinic links", "import", "audit", "users", "meta"]
-    if include_omr:
-        paths.update(_omr_paths())
-        schemas.update(OMR_SCHEMAS)
-        tags.insert(-1, "omr")
+@lru_cache(maxsize=1)
+def build_document() -> dict[str, Any]:
+    """The whole document."""
+    paths = {**_progress_paths(), **_other_paths(), **_omr_paths()}
+    schemas = {**SCHEMAS, **LIST_SCHEMAS, **OMR_SCHEMAS}
+    tags = ["progress", "clinic links", "import", "audit", "users", "omr", "meta"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Academy progress dashboard API", "version": API_VERSION, "description": DESCRIPTION},
