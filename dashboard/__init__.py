@@ -106,9 +106,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(setup_exams.bp)
     app.register_blueprint(uploads.bp)
 
-    from dashboard.web import api_docs
+    from dashboard.web import api_docs, audit
 
     app.register_blueprint(api_docs.bp)
+    app.register_blueprint(audit.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app
