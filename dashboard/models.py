@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.dbtypes import Score, UTCDateTime, utcnow
 from dashboard.extensions import db
+from dashboard.progress.rules import INTEGER_MAX
 
 ROLES = ("admin", "teacher", "staff")
 ATTEMPT_SOURCES = ("import", "manual", "omr")
@@ -40,7 +41,7 @@ RISK_RULES = ("CONSECUTIVE_INCOMPLETE", "CONSECUTIVE_LOW_SCORE")
 CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK", "MANUAL_REQUEST", "TEACHER_RECOMMEND")
 AUTO_CLINIC_REASONS = ("AUTO_FAILED", "AUTO_RISK")
 OMR_STATUSES = ("pending", "failed", "needs_review", "graded")
-MAX_ID = 2_147_483_647  # ids are INTEGER columns
+MAX_ID = INTEGER_MAX  # ids are INTEGER columns
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

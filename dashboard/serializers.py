@@ -11,9 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from dashboard.clock import to_academy_iso
-from dashboard.progress.rules import POLICY_DEFAULTS
-
-POLICY_FIELDS = tuple(POLICY_DEFAULTS)
+from dashboard.progress.rules import POLICY_FIELDS
 
 
 def number(value: Decimal | int | None) -> int | float | None:

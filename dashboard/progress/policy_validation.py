@@ -9,9 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from dashboard.progress.rules import POLICY_DEFAULTS
+from dashboard.progress.rules import INTEGER_MAX, POLICY_DEFAULTS, POLICY_FIELDS
 
-POLICY_FIELDS: tuple[str, ...] = tuple(POLICY_DEFAULTS)
 READ_ONLY_FIELDS: frozenset[str] = frozenset({"id", "lecture", "lecture_id", "created_at", "updated_at"})
 
 EXAM_AGGREGATE_STRATEGIES = ("MAX", "AVG", "LATEST")
@@ -46,8 +45,6 @@ _ORDERED_PAIRS = (
     ("homework_end_session_order", "homework_start_session_order"),
     ("risk_danger_consecutive", "risk_warning_consecutive"),
 )
-# Postgres INTEGER columns hold at most this.
-_INT_MAX = 2_147_483_647
 
 
 def parse_score(value: Any) -> Decimal:
@@ -73,7 +70,7 @@ def _check_integer(value: Any, lowest: int, highest: int | None) -> str | None:
         return "must be an integer"
     if value < lowest:
         return f"must be at least {lowest}"
-    upper = highest if highest is not None else _INT_MAX
+    upper = highest if highest is not None else INTEGER_MAX
     if value > upper:
         return f"must be at most {upper}"
     return None

@@ -6,7 +6,7 @@ All arithmetic is exact Decimal; averages are rounded half-up to 2 places once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping, Sequence
@@ -14,22 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 
-POLICY_DEFAULTS: dict[str, Any] = {
-    "video_required_rate": 90,
-    "exam_start_session_order": 2,
-    "exam_end_session_order": 9999,
-    "exam_pass_score": Decimal(60),
-    "exam_aggregate_strategy": "MAX",
-    "exam_pass_source": "EXAM",
-    "homework_start_session_order": 2,
-    "homework_end_session_order": 9999,
-    "homework_pass_type": "TEACHER_APPROVAL",
-    "homework_cutline_percent": 80,
-    "homework_round_unit": 5,
-    "completion_grace_days": 7,
-    "risk_warning_consecutive": 2,
-    "risk_danger_consecutive": 3,
-}
+# The largest whole number the database stores (an INTEGER column): ids, orders, counts.
+INTEGER_MAX = 2_147_483_647
 
 LOW_CONFIDENCE_THRESHOLD = 2  # answer facts with LOW_CONFIDENCE over all attempts (SPEC §6)
 REPEATED_WRONG_THRESHOLD = 2  # distinct attempts in which a question was answered wrong
@@ -53,6 +39,11 @@ class Policy:
     completion_grace_days: int = 7
     risk_warning_consecutive: int = 2
     risk_danger_consecutive: int = 3
+
+
+# SPEC §2's defaults, read off the dataclass so they are written once.
+POLICY_DEFAULTS: dict[str, Any] = {field.name: field.default for field in fields(Policy)}
+POLICY_FIELDS: tuple[str, ...] = tuple(POLICY_DEFAULTS)
 
 
 @dataclass(frozen=True)
