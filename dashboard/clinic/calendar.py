@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from dashboard.clock import academy_timezone, now
+from dashboard.clock import academy_timezone, academy_today
 from dashboard.clinic.sessions import may_run, session_scope
 from dashboard.extensions import db
 from dashboard.listing import booked_count_column
@@ -91,9 +91,9 @@ def load_card(user: User, clinic_session_id: int) -> SessionCard | None:
 
 
 def bookable_sessions(user: User, limit: int = 60) -> list[SessionCard]:
-    """Clinic sessions a booking form offers: not cancelled, ending from a week ago on (a past
-    clinic can still be recorded), soonest first, only those the user runs."""
-    since = now() - timedelta(days=7)
+    """Clinic sessions a booking form offers: not cancelled, ending from a week before the
+    academy's today on (a past clinic can still be recorded), soonest first, only those the user runs."""
+    since = _local_midnight(academy_today() - timedelta(days=7))
     rows = db.session.execute(
         _cards_select(user).where(ClinicSession.cancelled_at.is_(None), ClinicSession.ends_at >= since)
         .order_by(ClinicSession.starts_at, ClinicSession.id).limit(limit)

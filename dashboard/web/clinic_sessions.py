@@ -202,7 +202,8 @@ def _bookings_answer(clinic_session_id: int, message: str | None = None, error: 
             flash(message, "error" if error else "success")
         return _go(url_for(".detail", clinic_session_id=clinic_session_id))
     card = _card_or_404(clinic_session_id)
-    return render_template("clinic/_bookings.html", message=message, error=error, **_detail_context(card))
+    return render_template("clinic/_bookings.html", message=message, error=error, nav_oob=True,
+                           **_detail_context(card))
 
 
 @bp.post("/bookings/<int:booking_id>/attendance")

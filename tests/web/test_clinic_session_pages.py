@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import ClinicBooking, ClinicLink, ClinicSession
 from tests.factories import build_academy
 
-from .pages import HTMX, csrf_token, sign_in
+from .pages import HTMX, csrf_token, nav_count, sign_in
 
 CARD = re.compile(r'data-clinic-session="(\d+)" data-capacity="(\d+)" data-booked="(\d+)"')
 
@@ -101,6 +101,8 @@ def test_book_from_the_queue_then_roll_call(client, academy):
                          data={"csrf_token": token, "attendance": "attended"})
     assert answer.status_code == 200
     assert 'id="clinic-bookings"' in answer.get_data(as_text=True)
+    # Jisoo's two links are resolved: the navigation's open count goes from 8 to 6 in place.
+    assert nav_count(answer.get_data(as_text=True)) == 6
     answer = client.post(f"/clinic/sessions/bookings/{minho_booking}/attendance", headers=HTMX,
                          data={"csrf_token": token, "attendance": "no_show"})
     html = answer.get_data(as_text=True)
