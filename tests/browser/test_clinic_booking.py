@@ -89,3 +89,27 @@ def test_the_week_is_a_list_on_a_phone(page, live_url, academy):
     # Empty days fold away on a phone; the page does not scroll sideways.
     expect(page.locator(".clinic-day").first).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_to_do_by_student_bulk_approve_and_one_resolve(page, live_url, academy):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_url, "staff")
+    page.goto(live_url + "/clinic/students/")
+    jisoo = page.locator(f'[data-clinic-student="{academy.jisoo.id}"]')
+    expect(jisoo).to_contain_text("Exam 40 (pass 60)")
+    jisoo.locator("summary strong").click()
+    jisoo.locator("input.select-group").check()
+    expect(jisoo.locator('input[name="link_ids"]:checked')).to_have_count(4)
+    page.locator('[data-action="approve-selected"]').click()
+    expect(page.locator(".flashes")).to_contain_text("Approved 4 of 4 links.")
+    shot(page, "clinic-todo-by-student")
+    park = page.locator(f'[data-clinic-student="{academy.park.id}"]')
+    park.locator("summary strong").click()
+    first = park.locator("tr[data-link-id]").first
+    link_id = first.get_attribute("data-link-id")
+    first.locator('[data-action="resolve"]').click()
+    expect(page.locator(".flashes")).to_contain_text("Resolved 1 of 1 links.")
+    expect(page.locator(f'[data-clinic-student="{academy.park.id}"]')).to_have_attribute("data-links", "2")
+    expect(page.locator("#nav-clinic-count")).to_have_text(re.compile(r"\b7$"))
+    db.session.expire_all()
+    assert db.session.get(ClinicLink, int(link_id)).resolved_at is not None
