@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from dashboard.clock import academy_timezone, academy_today
 from dashboard.clinic.sessions import may_run, session_scope
+from dashboard.clock import academy_timezone, academy_today
 from dashboard.extensions import db
 from dashboard.listing import booked_count_column
 from dashboard.models import (

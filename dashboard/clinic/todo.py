@@ -10,16 +10,24 @@ of students, and every open link of the page's students.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, exists, false, func, select
 
 from dashboard.clock import academy_timezone, academy_today
 from dashboard.extensions import db
-from dashboard.listing import LIKE_ESCAPE, FilteredPage, active_booking_of_link, id_or_none, like_pattern, refresh_stale
+from dashboard.listing import (
+    LIKE_ESCAPE,
+    FilteredPage,
+    active_booking_of_link,
+    id_or_none,
+    like_pattern,
+    refresh_stale,
+)
 from dashboard.models import (
     RISK_LEVELS,
     ClinicBookingLink,

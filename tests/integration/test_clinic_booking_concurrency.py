@@ -8,7 +8,8 @@ both are there, so they race for the lock itself.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select

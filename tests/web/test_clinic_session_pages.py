@@ -115,7 +115,7 @@ def test_book_from_the_queue_then_roll_call(client, academy):
     assert (minho_link.approved, minho_link.resolved_at) == (False, None)
     # The queue shows the returned link with its no-show in its history, and it can be selected again.
     queue = client.get("/clinic/").get_data(as_text=True)
-    row = re.search(rf'<tr id="link-{minho_link.id}".*?</tr>', queue, re.S).group(0)
+    row = re.search(rf'<tr id="link-{minho_link.id}".*?</tr>', queue, re.DOTALL).group(0)
     assert 'data-outcome="no_show"' in row and 'name="link_ids"' in row
 
 

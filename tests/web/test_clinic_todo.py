@@ -36,7 +36,7 @@ def links_of(enrollment) -> list[int]:
 
 
 def group_html(html: str, enrollment_id: int) -> str:
-    match = re.search(rf'<details class="todo-student" data-clinic-student="{enrollment_id}".*?</details>', html, re.S)
+    match = re.search(rf'<details class="todo-student" data-clinic-student="{enrollment_id}".*?</details>', html, re.DOTALL)
     assert match
     return match.group(0)
 
@@ -149,3 +149,24 @@ def test_the_list_reads_a_fixed_number_of_statements(app, client, count_queries)
     with count_queries() as large:
         assert len(GROUP.findall(client.get("/clinic/students/").get_data(as_text=True))) == 33
     assert large.count == small.count
+
+
+def test_booking_and_its_roll_call_do_not_grow_with_the_links(app, count_queries):
+    """Booking 5 or 50 links, marking attended and cancelling: the same statements each."""
+    from dashboard.clinic import sessions
+
+    academy = build_academy()
+    staff = academy.users["staff"]
+    counts = []
+    for size, day in ((5, "02"), (50, "03")):
+        clinic = sessions.create_clinic_session(staff, {"starts_at": f"2026-04-{day}T15:00",
+                                                        "ends_at": f"2026-04-{day}T16:00", "capacity": 2})
+        link_ids = [make_manual_link(academy.park, academy.weeks[0]).id for _ in range(size)]
+        with count_queries() as booking:
+            made = sessions.book(staff, clinic.id, {"enrollment_id": academy.park.id, "link_ids": link_ids})
+        with count_queries() as marking:
+            sessions.mark_attendance(staff, made.id, {"attendance": "attended"})
+        with count_queries() as cancelling:
+            sessions.cancel_booking(staff, made.id)
+        counts.append((booking.count, marking.count, cancelling.count))
+    assert counts[0] == counts[1]
