@@ -87,9 +87,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(lectures.bp)
 
-    from dashboard.web import clinic, policy, risk, users
+    from dashboard.web import clinic, clinic_sessions, clinic_todo, policy, risk, users
 
-    for blueprint in (clinic.bp, policy.bp, risk.bp, users.bp):
+    for blueprint in (clinic.bp, clinic_sessions.bp, clinic_todo.bp, policy.bp, risk.bp, users.bp):
         app.register_blueprint(blueprint)
 
     from dashboard.web import exams, omr as omr_pages

@@ -45,6 +45,20 @@ TEXTS: dict[str, Any] = {
     # scores
     "score_above_max": _l("The score must be at most {max}."),
     "score_negative": _l("The score must not be negative."),
+    # clinic sessions and bookings (SPEC §13)
+    "clinic_unknown_user": _l("No user named {username}."),
+    "clinic_ends_before_start": _l("The clinic must end after it starts."),
+    "clinic_session_cancelled": _l("This clinic session is cancelled."),
+    "clinic_capacity_below_booked": _l("{booked} students are booked; the capacity cannot be lower."),
+    "clinic_lecture_has_other_bookings": _l("Students of another lecture are booked in this clinic session."),
+    "clinic_student_overlap": _l("The student already has a clinic at an overlapping time."),
+    "clinic_enrollment_withdrawn": _l("This student has withdrawn from the lecture."),
+    "clinic_link_not_open": _l("Clinic link {id} is not an open link of this student."),
+    "clinic_already_booked": _l("The student is already booked in this clinic session."),
+    "clinic_session_full": _l("This clinic session is full ({capacity} seats)."),
+    "clinic_link_already_booked": _l("Clinic link {id} is already booked in another clinic session."),
+    "clinic_booking_cancelled": _l("This booking is cancelled."),
+    "clinic_booking_no_show": _l("This booking was marked no-show; book the student again instead."),
 }
 
 

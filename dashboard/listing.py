@@ -21,7 +21,10 @@ from dashboard.extensions import db
 from dashboard.models import (
     MAX_ID,
     AuditLog,
+    ClinicBooking,
+    ClinicBookingLink,
     ClinicLink,
+    ClinicSession,
     Enrollment,
     Lecture,
     LectureProgress,
@@ -75,6 +78,15 @@ class ListSpec:
     withdrawn_column: ColumnElement[Any] | None = None
     derived: bool = True
     nullable_ordering: frozenset[str] = field(default_factory=frozenset)
+    # What a caller limited to some lectures may see, when it is more than `lecture_column` in
+    # them (clinic sessions open to every lecture); None: exactly those lectures.
+    scope: Callable[[set[int]], ColumnElement[bool]] | None = None
+
+
+def _scope_condition(spec: ListSpec, visible: set[int]) -> ColumnElement[bool]:
+    if spec.scope is not None:
+        return spec.scope(visible)
+    return spec.lecture_column.in_(sorted(visible)) if visible else false()
 
 
 @dataclass(frozen=True)
@@ -172,7 +184,48 @@ def _clinic_link_select() -> Select:
         ApprovedBy.username.label("approved_by"),
         ResolvedBy.username.label("resolved_by"),
         ReopenedBy.username.label("reopened_by"),
+        active_booking_of_link().label("booking_id"),
     )
+
+
+def active_booking_of_link() -> Any:
+    """The id of the clinic link's active booking, or null (SPEC §13), as a column."""
+    return (
+        select(ClinicBookingLink.booking_id)
+        .where(ClinicBookingLink.link_id == ClinicLink.id, ClinicBookingLink.active.is_(True))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+TeacherOf = aliased(User, name="teacher")
+SessionCreatedBy = aliased(User, name="session_created_by")
+
+
+def booked_count_column() -> Any:
+    """How many active bookings the clinic session holds, as a column."""
+    return (
+        select(func.count(ClinicBooking.id))
+        .where(ClinicBooking.clinic_session_id == ClinicSession.id, ClinicBooking.cancelled_at.is_(None),
+               or_(ClinicBooking.attendance.is_(None), ClinicBooking.attendance != "no_show"))
+        .scalar_subquery()
+    )
+
+
+def _clinic_session_select() -> Select:
+    return (
+        select(ClinicSession, TeacherOf.username.label("teacher"),
+               SessionCreatedBy.username.label("created_by"), booked_count_column().label("booked"))
+        .outerjoin(TeacherOf, TeacherOf.id == ClinicSession.teacher_id)
+        .outerjoin(SessionCreatedBy, SessionCreatedBy.id == ClinicSession.created_by_id)
+    )
+
+
+def _clinic_session_scope(visible: set[int]) -> ColumnElement[bool]:
+    """A teacher sees the clinic sessions of their lectures and the open ones."""
+    if not visible:
+        return ClinicSession.lecture_id.is_(None)
+    return or_(ClinicSession.lecture_id.is_(None), ClinicSession.lecture_id.in_(sorted(visible)))
 
 
 def _risk_log_select() -> Select:
@@ -258,6 +311,25 @@ RESOURCES: dict[str, ListSpec] = {
         ordering=_orderings(ClinicLink, "approved", "is_auto"),
         default_ordering=("-created_at", "-id"),
         withdrawn_column=Enrollment.withdrawn_at,
+    ),
+    "clinic-sessions": ListSpec(
+        name="clinic-sessions",
+        model=ClinicSession,
+        select=_clinic_session_select,
+        lecture_column=ClinicSession.lecture_id,
+        filters={
+            "lecture": _int_filter(ClinicSession.lecture_id),
+            "teacher": _text_filter(TeacherOf.username),
+            "cancelled": Filter(
+                "bool",
+                lambda value: ClinicSession.cancelled_at.is_not(None) if value else ClinicSession.cancelled_at.is_(None),
+            ),
+        },
+        search_columns=(ClinicSession.room, ClinicSession.note),
+        ordering=_orderings(ClinicSession, "starts_at", "ends_at", "capacity"),
+        default_ordering=("starts_at", "id"),
+        derived=False,
+        scope=_clinic_session_scope,
     ),
     "risk-logs": ListSpec(
         name="risk-logs",
@@ -381,7 +453,7 @@ def _order_by(spec: ListSpec, ordering: str | None) -> list[ColumnElement[Any]]:
 def _conditions(spec: ListSpec, args: Mapping[str, str], visible: set[int] | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if visible is not None:
-        conditions.append(spec.lecture_column.in_(sorted(visible)) if visible else false())
+        conditions.append(_scope_condition(spec, visible))
     for name, filt in spec.filters.items():
         raw = args.get(name)
         if raw is None or raw == "":
@@ -465,7 +537,7 @@ def get_row(resource: str, object_id: int, visible: set[int] | None) -> Any | No
     spec = RESOURCES[resource]
     statement = spec.select().where(spec.model.id == object_id)
     if visible is not None:
-        statement = statement.where(spec.lecture_column.in_(sorted(visible)) if visible else false())
+        statement = statement.where(_scope_condition(spec, visible))
     return db.session.execute(statement).first()
 
 

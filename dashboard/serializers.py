@@ -106,7 +106,42 @@ def clinic_link(row: Any) -> dict[str, Any]:
         "resolved_by": row.resolved_by,
         "reopened_by": row.reopened_by,
         "reopened_at": time(obj.reopened_at),
+        "booking": row.booking_id,
         **_stamps(obj),
+    }
+
+
+def clinic_session(row: Any) -> dict[str, Any]:
+    """SPEC §13: the clinic session's fields, `booked` (active bookings) and `cancelled_at`."""
+    obj = row[0]
+    return {
+        "id": obj.id,
+        "starts_at": time(obj.starts_at),
+        "ends_at": time(obj.ends_at),
+        "room": obj.room,
+        "capacity": obj.capacity,
+        "lecture": obj.lecture_id,
+        "teacher": row.teacher,
+        "note": obj.note,
+        "booked": row.booked,
+        "cancelled_at": time(obj.cancelled_at),
+        "created_by": row.created_by,
+        **_stamps(obj),
+    }
+
+
+def clinic_booking(booking: Any, link_ids: list[int], created_by: str | None) -> dict[str, Any]:
+    """SPEC §13: a booking with the ids of the links it covers."""
+    return {
+        "id": booking.id,
+        "clinic_session": booking.clinic_session_id,
+        "enrollment_id": booking.enrollment_id,
+        "link_ids": link_ids,
+        "attendance": booking.attendance,
+        "cancelled_at": time(booking.cancelled_at),
+        "created_at": time(booking.created_at),
+        "created_by": created_by,
+        "updated_at": time(booking.updated_at),
     }
 
 
@@ -147,5 +182,6 @@ SERIALIZERS = {
     "lecture-progress": lecture_progress,
     "clinic-links": clinic_link,
     "risk-logs": risk_log,
+    "clinic-sessions": clinic_session,
     "audit": audit_entry,
 }

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, func, select
 
+from dashboard.clinic.calendar import LinkBooking, link_histories
 from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student
@@ -102,6 +103,13 @@ class QueueRow:
     resolved_by: str | None
     figures: tuple[str, ...]
     age: str
+    # The link's clinic bookings, oldest first (SPEC §13): the active one and the history.
+    bookings: tuple[LinkBooking, ...] = ()
+
+    @property
+    def booking(self) -> LinkBooking | None:
+        """The active booking, if any."""
+        return next((item for item in reversed(self.bookings) if item.active), None)
 
 
 def _queue_select(visible: set[int] | None) -> Select:
@@ -196,17 +204,20 @@ def reason_figures(link: ClinicLink, exam_titles: Mapping[str, str]) -> tuple[st
 def _rows(results: list[Any]) -> list[QueueRow]:
     links = [result[0] for result in results]
     titles = _exam_titles(links)
+    histories = link_histories([link.id for link in links])
     moment = now()
     return [
         QueueRow(link, name, lecture_id, lecture_title, order, session_title, created_by, approved_by,
-                 resolved_by, reason_figures(link, titles), _age(link.created_at, moment))
+                 resolved_by, reason_figures(link, titles), _age(link.created_at, moment),
+                 histories.get(link.id, ()))
         for link, name, lecture_id, lecture_title, order, session_title, created_by, approved_by, resolved_by
         in results
     ]
 
 
 def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
-    """One page of the queue among the `visible` lectures (two queries, plus one for exam titles)."""
+    """One page of the queue among the `visible` lectures (three queries — the page, its count and
+    its links' bookings — plus one for exam titles)."""
     refresh_stale(visible, filters.lecture)
     statement = _filtered(_queue_select(visible), filters)
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()

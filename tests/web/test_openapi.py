@@ -269,6 +269,43 @@ def test_writes_validate_against_the_document(client, doc, academy):
 
     if "/api/omr-scans/" in doc["paths"]:
         _omr_writes(client, doc, academy, admin)
+    _clinic_writes(client, doc, academy, admin)
+
+
+def _clinic_writes(client, doc, academy, admin) -> dict[str, int]:
+    """A clinic session booked and taken roll call of; another booked, then cancelled with its booking."""
+    sessions = "/api/clinic/sessions/"
+    new = {"starts_at": "2026-04-02T15:00:00+09:00", "ends_at": "2026-04-02T16:00:00+09:00", "capacity": 2,
+           "room": "B101", "lecture": academy.algebra.id, "teacher": "teacher_a", "note": None}
+    response = call(client, admin, "post", sessions, new)
+    assert response.status_code == 201
+    clinic = check(doc, sessions, "post", response, new)
+    change = {"capacity": 3, "room": "B102"}
+    response = call(client, admin, "patch", sessions + "{clinic_session_id}/", change, clinic_session_id=clinic["id"])
+    assert check(doc, sessions + "{clinic_session_id}/", "patch", response, change)["capacity"] == 3
+    link_ids = [link["id"] for link in call(client, admin, "get", "/api/progress/clinic-links/",
+                                            query={"enrollment_id": academy.jisoo.id}).get_json()["results"]]
+    booking_body = {"enrollment_id": academy.jisoo.id, "link_ids": link_ids[:2]}
+    bookings = sessions + "{clinic_session_id}/bookings/"
+    response = call(client, admin, "post", bookings, booking_body, clinic_session_id=clinic["id"])
+    assert response.status_code == 201
+    booking = check(doc, bookings, "post", response, booking_body)
+    mark = {"attendance": "attended"}
+    response = call(client, admin, "patch", "/api/clinic/bookings/{booking_id}/", mark, booking_id=booking["id"])
+    assert check(doc, "/api/clinic/bookings/{booking_id}/", "patch", response, mark)["attendance"] == "attended"
+
+    later = {**new, "starts_at": "2026-04-09T15:00:00", "ends_at": "2026-04-09T16:00:00", "lecture": None}
+    other = check(doc, sessions, "post", call(client, admin, "post", sessions, later), later)
+    park = call(client, admin, "get", "/api/progress/clinic-links/",
+                query={"enrollment_id": academy.park.id}).get_json()["results"][0]["id"]
+    second_body = {"enrollment_id": academy.park.id, "link_ids": [park]}
+    second = check(doc, bookings, "post", call(client, admin, "post", bookings, second_body,
+                                               clinic_session_id=other["id"]), second_body)
+    response = call(client, admin, "post", "/api/clinic/bookings/{booking_id}/cancel/", booking_id=second["id"])
+    assert check(doc, "/api/clinic/bookings/{booking_id}/cancel/", "post", response)["cancelled_at"] is not None
+    response = call(client, admin, "post", sessions + "{clinic_session_id}/cancel/", clinic_session_id=other["id"])
+    assert check(doc, sessions + "{clinic_session_id}/cancel/", "post", response)["booked"] == 0
+    return {"clinic_session_id": clinic["id"], "booking_id": booking["id"]}
 
 
 def _omr_writes(client, doc, academy, admin):
@@ -465,6 +502,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
     for resource in ("policies", "session-progress", "lecture-progress", "clinic-links", "risk-logs"):
         real_ids[resource] = call(client, admin, "get", f"/api/progress/{resource}/").get_json()["results"][0]["id"]
     real_ids["entry_id"] = call(client, admin, "get", "/api/audit").get_json()["results"][0]["id"]
+    real_ids.update(_clinic_writes(client, doc, academy, admin))
 
     def ids_for(path: str) -> dict[str, int]:
         ids = {}

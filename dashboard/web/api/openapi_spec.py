@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from dashboard.clinic.links import MANUAL_REASONS, MEMO_MAX_LENGTH
+from dashboard.clinic.sessions import ATTENDANCE_CHOICES, NOTE_MAX_LENGTH, ROOM_MAX_LENGTH
 from dashboard.importer.snapshot import KINDS as IMPORT_KINDS
 from dashboard.models import (
     ATTENDANCE_TYPES,
@@ -285,6 +286,7 @@ SCHEMAS: dict[str, Schema] = {
             "resolved_by": USERNAME,
             "reopened_by": USERNAME,
             "reopened_at": nullable(TIME),
+            "booking": {**nullable(ID), "description": "the active booking covering this link (SPEC §13), or null"},
             **STAMPS,
         },
         description="A clinic (remedial class) queue entry (SPEC §6).",
@@ -440,6 +442,7 @@ LIST_SCHEMAS: dict[str, Schema] = {
     "LectureProgressPage": page_of("LectureProgress", "A page of lecture progress."),
     "ClinicLinkPage": page_of("ClinicLink", "A page of clinic links."),
     "RiskLogPage": page_of("RiskLog", "A page of risk logs."),
+    "ClinicSessionPage": page_of("ClinicSession", "A page of clinic sessions."),
     "AuditPage": page_of("AuditEntry", "A page of the audit trail."),
     "UserList": page_of("User", "Every user (not paginated: next and previous are always null)."),
     "TokenList": page_of("Token", "A user's tokens, revoked ones included (not paginated)."),
@@ -583,6 +586,8 @@ FILTER_DESCRIPTIONS: dict[str, str] = {
     "object_id": "Only entries about this object id.",
     "action": "Only this action (policy.update, clinic_link.approve, ...).",
     "username": "Only entries made by this user.",
+    "teacher": "Only clinic sessions taught by this user (username).",
+    "cancelled": "Cancelled clinic sessions only, or scheduled ones only.",
 }
 SEARCH_FIELDS: dict[str, str] = {
     "policies": "lecture title",
@@ -591,6 +596,7 @@ SEARCH_FIELDS: dict[str, str] = {
     "clinic-links": "student name, session title, lecture title, memo",
     "risk-logs": "student name, reason",
     "audit": "username, action, object type",
+    "clinic-sessions": "room, note",
 }
 
 
@@ -918,12 +924,174 @@ def _omr_paths() -> dict[str, Schema]:
     }
 
 
+# ---------------------------------------------------------------- clinic sessions and bookings (SPEC §13)
+
+CLINIC_SESSION_INPUT: dict[str, Schema] = {
+    "starts_at": {"type": "string", "description": "ISO 8601; without an offset it is read in the academy's timezone"},
+    "ends_at": {"type": "string", "description": "ISO 8601, after starts_at"},
+    "room": nullable({"type": "string", "maxLength": ROOM_MAX_LENGTH}),
+    "capacity": int_range(1, 10_000),
+    "lecture": {**nullable(ID), "description": "null: open to every lecture"},
+    "lecture_id": {**nullable(ID), "description": "accepted for `lecture`"},
+    "teacher": {"anyOf": [{"type": "string"}, ID, {"type": "null"}],
+                "description": "the teaching user's username (or id)"},
+    "teacher_id": {**nullable(ID), "description": "accepted for `teacher`"},
+    "note": nullable({"type": "string", "maxLength": NOTE_MAX_LENGTH}),
+}
+
+CLINIC_SCHEMAS: dict[str, Schema] = {
+    "ClinicSession": obj(
+        {
+            "id": ID,
+            "starts_at": TIME,
+            "ends_at": TIME,
+            "room": nullable(TEXT),
+            "capacity": int_range(1),
+            "lecture": nullable(ID),
+            "teacher": USERNAME,
+            "note": nullable(TEXT),
+            "booked": {**COUNT, "description": "active bookings (not cancelled, not no-show)"},
+            "cancelled_at": nullable(TIME),
+            "created_by": USERNAME,
+            **STAMPS,
+        },
+        description="A scheduled remedial class (SPEC §13).",
+    ),
+    "ClinicSessionCreate": obj(CLINIC_SESSION_INPUT, required=["starts_at", "ends_at", "capacity"],
+                               description="A new clinic session."),
+    "ClinicSessionChange": obj(CLINIC_SESSION_INPUT, required=[],
+                               description="The fields to change; the others keep their values."),
+    "ClinicBooking": obj(
+        {
+            "id": ID,
+            "clinic_session": ID,
+            "enrollment_id": ID,
+            "link_ids": {"type": "array", "items": ID},
+            "attendance": nullable(enum(ATTENDANCE_CHOICES)),
+            "cancelled_at": nullable(TIME),
+            "created_at": TIME,
+            "created_by": USERNAME,
+            "updated_at": TIME,
+        },
+        description="One enrollment booked into one clinic session for some of its open clinic links.",
+    ),
+    "ClinicBookingCreate": obj(
+        {"enrollment_id": ID,
+         "link_ids": {"type": "array", "items": ID, "minItems": 1,
+                      "description": "open clinic links of that enrollment"}},
+        description="Whom to book and which of their links the clinic covers.",
+    ),
+    "ClinicBookingMark": obj({"attendance": enum(ATTENDANCE_CHOICES)}, description="The roll call."),
+}
+
+
+def _clinic_paths() -> dict[str, Schema]:
+    sessions = "/api/clinic/sessions/"
+    session_id = path_id("clinic_session_id", "the clinic session's id")
+    booking_id = path_id("booking_id", "the booking's id")
+    managers = " Admins and staff; a teacher gets 403 (404 for a clinic session they cannot see)."
+    return {
+        sessions: {
+            "get": {
+                "operationId": "clinic_session_list",
+                "tags": ["clinic sessions"],
+                "summary": "List clinic sessions",
+                "description": "Soonest first. A teacher sees their lectures' clinic sessions and the open ones.",
+                "parameters": list_parameters(RESOURCES["clinic-sessions"]),
+                "responses": {**ok("ClinicSessionPage", "A page of clinic sessions."), **errors(400, 404)},
+            },
+            "post": {
+                "operationId": "clinic_session_create",
+                "tags": ["clinic sessions"],
+                "summary": "Schedule a clinic session",
+                "description": "ends_at after starts_at, capacity >= 1; an unknown lecture or teacher is 400."
+                               + managers,
+                "requestBody": body("ClinicSessionCreate"),
+                "responses": {**ok("ClinicSession", "The new clinic session.", 201), **errors(400, 403, 413)},
+            },
+        },
+        f"{sessions}{{clinic_session_id}}/": {
+            "parameters": [session_id],
+            "get": {
+                "operationId": "clinic_session_detail",
+                "tags": ["clinic sessions"],
+                "summary": "One clinic session",
+                "description": "404 when it does not exist or the caller cannot see it.",
+                "responses": {**ok("ClinicSession", "The clinic session."), **errors(404)},
+            },
+            "patch": {
+                "operationId": "clinic_session_edit",
+                "tags": ["clinic sessions"],
+                "summary": "Change a clinic session",
+                "description": "A capacity below its active bookings, or a time that makes a booked student "
+                               "overlap another of their clinics, is 409; so is changing a cancelled one."
+                               + managers,
+                "requestBody": body("ClinicSessionChange"),
+                "responses": {**ok("ClinicSession", "The clinic session."), **errors(400, 403, 404, 409, 413)},
+            },
+        },
+        f"{sessions}{{clinic_session_id}}/cancel/": {
+            "parameters": [session_id],
+            "post": {
+                "operationId": "clinic_session_cancel",
+                "tags": ["clinic sessions"],
+                "summary": "Cancel a clinic session",
+                "description": "Cancels its active bookings too (their links go back to open and not "
+                               "approved). Cancelling again changes nothing. No body." + managers,
+                "responses": {**ok("ClinicSession", "The clinic session."), **errors(403, 404)},
+            },
+        },
+        f"{sessions}{{clinic_session_id}}/bookings/": {
+            "parameters": [session_id],
+            "post": {
+                "operationId": "clinic_booking_create",
+                "tags": ["clinic sessions"],
+                "summary": "Book a student into a clinic session",
+                "description": "Approves the booked links. Admins and staff; a teacher into a clinic session "
+                               "they teach, for their own lectures' students (403 otherwise). An enrollment of "
+                               "another lecture than the clinic session's, or link_ids that are not open links "
+                               "of that enrollment, are 400. A full clinic session, the student already booked "
+                               "there or elsewhere at an overlapping time, a link already booked, or a "
+                               "cancelled clinic session is 409.",
+                "requestBody": body("ClinicBookingCreate"),
+                "responses": {**ok("ClinicBooking", "The new booking.", 201),
+                              **errors(400, 403, 404, 409, 413)},
+            },
+        },
+        "/api/clinic/bookings/{booking_id}/": {
+            "parameters": [booking_id],
+            "patch": {
+                "operationId": "clinic_booking_mark",
+                "tags": ["clinic sessions"],
+                "summary": "Take a booking's roll call",
+                "description": "`attended` resolves the booked links; `no_show` puts them back to open and not "
+                               "approved. A cancelled or no-show booking cannot be marked again (409). Admins, "
+                               "staff, or the clinic session's teacher.",
+                "requestBody": body("ClinicBookingMark"),
+                "responses": {**ok("ClinicBooking", "The booking."), **errors(400, 403, 404, 409, 413)},
+            },
+        },
+        "/api/clinic/bookings/{booking_id}/cancel/": {
+            "parameters": [booking_id],
+            "post": {
+                "operationId": "clinic_booking_cancel",
+                "tags": ["clinic sessions"],
+                "summary": "Cancel a booking",
+                "description": "Its links go back to open and not approved; the booking stays as history. "
+                               "Cancelling again changes nothing. Admins, staff, or the clinic session's "
+                               "teacher. No body.",
+                "responses": {**ok("ClinicBooking", "The booking."), **errors(403, 404)},
+            },
+        },
+    }
+
+
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
     """The whole document."""
-    paths = {**_progress_paths(), **_other_paths(), **_omr_paths()}
-    schemas = {**SCHEMAS, **LIST_SCHEMAS, **OMR_SCHEMAS}
-    tags = ["progress", "clinic links", "import", "audit", "users", "omr", "meta"]
+    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_omr_paths()}
+    schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **OMR_SCHEMAS}
+    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "omr", "meta"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Academy progress dashboard API", "version": API_VERSION, "description": DESCRIPTION},
