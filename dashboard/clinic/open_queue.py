@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, func, select
 
-from dashboard.clinic.calendar import LinkBooking, link_histories
+from dashboard.clinic.timetable import LinkBooking, link_histories
 from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student

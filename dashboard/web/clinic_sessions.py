@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dashboard.accounts.access import role_required, visible_lecture_ids
-from dashboard.clinic import calendar, sessions
+from dashboard.clinic import timetable as calendar, sessions
 from dashboard.clock import academy_timezone, academy_today
 from dashboard.errors import NotFound, Refused, describe
 from dashboard.extensions import db
