@@ -45,6 +45,13 @@ TEXTS: dict[str, Any] = {
     # scores
     "score_above_max": _l("The score must be at most {max}."),
     "score_negative": _l("The score must not be negative."),
+    # parents: guardians, counselling notes, notifications
+    "bad_phone": _l("Enter a phone number: digits, optionally starting with +."),
+    "bad_email": _l("Enter an e-mail address."),
+    "guardian_twice": _l("This student already has a guardian with this name and relation."),
+    "not_note_author": _l("Only the author may edit this note."),
+    "notification_not_pending": _l("This message was already sent or cancelled."),
+    "unknown_placeholder": _l("Unknown placeholder {name}; use {choices}."),
 }
 
 
