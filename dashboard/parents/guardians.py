@@ -7,13 +7,14 @@ with `consent` and a contact for their `channel` (a phone for sms, an address fo
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 
 from dashboard.errors import Invalid, NotFound
 from dashboard.extensions import db
-from dashboard.models import GUARDIAN_CHANNELS, GUARDIAN_LANGUAGES, Guardian, User
+from dashboard.models import GUARDIAN_CHANNELS, GUARDIAN_LANGUAGES, Guardian
 
 FIELDS = ("name", "relation", "phone", "email", "channel", "language", "consent")
 DEFAULTS: dict[str, Any] = {"relation": "", "phone": None, "email": None, "channel": "sms", "language": "ko",

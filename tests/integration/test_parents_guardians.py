@@ -109,7 +109,7 @@ def test_a_given_id_becomes_the_key_and_later_guardians_do_not_collide(app):
     assert stored()[1][0] > 500
 
 
-from tests.integration.test_migrations import empty_app, postgres_url  # noqa: E402,F401  (fixtures)
+from tests.integration.test_migrations import empty_app, postgres_url  # noqa: F401  (fixtures)
 
 
 def test_migration_turns_each_guardian_contact_into_a_guardian(empty_app):
