@@ -3,7 +3,8 @@
 Each student's old single `guardian_contact` becomes a guardian named 보호자 with an empty
 relation and no consent (nobody agreed to messages before): a phone number (spaces, hyphens
 and dots removed) gets the sms channel, an address with @ the email channel; text that is
-neither is left on the student only. `student.guardian_contact` itself is kept.
+neither is left on the student only. `student.guardian_contact` itself is kept. Risk levels
+already reached count as told (risk_notice), so only later rises notify.
 
 Revision ID: 31177d9c7298
 Revises: a1c0f3e2b7d4
@@ -122,6 +123,9 @@ def upgrade():
     )
     # ### end Alembic commands ###
     _guardians_from_contacts()
+    # Risk levels reached before guardians could be told are taken as told: only later rises notify.
+    op.execute("INSERT INTO risk_notice (enrollment_id, level, rise) "
+               "SELECT enrollment_id, risk_level, 1 FROM lecture_progress")
 
 
 MIGRATED_NAME = "보호자"
