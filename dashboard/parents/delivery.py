@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ STALE_AFTER = timedelta(minutes=10)
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 MAX_ATTEMPTS = len(BACKOFF) + 1
 OUTCOME_UNKNOWN = "outcome unknown"
+NO_CONSENT = "the guardian has not agreed to messages"
 SUBJECTS = {"ko": "[학원 안내] 자녀의 학습 소식", "en": "News from the academy"}
 DEFAULT_QUIET_HOURS = "21:00-08:00"
 
@@ -58,11 +58,13 @@ class Report:
     held: int = 0
     skipped: int = 0
     marked_unknown: int = 0
+    withdrawn: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"sent {self.sent}, to retry {self.retrying}, failed {self.failed}, held for quiet hours "
-                f"{self.held}, no provider {self.skipped}, outcome unknown {self.marked_unknown}")
+                f"{self.held}, no provider {self.skipped}, outcome unknown {self.marked_unknown}, "
+                f"cancelled without consent {self.withdrawn}")
 
 
 def setting(name: str, default: Any = None) -> Any:
@@ -116,7 +118,7 @@ def send_sms(message_id: int, to: str, text: str) -> None:
             status = answer.status
     except urllib.error.HTTPError as error:
         raise DeliveryFailed(f"SMS provider answered HTTP {error.code}") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as error:
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeliveryFailed(f"SMS provider unreachable: {reason}") from None
     if not 200 <= status < 300:
@@ -152,6 +154,7 @@ def send_due(moment: datetime | None = None) -> Report:
         raise CannotRun("no provider configured: set SMS_WEBHOOK_URL and/or MAIL_SERVER")
     report = Report()
     report.marked_unknown = _mark_stale(moment)
+    report.withdrawn = _cancel_without_consent(moment)
     db.session.commit()
     due = db.session.execute(
         select(Notification.id, Notification.channel)
@@ -180,11 +183,28 @@ def _mark_stale(moment: datetime) -> int:
     return result.rowcount
 
 
+def _consenting_guardians():
+    return select(Guardian.id).where(Guardian.consent.is_(True))
+
+
+def _cancel_without_consent(moment: datetime) -> int:
+    """Nothing is ever sent without consent: a queued message whose guardian withdrew it (or was
+    removed) is cancelled rather than sent."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.state == "queued",
+               or_(Notification.guardian_id.is_(None), Notification.guardian_id.not_in(_consenting_guardians())))
+        .values(state="cancelled", last_error=NO_CONSENT, updated_at=moment)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
 def _deliver_one(message_id: int, moment: datetime, report: Report) -> None:
     claimed = db.session.execute(
         update(Notification)
         .where(Notification.id == message_id, Notification.state == "queued",
-               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= moment))
+               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= moment),
+               Notification.guardian_id.in_(_consenting_guardians()))
         .values(state="sending", claimed_at=now(), attempts=Notification.attempts + 1, updated_at=now())
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()

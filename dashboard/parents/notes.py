@@ -15,7 +15,14 @@ from sqlalchemy import select
 from dashboard.clock import academy_today
 from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
-from dashboard.models import CounsellingNote, Enrollment, Lecture, Student, TeacherLecture, User
+from dashboard.models import (
+    CounsellingNote,
+    Enrollment,
+    Lecture,
+    Student,
+    TeacherLecture,
+    User,
+)
 
 MAX_LENGTH = 5000
 FOLLOW_UP_AHEAD = timedelta(days=7)

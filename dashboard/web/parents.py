@@ -187,9 +187,9 @@ def message_action(message_id: int):
     message = _message_for_review(message_id)
     action = request.form.get("action", "")
     try:
-        if "text" in request.form and action in ("save", "approve"):
-            if request.form["text"].strip() != message.text:
-                outbox.edit_text(message, request.form["text"])
+        edited = request.form.get("text")
+        if action in ("save", "approve") and edited is not None and edited.strip() != message.text:
+            outbox.edit_text(message, edited)
         if action == "approve":
             outbox.approve(message, current_user)
         elif action == "cancel":
@@ -211,11 +211,11 @@ def messages_bulk():
         abort(400)
     ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
     done = 0
+    # Messages already past the point of the action (sent, being sent; cancelled for an approval) are skipped.
+    skip = ("sent", "sending", "cancelled") if action == "approve" else ("sent", "sending")
     for message_id in ids:
         message = _message_for_review(message_id)
-        if message.state in ("sent", "sending", "cancelled") and action == "approve":
-            continue
-        if message.state in ("sent", "sending"):
+        if message.state in skip:
             continue
         (outbox.approve if action == "approve" else outbox.cancel)(message, current_user)
         done += 1

@@ -21,7 +21,14 @@ from dashboard.extensions import db
 from dashboard.models import Student
 from dashboard.parents import delivery
 from dashboard.progress.recompute import recompute_lecture
-from tests.factories import enroll, make_activity, make_guardian, make_lecture, make_session, make_user
+from tests.factories import (
+    enroll,
+    make_activity,
+    make_guardian,
+    make_lecture,
+    make_session,
+    make_user,
+)
 
 from .conftest import PASSWORD, shot, sign_in
 

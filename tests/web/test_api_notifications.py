@@ -1,7 +1,7 @@
 """`/api/notifications/` and the notification settings (SPEC §14), through the test client."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,7 +22,7 @@ def academy(app):
     park = db.session.get(Student, academy.park.student_id)
     make_guardian(park, "Park Mother", "모", phone="01055556666")
     outbox.queue_absence(academy.minji.id, academy.upcoming.id)
-    outbox.queue_booking(9, academy.park.id, datetime(2026, 4, 2, 7, 0, tzinfo=timezone.utc), "201호")
+    outbox.queue_booking(9, academy.park.id, datetime(2026, 4, 2, 7, 0, tzinfo=UTC), "201호")
     db.session.commit()
     return academy
 

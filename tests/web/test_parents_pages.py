@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.models import CounsellingNote, Guardian, Notification, Student
 from dashboard.parents import notes, outbox
-from tests.factories import build_academy, make_guardian, make_user
+from tests.factories import build_academy, make_guardian
 from tests.web.pages import csrf_token, sign_in
 
 

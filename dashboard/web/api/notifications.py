@@ -10,9 +10,16 @@ from flask import jsonify
 from dashboard import listing, serializers
 from dashboard.accounts.access import can_read_lecture, visible_lecture_ids
 from dashboard.extensions import db
-from dashboard.models import Lecture, MAX_ID, Notification
+from dashboard.models import MAX_ID, Lecture, Notification
 from dashboard.parents import outbox
-from dashboard.web.api import bp, current_api_user, forbidden, json_object, list_response, not_found
+from dashboard.web.api import (
+    bp,
+    current_api_user,
+    forbidden,
+    json_object,
+    list_response,
+    not_found,
+)
 
 
 @bp.get("/notifications/")
