@@ -12,6 +12,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from dashboard.academy import structure
 from dashboard.accounts.access import can_read_lecture, role_required
@@ -241,7 +242,8 @@ def settings(lecture_id: int):
 @bp.route("/templates/", methods=["GET", "POST"])
 @role_required("admin")
 def templates():
-    """Each event's text in Korean and English, with a preview filled with example values."""
+    """Each event's text in Korean and English, with a preview filled with example values, and the
+    way to each lecture's notification settings."""
     errors: dict[tuple[str, str], str] = {}
     bodies = messages.template_bodies()
     if request.method == "POST":
@@ -266,7 +268,10 @@ def templates():
             previews[key] = messages.fill(messages.check_body(body), messages.EXAMPLE_VALUES)
         except Refused:
             previews[key] = ""
+    lectures = db.session.execute(
+        select(Lecture.id, Lecture.title).where(Lecture.archived_at.is_(None)).order_by(Lecture.title)).all()
     return render_template("parents/templates.html", bodies=bodies, previews=previews, errors=errors,
+                           lectures=lectures,
                            events=NOTIFICATION_EVENTS, languages=GUARDIAN_LANGUAGES,
                            placeholders=messages.PLACEHOLDERS), 422 if errors else 200
 

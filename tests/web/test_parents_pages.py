@@ -189,3 +189,10 @@ def test_templates_page_previews_and_refuses_an_unknown_placeholder(client, acad
 
 def test_pages_need_sign_in(client, academy):
     assert client.get("/parents/messages/").status_code == 302
+
+
+def test_templates_page_links_each_lectures_settings(client, academy):
+    sign_in(client, academy.users["admin"])
+    html = client.get("/parents/templates/").get_data(as_text=True)
+    assert f'/parents/lectures/{academy.algebra.id}/settings' in html
+    assert f'/parents/lectures/{academy.geometry.id}/settings' in html
