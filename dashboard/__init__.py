@@ -110,6 +110,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(audit.bp)
+    from dashboard.web import parents
+
+    app.register_blueprint(parents.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app

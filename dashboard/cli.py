@@ -205,3 +205,24 @@ def omr_simulate_command(exam_id: int | None, count: int, seed: int | None) -> N
     waiting = sum(1 for item in made if item.scan.status == "needs_review")
     click.echo(f"Posted {len(made)} result(s) for exam {exam}; {waiting} wait for a student to be assigned "
                f"(GET /api/omr-scans?needs_review=true).")
+
+
+# ---------------------------------------------------------------- parents: messages to guardians
+
+@bp.cli.command("send-notifications")
+def send_notifications_command() -> None:
+    """Deliver the approved messages to guardians that are due (for a scheduler, every few minutes).
+
+    Exits 0 whatever the deliveries' outcomes (each failure is kept on its message); non-zero only
+    when it cannot run: bad settings or no database.
+    """
+    from dashboard.parents import delivery
+
+    try:
+        report = delivery.send_due()
+    except delivery.CannotRun as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(report.summary())

@@ -19,7 +19,8 @@ from dashboard.accounts import users as accounts
 from dashboard.clock import academy_today
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportResult, import_snapshot
-from dashboard.models import Enrollment, Lecture, Student, User
+from dashboard.models import Activity, Enrollment, Lecture, LectureSession, Student, User
+from dashboard.parents import notes, outbox
 
 DEMO_PASSWORD = "demo1234"
 # (username, role, lecture ids): the teacher teaches the first lecture.
@@ -88,11 +89,29 @@ def build_demo_snapshot(today: date, seed: int = 20260301) -> dict[str, list[dic
         "lectures": [], "sessions": [], "students": [], "enrollments": [], "exams": [], "attempts": [],
         "homeworks": [], "homework_submissions": [], "activities": [],
     }
-    snapshot["students"] = [{"id": i + 1, "name": name, "contact": f"010-{4100 + i:04d}-{(i * 37) % 10000:04d}"}
+    snapshot["students"] = [{"id": i + 1, "name": name, "contact": f"010-{4100 + i:04d}-{(i * 37) % 10000:04d}",
+                             "guardians": _guardians(i, name)}
                             for i, name in enumerate(names)]
     for design in _LECTURES:
         _add_lecture(snapshot, design, today, rng)
     return snapshot
+
+
+def _guardians(index: int, student_name: str) -> list[dict[str, Any]]:
+    """Fictional guardians: numbers 010-0000-xxxx and example.com addresses. Most agreed to messages;
+    every sixth prefers e-mail, every tenth reads English, every fifth has not agreed yet."""
+    mother: dict[str, Any] = {
+        "name": f"{student_name[0]}{_GIVEN[(index * 7 + 3) % len(_GIVEN)]}", "relation": "모",
+        "phone": f"010-0000-{1000 + index:04d}", "consent": index % 5 != 4,
+        "language": "en" if index % 10 == 9 else "ko",
+    }
+    if index % 6 == 5:
+        mother.update(email=f"parent{index + 1}@example.com", channel="email")
+    guardians = [mother]
+    if index % 3 == 0:
+        guardians.append({"name": f"{student_name[0]}{_GIVEN[(index * 5 + 1) % len(_GIVEN)]}", "relation": "부",
+                          "phone": f"010-0000-{2000 + index:04d}", "consent": False})
+    return guardians
 
 
 def _add_lecture(snapshot: dict, design: _LectureDesign, today: date, rng: random.Random) -> None:
@@ -254,4 +273,36 @@ def create_demo(today: date | None = None) -> DemoResult:
     for username, role, lecture_ids in DEMO_USERS:
         accounts.create_user(username, DEMO_PASSWORD, role, lecture_ids)
         users.append((username, role))
+    _add_notes_and_absences(today or academy_today())
     return DemoResult(imported, tuple(users))
+
+
+_NOTES = (
+    ("어머님과 통화: 최근 두 차시 영상을 못 봤다고 함. 이번 주 안에 보충하기로.", 2),
+    ("숙제 제출이 늦어지는 이유 상담. 학원 자습실 이용 권유.", -1),
+    ("시험 불안이 있어 오답 노트 방법 안내. 다음 달 다시 확인.", None),
+)
+
+
+def _add_notes_and_absences(today: date) -> None:
+    """A few counselling notes by the demo teacher (one follow-up due soon, one overdue), and three
+    students marked absent in the first lecture's latest held session, their guardians' messages queued."""
+    teacher = accounts.user_by_username("teacher")
+    enrollments = db.session.execute(
+        select(Enrollment.id).where(Enrollment.lecture_id == 1).order_by(Enrollment.id).limit(len(_NOTES))
+    ).scalars().all()
+    for enrollment_id, (text, follow_up) in zip(enrollments, _NOTES):
+        notes.add_note(teacher, enrollment_id, text,
+                       today + timedelta(days=follow_up) if follow_up is not None else None)
+    latest = db.session.execute(
+        select(LectureSession.id).where(LectureSession.lecture_id == 1, LectureSession.date <= today)
+        .order_by(LectureSession.date.desc()).limit(1)).scalar_one_or_none()
+    if latest is None:
+        return
+    absent = db.session.execute(
+        select(Activity).where(Activity.session_id == latest, Activity.attendance == "online")
+        .order_by(Activity.enrollment_id).limit(3)).scalars().all()
+    for activity in absent:
+        activity.presence = "absent"  # online already: the progress does not change
+        db.session.flush()
+        outbox.queue_absence(activity.enrollment_id, latest)

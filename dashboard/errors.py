@@ -59,6 +59,13 @@ TEXTS: dict[str, Any] = {
     "clinic_link_already_booked": _l("Clinic link {id} is already booked in another clinic session."),
     "clinic_booking_cancelled": _l("This booking is cancelled."),
     "clinic_booking_no_show": _l("This booking was marked no-show; book the student again instead."),
+    # parents: guardians, counselling notes, notifications
+    "bad_phone": _l("Enter a phone number: digits, optionally starting with +."),
+    "bad_email": _l("Enter an e-mail address."),
+    "guardian_twice": _l("This student already has a guardian with this name and relation."),
+    "not_note_author": _l("Only the author may edit this note."),
+    "notification_not_pending": _l("This message was already sent or cancelled."),
+    "unknown_placeholder": _l("Unknown placeholder {name}; use {choices}."),
 }
 
 

@@ -29,6 +29,7 @@ from dashboard.models import (
     Lecture,
     LectureProgress,
     LectureSession,
+    Notification,
     ProgressPolicy,
     RiskLog,
     SessionProgress,
@@ -240,6 +241,14 @@ def _audit_select() -> Select:
     return select(AuditLog)
 
 
+def _notification_select() -> Select:
+    return (
+        select(Notification, Enrollment.lecture_id.label("lecture_id"), Student.name.label("student_name"))
+        .join(Enrollment, Enrollment.id == Notification.enrollment_id)
+        .join(Student, Student.id == Enrollment.student_id)
+    )
+
+
 def _orderings(model: type, *names: str, **special: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
     columns = {name: getattr(model, name) for name in ("id", "created_at", "updated_at", *names)}
     columns.update(special)
@@ -364,6 +373,24 @@ RESOURCES: dict[str, ListSpec] = {
         ordering={"id": AuditLog.id, "created_at": AuditLog.created_at},
         default_ordering=("-created_at", "-id"),
         derived=False,
+    ),
+    # Messages to guardians (SPEC §14); their enrollment's lecture scopes them.
+    "notifications": ListSpec(
+        name="notifications",
+        model=Notification,
+        select=_notification_select,
+        lecture_column=Enrollment.lecture_id,
+        filters={
+            "state": _text_filter(Notification.state),
+            "enrollment_id": _int_filter(Notification.enrollment_id),
+            "lecture": _int_filter(Enrollment.lecture_id),
+            "event": _text_filter(Notification.event),
+        },
+        search_columns=(Student.name, Notification.text),
+        ordering=_orderings(Notification, "sent_at", "state"),
+        default_ordering=("-created_at", "-id"),
+        derived=False,
+        nullable_ordering=frozenset({"sent_at"}),
     ),
 }
 

@@ -176,6 +176,16 @@ def audit_entry(row: Any) -> dict[str, Any]:
     }
 
 
+def notification(row: Any) -> dict[str, Any]:
+    """A message to a guardian (SPEC §14): `guardian` is the guardian's id (null once deleted)."""
+    obj = row[0]
+    return {
+        "id": obj.id, "event": obj.event, "enrollment_id": obj.enrollment_id, "guardian": obj.guardian_id,
+        "channel": obj.channel, "to": obj.to, "text": obj.text, "state": obj.state, "attempts": obj.attempts,
+        "last_error": obj.last_error, "created_at": time(obj.created_at), "sent_at": time(obj.sent_at),
+    }
+
+
 SERIALIZERS = {
     "policies": policy,
     "session-progress": session_progress,
@@ -184,4 +194,5 @@ SERIALIZERS = {
     "risk-logs": risk_log,
     "clinic-sessions": clinic_session,
     "audit": audit_entry,
+    "notifications": notification,
 }

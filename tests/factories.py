@@ -233,3 +233,13 @@ def build_academy() -> Academy:
     db.session.flush()
     return Academy(algebra, geometry, weeks, upcoming, geometry_week, minji, jisoo, park, choi, minho, quiz,
                    tokens, users)
+
+
+# ---------------------------------------------------------------- parents
+
+def make_guardian(student: Student, name: str = "Kim Mother", relation: str = "모", phone: str | None = "01012345678",
+                  email: str | None = None, channel: str = "sms", language: str = "ko", consent: bool = True):
+    from dashboard.models import Guardian
+
+    return _flushed(Guardian(student_id=student.id, name=name, relation=relation, phone=phone, email=email,
+                             channel=channel, language=language, consent=consent))

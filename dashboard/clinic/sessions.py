@@ -47,6 +47,7 @@ from dashboard.models import (
     Student,
     User,
 )
+from dashboard.parents import outbox
 from dashboard.progress.recompute import lock_lecture
 
 MANAGER_ROLES = ("admin", "staff")
@@ -497,6 +498,7 @@ def book(user: User, clinic_session_id: int, data: Mapping[str, Any]) -> ClinicB
             "after": {"approved": True, "approved_by_id": user.id, "approved_at": moment,
                       "booking_id": booking.id}} for link_id in to_approve],
         user)
+    outbox.queue_booking(booking.id, enrollment.id, clinic_session.starts_at, clinic_session.room)
     return booking
 
 
@@ -571,6 +573,7 @@ def cancel_booking_row(user: User, booking: ClinicBooking, moment: datetime | No
     db.session.flush()
     _release_links(user, booking, moment, lecture_id)
     _audit(user, "clinic_booking.cancel", "clinic_booking", booking.id, before, _booking_state(booking), lecture_id)
+    outbox.cancel_booking(booking.id)
     return True
 
 

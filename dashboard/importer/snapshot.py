@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.accounts import audit
 from dashboard.clock import parse_input_time
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import (
     INVALID_REASONS,
@@ -40,6 +41,7 @@ from dashboard.models import (
     Exam,
     ExamQuestion,
     ExamSession,
+    Guardian,
     Homework,
     HomeworkSubmission,
     Lecture,
@@ -51,6 +53,7 @@ from dashboard.models import (
 from dashboard.progress import bulk
 from dashboard.progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
 from dashboard.omr.intake import regrade_exam
+from dashboard.parents import guardians as guardian_rules
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
 from dashboard.progress.rules import POLICY_DEFAULTS
 
@@ -293,6 +296,44 @@ def _list_of_objects(
     return rows
 
 
+def _guardians(value: Any) -> tuple[dict[str, Any], ...]:
+    """A student's whole list of guardians (SPEC §14): each checked like the setup form checks it;
+    an item may carry the `id` of a stored guardian, else it is matched by (name, relation)."""
+    if not isinstance(value, list):
+        raise _Bad("must be a list")
+    rows: list[dict[str, Any]] = []
+    problems: list[tuple[str, str]] = []
+    ids: set[int] = set()
+    names: set[tuple[str, str]] = set()
+    for i, element in enumerate(value):
+        if not isinstance(element, dict):
+            problems.append((f"[{i}]", "must be an object"))
+            continue
+        guardian_id = None
+        if element.get("id") is not None:
+            try:
+                guardian_id = _id(element["id"])
+            except _Bad as bad:
+                problems.append((f"[{i}].id", bad.problems[0][1]))
+                continue
+        try:
+            row = guardian_rules.clean({k: v for k, v in element.items() if k != "id"}, f"[{i}].")
+        except Invalid as error:
+            problems.append((error.field or f"[{i}]", describe(error)))
+            continue
+        if guardian_id is not None and guardian_id in ids:
+            problems.append((f"[{i}].id", f"id {guardian_id} appears twice"))
+        if (row["name"], row["relation"]) in names:
+            problems.append((f"[{i}].name", "the same name and relation appear twice"))
+        if guardian_id is not None:
+            ids.add(guardian_id)
+        names.add((row["name"], row["relation"]))
+        rows.append({"id": guardian_id, **row})
+    if problems:
+        raise _Bad(problems=problems)
+    return tuple(rows)
+
+
 def _answer_key(value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > 32 or any(c.isspace() for c in value):
         raise _Bad("must be a string of 1 to 32 marks")
@@ -402,6 +443,7 @@ _KIND_LIST = (
             "name": _Field(_text(200)),
             "contact": _Field(_text(100), nullable=True),
             "guardian_contact": _Field(_text(100), nullable=True),
+            "guardians": _Field(_guardians, column=False),
         },
         required=("name",), defaults={"contact": None, "guardian_contact": None},
     ),
@@ -655,6 +697,9 @@ class _Stored:
     links: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))  # exam -> sessions
     questions: dict[int, dict[int, tuple[str, Decimal]]] = field(default_factory=lambda: defaultdict(dict))
     answers: dict[int, dict[int, tuple]] = field(default_factory=lambda: defaultdict(dict))  # attempt id ->
+    # Stored guardians of the students whose list the snapshot gives, and of the ids it names.
+    guardians: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    guardian_owners: dict[int, int] = field(default_factory=dict)  # guardian id -> student id
     # Lectures whose every session is loaded (their order uniqueness is checked).
     ordered_lectures: set[int] = field(default_factory=set)
     # (student, lecture) -> enrollment id, for the enrollments the snapshot creates.
@@ -770,9 +815,64 @@ def _load(items: dict[str, dict[tuple, _Item]]) -> _Stored:
     student_ids |= {row["student_id"] for row in stored.rows["enrollments"].values()}
     if student_ids:
         stored.add("students", _rows_in(_model_columns("students"), Student.id, student_ids))
+    _load_guardians(items, stored)
 
     _load_facts(items, stored, deleted_sessions)
     return stored
+
+
+_GUARDIAN_COLUMNS = ("id", "student_id", *guardian_rules.FIELDS)
+
+
+def _load_guardians(items: dict[str, dict[tuple, _Item]], stored: _Stored) -> None:
+    """The stored guardians of students given a list, and whoever owns the guardian ids named."""
+    students = {key[0] for key, item in items["students"].items() if "guardians" in item.extra}
+    if not students:
+        return
+    named = {row["id"] for key in students for row in items["students"][(key,)].extra["guardians"]
+             if row["id"] is not None}
+    columns = [getattr(Guardian, name) for name in _GUARDIAN_COLUMNS]
+    condition = Guardian.student_id.in_(sorted(students))
+    if named:
+        condition = or_(condition, Guardian.id.in_(sorted(named)))
+    for row in db.session.execute(select(*columns).where(condition).order_by(Guardian.id)).all():
+        values = dict(row._mapping)
+        stored.guardian_owners[values["id"]] = values["student_id"]
+        if values["student_id"] in students:
+            stored.guardians[values["student_id"]].append(values)
+
+
+def _guardian_changes(student_id: int, wanted: Sequence[Mapping[str, Any]], stored_rows: Sequence[Mapping[str, Any]]
+                      ) -> tuple[list[dict], list[dict], list[int]]:
+    """(inserts, updates, deleted ids) that turn the stored list into the wanted one: an item is the
+    stored guardian with its id, else the one with its (name, relation); the rest are new, and
+    stored ones nobody matched go."""
+    by_id = {row["id"]: row for row in stored_rows}
+    by_name = {(row["name"], row["relation"]): row for row in stored_rows}
+    matched: set[int] = set()
+    inserts: list[dict] = []
+    updates: list[dict] = []
+    for item in wanted:
+        row = by_id.get(item["id"]) if item["id"] is not None else by_name.get((item["name"], item["relation"]))
+        if row is None or row["id"] in matched:
+            new = {name: item[name] for name in guardian_rules.FIELDS}
+            inserts.append({**({"id": item["id"]} if item["id"] is not None else {}), "student_id": student_id,
+                            **new})
+            continue
+        matched.add(row["id"])
+        changed = {name: item[name] for name in guardian_rules.FIELDS if row[name] != item[name]}
+        if changed:
+            updates.append({"id": row["id"], **changed})
+    deletes = [row["id"] for row in stored_rows if row["id"] not in matched]
+    return inserts, updates, deletes
+
+
+def _validate_guardians(items, stored: _Stored, refuse) -> None:
+    for key, item in items["students"].items():
+        for i, row in enumerate(item.extra.get("guardians", ())):
+            owner = stored.guardian_owners.get(row["id"])
+            if owner is not None and owner != key[0]:
+                refuse(item, f"guardians[{i}].id", f"guardian {row['id']} belongs to another student")
 
 
 def _load_facts(items: dict[str, dict[tuple, _Item]], stored: _Stored, deleted_sessions: set[int]) -> None:
@@ -979,6 +1079,7 @@ def _validate(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _Aft
     _validate_exams(items, stored, after, refuse)
     _validate_homeworks(items, stored, after, refuse)
     _validate_facts(items, stored, after, refuse)
+    _validate_guardians(items, stored, refuse)
 
 
 def _validate_lectures(items, stored: _Stored, refuse) -> None:
@@ -1181,6 +1282,9 @@ class _Work:
     links: dict[int, set[int]] = field(default_factory=dict)  # exam -> its new link set
     questions: dict[int, dict[int, tuple]] = field(default_factory=dict)
     answers: dict[tuple, dict[int, tuple]] = field(default_factory=dict)  # attempt key -> answers
+    guardian_inserts: list[dict[str, Any]] = field(default_factory=list)
+    guardian_updates: list[dict[str, Any]] = field(default_factory=list)
+    guardian_deletes: list[int] = field(default_factory=list)
     reordered: dict[int, int] = field(default_factory=dict)  # session id -> new order, for moved sessions
     used_orders: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     whole: set[int] = field(default_factory=set)  # lectures recomputed whole
@@ -1264,6 +1368,10 @@ def _plan_create(kind: _Kind, key: tuple, item: _Item, row: dict[str, Any], work
     if "answers" in item.extra:
         work.answers[key] = item.extra["answers"]
         after["answers"] = item.extra["answers"]
+    if "guardians" in item.extra:
+        inserts, _, _ = _guardian_changes(key[0], item.extra["guardians"], ())
+        work.guardian_inserts.extend(inserts)
+        after["guardians"] = inserts
     return PlannedChange(kind.name, item.index, key, "create", None, after)
 
 
@@ -1309,11 +1417,21 @@ def _diff(kind: _Kind, key: tuple, item: _Item, base: dict[str, Any], stored: _S
         if item.extra["answers"] != old_answers:
             work.answers[key] = item.extra["answers"]
             before["answers"], new["answers"] = old_answers, item.extra["answers"]
+    if "guardians" in item.extra:
+        old_guardians = stored.guardians.get(key[0], [])
+        inserts, updates, deletes = _guardian_changes(key[0], item.extra["guardians"], old_guardians)
+        if inserts or updates or deletes:
+            work.guardian_inserts.extend(inserts)
+            work.guardian_updates.extend(updates)
+            work.guardian_deletes.extend(deletes)
+            before["guardians"] = [{k: v for k, v in row.items() if k != "student_id"} for row in old_guardians]
+            new["guardians"] = [dict(row) for row in item.extra["guardians"]]
     return before, new
 
 
 # Field changes that alter no derived row.
-_COSMETIC = {"lectures": {"title"}, "sessions": {"title"}, "students": {"name", "contact", "guardian_contact"},
+_COSMETIC = {"lectures": {"title"}, "sessions": {"title"},
+             "students": {"name", "contact", "guardian_contact", "guardians"},
              "exams": {"title"}, "homeworks": {"title"}}
 
 
@@ -1450,6 +1568,8 @@ def _apply(plan: ImportPlan, stored: _Stored, progress: ProgressCallback | None)
                 _bulk_insert(ProgressPolicy, work.policy_inserts)
             if work.policy_updates:
                 _bulk_update(ProgressPolicy, work.policy_updates)
+        if kind == "students":
+            _apply_guardians(work)
         if kind == "exams":
             stored_exams = {key[0] for key in stored.rows["exams"]}
             _replace_children(ExamSession.exam_id, work.links, stored_exams & set(work.links),
@@ -1460,6 +1580,16 @@ def _apply(plan: ImportPlan, stored: _Stored, progress: ProgressCallback | None)
         if progress:
             progress("apply", step, total)
     _advance_sequences(work)
+
+
+def _apply_guardians(work: _Work) -> None:
+    """Guardians left out go first, so a new one may take a departed one's name and relation."""
+    if work.guardian_deletes:
+        _bulk_delete(Guardian.id, work.guardian_deletes)
+    if work.guardian_updates:
+        _bulk_update(Guardian, work.guardian_updates)
+    if work.guardian_inserts:
+        _bulk_insert(Guardian, work.guardian_inserts)
 
 
 def _replace_children(column: Any, children: Mapping[int, Iterable[Any]], stored_parents: set[int],
@@ -1520,10 +1650,10 @@ def _advance_sequences(work: _Work) -> None:
     """Ids given by a snapshot became primary keys: move PostgreSQL sequences past them."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for kind in _EXPLICIT_ID_KINDS:
-        if not work.inserts.get(kind):
-            continue
-        table = _KINDS[kind].model.__table__.name
+    tables = [_KINDS[kind].model.__table__.name for kind in _EXPLICIT_ID_KINDS if work.inserts.get(kind)]
+    if any("id" in row for row in work.guardian_inserts):
+        tables.append(Guardian.__table__.name)
+    for table in tables:
         db.session.execute(
             text(f'SELECT setval(pg_get_serial_sequence(:table, \'id\'), GREATEST('
                  f'(SELECT COALESCE(MAX(id), 0) FROM "{table}"), nextval(pg_get_serial_sequence(:table, \'id\'))))'),

@@ -44,6 +44,7 @@ from dashboard.models import (
     RiskLog,
     SessionProgress,
 )
+from dashboard.parents import outbox
 from dashboard.progress import bulk, rules
 
 
@@ -122,7 +123,10 @@ def recompute(scope: Scope) -> int:
         if facts.policy is None:
             return 0
         writer = _Writer(scope, facts, now())
-        return writer.run()
+        recomputed = writer.run()
+    # Guardians hear of a risk level that rose (or stop hearing of one that fell): SPEC §14.
+    outbox.after_recompute(scope.lecture_id, scope.enrollment_ids)
+    return recomputed
 
 
 @contextmanager

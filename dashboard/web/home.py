@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from dashboard.lectures import grid
 from dashboard.accounts.access import visible_lecture_ids
+from dashboard.parents import notes
 
 bp = Blueprint("home", __name__)
 
@@ -14,4 +15,4 @@ bp = Blueprint("home", __name__)
 def index():
     """Every lecture this user may read, by title, with its counts and completion per session."""
     lectures = grid.lecture_summaries(visible_lecture_ids(current_user))
-    return render_template("lectures/index.html", lectures=lectures)
+    return render_template("lectures/index.html", lectures=lectures, follow_ups=notes.follow_ups_due(current_user))

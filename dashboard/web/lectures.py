@@ -29,6 +29,7 @@ from dashboard.extensions import db
 from dashboard.models import MAX_ID
 from dashboard.web import forms
 from dashboard.web.ui import is_htmx
+from dashboard.parents import read as parents_read
 
 bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 
@@ -184,7 +185,8 @@ def _render_cell(detail: grid.CellDetail, bound: dict[Any, Any] | None = None, s
     editable = can_edit_inputs(current_user, detail.lecture_id) and not detail.withdrawn
     cell_forms = _default_forms(detail) if editable else {}
     cell_forms.update(bound or {})
-    context = dict(detail=detail, forms=cell_forms, editable=editable, saved=saved)
+    context = dict(detail=detail, forms=cell_forms, editable=editable, saved=saved,
+                   guardians=parents_read.guardians_of_enrollment(detail.enrollment_id))
     if is_htmx():
         if oob:
             row = grid.load_grid(detail.lecture_id, enrollment_id=detail.enrollment_id)
@@ -351,4 +353,5 @@ def student(lecture_id: int, enrollment_id: int):
     page = grid.load_student(lecture_id, _id_or_404(enrollment_id))
     if page is None:
         abort(404)
-    return render_template("lectures/student.html", page=page)
+    return render_template("lectures/student.html", page=page,
+                           parents=parents_read.student_parents(current_user, lecture_id, page.enrollment_id))

@@ -23,6 +23,7 @@ from flask_login import current_user
 from dashboard.academy import structure as setup
 from dashboard.accounts.access import can_edit_inputs, role_required
 from dashboard.models import MAX_ID, Lecture, LectureSession
+from dashboard.parents import guardians
 from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
 from dashboard.web.ui import is_htmx
 
@@ -456,7 +457,8 @@ def _render_student(student, form: StudentForm | None = None, status: int = 200)
         form = StudentForm(formdata=None, prefix="student", data={
             "name": student.name, "contact": student.contact or "", "guardian_contact": student.guardian_contact or ""})
     return render_template("setup/student.html", student=student, form=form if editable else None,
-                           enrollments=setup.student_enrollments(student.id, current_user)), status
+                           enrollments=setup.student_enrollments(student.id, current_user),
+                           guardians=guardians.guardians_of(student.id), guardians_editable=editable), status
 
 
 @bp.get("/students/<int:student_id>/")

@@ -107,3 +107,19 @@ def test_demo_snapshot_is_deterministic():
     first, second = build_demo_snapshot(TODAY), build_demo_snapshot(TODAY)
     assert first == second
     assert len({s["name"] for s in first["students"]}) == len(first["students"])
+
+
+def test_demo_has_guardians_notes_and_messages(app, runner):
+    from dashboard.models import CounsellingNote, Guardian, Notification
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    db.session.rollback()
+
+    phones = db.session.execute(select(Guardian.phone)).scalars().all()
+    assert len(phones) == 32 + 11  # a mother each, a father for every third student (0, 3, ..., 30)
+    assert all(phone.startswith("0100000") for phone in phones)
+    assert all(email.endswith("@example.com") for email in db.session.execute(
+        select(Guardian.email).where(Guardian.email.is_not(None))).scalars())
+    assert count(CounsellingNote) == 3
+    events = Counter(db.session.execute(select(Notification.event)).scalars())
+    assert events["absence"] >= 1 and sum(events.values()) >= 3

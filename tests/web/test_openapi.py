@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dashboard.extensions import db
+from dashboard.parents import outbox
 
 from tests.factories import bearer, build_academy, policy_of
 
@@ -250,6 +251,8 @@ def test_writes_validate_against_the_document(client, doc, academy):
     result = check(doc, "/api/import", "post", response, snapshot)
     assert (result["created"]["students"], result["created"]["exams"]) == (1, 1)
 
+    _notification_writes(client, doc, academy)
+
     new_user = {"username": "kim", "password": "a long passphrase", "role": "teacher",
                 "lectures": [academy.algebra.id]}
     response = call(client, admin, "post", "/api/users/", new_user)
@@ -342,12 +345,35 @@ def _omr_writes(client, doc, academy, admin):
     assert check(doc, scans + "{scan_id}/correct/", "post", response, correct)["score"] == 50
 
 
+def _notification_writes(client, doc, academy) -> None:
+    """Guardians through a snapshot, one absence message for each, the settings, approve and cancel."""
+    admin = academy.tokens["admin"]
+    guardians = {"students": [{"id": academy.minji.student_id, "guardians": [
+        {"name": "Kim Mother", "relation": "모", "phone": "010-1111-2222", "consent": True},
+        {"name": "Kim Father", "relation": "부", "email": "dad@example.com", "channel": "email", "consent": True}]}]}
+    response = call(client, admin, "post", "/api/import", guardians)
+    assert check(doc, "/api/import", "post", response, guardians)["updated"]["students"] == 1
+    settings = "/api/lectures/{lecture_id}/notification-settings/"
+    change = {"events": ["booking", "absence"], "review": True}
+    response = call(client, admin, "patch", settings, change, lecture_id=academy.algebra.id)
+    assert check(doc, settings, "patch", response, change) == change
+    assert outbox.queue_absence(academy.minji.id, academy.upcoming.id) == 2  # weeks 1-3 are history
+    db.session.commit()
+    listed = check(doc, "/api/notifications/", "get", call(client, admin, "get", "/api/notifications/"))
+    first, second = sorted(message["id"] for message in listed["results"])
+    for action, message_id, state in (("approve", first, "queued"), ("cancel", second, "cancelled")):
+        template = "/api/notifications/{notification_id}/" + action + "/"
+        response = call(client, academy.tokens["teacher_a"], "post", template, notification_id=message_id)
+        assert check(doc, template, "post", response)["state"] == state
+
+
 def test_every_read_validates_against_the_document(client, doc, academy):
     """Every GET of the document on the small academy (after some writes, so the audit trail and
     the people fields are filled): lists must be non-empty, details take the first listed id."""
     test_writes_validate_against_the_document(client, doc, academy)
     admin = academy.tokens["admin"]
     first_ids: dict[str, int] = {}
+    first_ids["/api/lectures"] = academy.algebra.id  # no list of lectures in the API
     reads = [(path, operation) for path, method, operation in operations(doc) if method == "get"]
     for path, _ in sorted(reads, key=lambda read: read[0].count("{")):
         ids = {}
@@ -503,6 +529,12 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
         real_ids[resource] = call(client, admin, "get", f"/api/progress/{resource}/").get_json()["results"][0]["id"]
     real_ids["entry_id"] = call(client, admin, "get", "/api/audit").get_json()["results"][0]["id"]
     real_ids.update(_clinic_writes(client, doc, academy, admin))
+    real_ids["lecture_id"] = academy.algebra.id
+    call(client, admin, "post", "/api/import", {"students": [{"id": academy.minji.student_id, "guardians": [
+        {"name": "Kim Mother", "phone": "01011112222", "consent": True}]}]})
+    outbox.queue_absence(academy.minji.id, academy.upcoming.id)
+    db.session.commit()
+    real_ids["notification_id"] = call(client, admin, "get", "/api/notifications/").get_json()["results"][0]["id"]
 
     def ids_for(path: str) -> dict[str, int]:
         ids = {}

@@ -18,7 +18,11 @@ from dashboard.importer.snapshot import KINDS as IMPORT_KINDS
 from dashboard.models import (
     ATTENDANCE_TYPES,
     CLINIC_REASONS,
+    GUARDIAN_CHANNELS,
+    GUARDIAN_LANGUAGES,
     INVALID_REASONS,
+    NOTIFICATION_EVENTS,
+    NOTIFICATION_STATES,
     OMR_STATUSES,
     RISK_LEVELS,
     RISK_RULES,
@@ -322,6 +326,32 @@ SCHEMAS: dict[str, Schema] = {
         },
         description="One change made through the API or the UI.",
     ),
+    "Notification": obj(
+        {
+            "id": ID,
+            "event": enum(NOTIFICATION_EVENTS),
+            "enrollment_id": ID,
+            "guardian": nullable({**ID, "description": "the guardian's id; null once the guardian was removed"}),
+            "channel": enum(GUARDIAN_CHANNELS),
+            "to": {"type": "string", "description": "the phone number or e-mail address"},
+            "text": TEXT,
+            "state": enum(NOTIFICATION_STATES),
+            "attempts": COUNT,
+            "last_error": nullable(TEXT),
+            "created_at": TIME,
+            "sent_at": nullable(TIME),
+        },
+        description="A message to a guardian in the outbox (SPEC §14).",
+    ),
+    "NotificationSettings": obj(
+        {"events": {"type": "array", "items": enum(NOTIFICATION_EVENTS), "uniqueItems": True},
+         "review": {**BOOL, "description": "true: a person approves each message before it is sent"}},
+        description="Which events of a lecture notify guardians; by default all four, reviewed.",
+    ),
+    "NotificationSettingsChange": obj(
+        {"events": {"type": "array", "items": enum(NOTIFICATION_EVENTS)}, "review": BOOL}, required=[],
+        description="Any of the settings' fields; those left out keep their value.",
+    ),
     "ImportCounts": obj({kind: COUNT for kind in IMPORT_KINDS}, description="How many items, per snapshot kind."),
     "ImportResult": obj({
         "created": ref("ImportCounts"),
@@ -347,6 +377,16 @@ SCHEMAS: dict[str, Schema] = {
                 "id": ID, "name": {"type": "string", "maxLength": 200, "description": "needed to create"},
                 "contact": nullable({"type": "string", "maxLength": 100}),
                 "guardian_contact": nullable({"type": "string", "maxLength": 100}),
+                "guardians": {"type": "array", "description": "the whole list (SPEC §14): an item is the stored "
+                              "guardian with its id, else the one with its name and relation", "items": obj({
+                                  "id": ID, "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                  "relation": nullable({"type": "string", "maxLength": 30}),
+                                  "phone": nullable({"type": "string", "maxLength": 40,
+                                                     "description": "digits, optional leading +; spaces, "
+                                                                    "hyphens and dots are removed"}),
+                                  "email": nullable({"type": "string", "maxLength": 254}),
+                                  "channel": enum(GUARDIAN_CHANNELS), "language": enum(GUARDIAN_LANGUAGES),
+                                  "consent": BOOL}, required=["name"])},
                 "delete": BOOL}, required=["id"])},
             "enrollments": {"type": "array", "items": obj({
                 "id": ID, "student_id": {**ID, "description": "needed to create; cannot change"},
@@ -444,6 +484,7 @@ LIST_SCHEMAS: dict[str, Schema] = {
     "RiskLogPage": page_of("RiskLog", "A page of risk logs."),
     "ClinicSessionPage": page_of("ClinicSession", "A page of clinic sessions."),
     "AuditPage": page_of("AuditEntry", "A page of the audit trail."),
+    "NotificationPage": page_of("Notification", "A page of messages to guardians."),
     "UserList": page_of("User", "Every user (not paginated: next and previous are always null)."),
     "TokenList": page_of("Token", "A user's tokens, revoked ones included (not paginated)."),
 }
@@ -570,6 +611,8 @@ FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "risk_level": RISK_LEVELS,
     "rule": RISK_RULES,
     "reason": CLINIC_REASONS,
+    "state": NOTIFICATION_STATES,
+    "event": NOTIFICATION_EVENTS,
 }
 FILTER_DESCRIPTIONS: dict[str, str] = {
     "lecture": "Only this lecture's rows.",
@@ -588,6 +631,8 @@ FILTER_DESCRIPTIONS: dict[str, str] = {
     "username": "Only entries made by this user.",
     "teacher": "Only clinic sessions taught by this user (username).",
     "cancelled": "Cancelled clinic sessions only, or scheduled ones only.",
+    "state": "Only messages in this state.",
+    "event": "Only messages about this event.",
 }
 SEARCH_FIELDS: dict[str, str] = {
     "policies": "lecture title",
@@ -597,6 +642,7 @@ SEARCH_FIELDS: dict[str, str] = {
     "risk-logs": "student name, reason",
     "audit": "username, action, object type",
     "clinic-sessions": "room, note",
+    "notifications": "student name, text",
 }
 
 
@@ -846,6 +892,58 @@ def _other_paths() -> dict[str, Schema]:
     }
 
 
+def _notification_paths() -> dict[str, Schema]:
+    message_id = path_id("notification_id", "the message's id")
+    lecture_id = path_id("lecture_id", "the lecture's id")
+    actions = {
+        "approve": "A message awaiting review is queued for sending; a failed one is queued again (a resend). "
+                   "Approving a queued message changes nothing. A message sent, being sent or cancelled is 409.",
+        "cancel": "A message not yet sent (or failed) is cancelled; cancelling a cancelled one changes nothing. "
+                  "A sent or sending message is 409.",
+    }
+    paths: dict[str, Schema] = {
+        "/api/notifications/": {"get": {
+            "operationId": "notification_list",
+            "tags": ["notifications"],
+            "summary": "Messages to guardians",
+            "description": "Scoped to the caller's lectures (teachers: their own), newest first.",
+            "parameters": list_parameters(RESOURCES["notifications"]),
+            "responses": {**ok("NotificationPage", "A page of messages."), **errors(400, 404)},
+        }},
+        "/api/lectures/{lecture_id}/notification-settings/": {
+            "parameters": [lecture_id],
+            "get": {
+                "operationId": "notification_settings",
+                "tags": ["notifications"],
+                "summary": "A lecture's notification settings (admin)",
+                "responses": {**ok("NotificationSettings", "The settings."), **errors(403, 404)},
+            },
+            "patch": {
+                "operationId": "notification_settings_update",
+                "tags": ["notifications"],
+                "summary": "Change a lecture's notification settings (admin)",
+                "description": "Messages already created are left as they are. An unknown field or event is 400.",
+                "requestBody": body("NotificationSettingsChange"),
+                "responses": {**ok("NotificationSettings", "The saved settings."),
+                              **errors(400, 403, 404, 409, 413)},
+            },
+        },
+    }
+    for action, description in actions.items():
+        paths[f"/api/notifications/{{notification_id}}/{action}/"] = {
+            "parameters": [message_id],
+            "post": {
+                "operationId": f"notification_{action}",
+                "tags": ["notifications"],
+                "summary": f"{action.capitalize()} a message (admin, the lecture's teacher)",
+                "description": description + " Staff get 403; a message outside the caller's lectures is 404. "
+                                             "No body.",
+                "responses": {**ok("Notification", "The message."), **errors(403, 404, 409)},
+            },
+        }
+    return paths
+
+
 def _omr_paths() -> dict[str, Schema]:
     scans = "/api/omr-scans/"
     scan_id = path_id("scan_id", "the scan's id")
@@ -1089,9 +1187,9 @@ def _clinic_paths() -> dict[str, Schema]:
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
     """The whole document."""
-    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_omr_paths()}
+    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_notification_paths(), **_omr_paths()}
     schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **OMR_SCHEMAS}
-    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "omr", "meta"]
+    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "notifications", "omr", "meta"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Academy progress dashboard API", "version": API_VERSION, "description": DESCRIPTION},

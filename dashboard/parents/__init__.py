@@ -1,0 +1,1 @@
+"""Guardians, counselling notes and the notifications sent to guardians (SPEC §14)."""
