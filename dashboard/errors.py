@@ -45,6 +45,8 @@ TEXTS: dict[str, Any] = {
     # scores
     "score_above_max": _l("The score must be at most {max}."),
     "score_negative": _l("The score must not be negative."),
+    # reports
+    "bad_month": _l("Enter a month as YYYY-MM."),
 }
 
 
