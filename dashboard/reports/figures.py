@@ -163,6 +163,7 @@ class Report:
     withdrawn: bool = False
     comment_updated_at: datetime | None = None
     sessions_later: int = 0
+    due_session_ids: frozenset[int] = frozenset()
 
     @property
     def homework_done(self) -> int:
@@ -195,9 +196,14 @@ def attendance_counts(sessions: Iterable[SessionFacts]) -> dict[str, int]:
     return counts
 
 
+def due_sessions(sessions: Iterable[SessionFacts], as_of: date, grace_days: int) -> list[SessionFacts]:
+    """Of the listed sessions, those due on the as-of day (date + grace days on or before it)."""
+    return [s for s in sessions if s.date + timedelta(days=grace_days) <= as_of]
+
+
 def completion(sessions: Iterable[SessionFacts], as_of: date, grace_days: int) -> tuple[int, int]:
     """(completed, due): of the listed sessions, those due on the as-of day, and of them the completed ones."""
-    due = [s for s in sessions if s.date + timedelta(days=grace_days) <= as_of]
+    due = due_sessions(sessions, as_of, grace_days)
     return sum(1 for s in due if s.completed), len(due)
 
 
@@ -398,6 +404,7 @@ def load_reports(lecture_id: int, month: Month, today: date, enrollment_ids: Seq
             withdrawn=enrollment.withdrawn_at is not None,
             comment_updated_at=comment.updated_at if comment else None,
             sessions_later=len(scheduled) - len(listed),
+            due_session_ids=frozenset(s.id for s in due_sessions(listed, as_of, policy.completion_grace_days)),
         ))
     return reports
 
