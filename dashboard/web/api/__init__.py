@@ -39,7 +39,7 @@ from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit", "openapi")
+API_MODULES = ("progress", "importing", "audit", "openapi", "reports")
 OPTIONAL_API_MODULES = ("users", "omr")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
