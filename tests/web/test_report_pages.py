@@ -217,3 +217,36 @@ def test_without_weasyprint_the_pdf_explains_what_to_install_and_the_page_still_
     assert response.status_code == 503 and "fonts-noto-cjk" in response.get_data(as_text=True)
     html = page_of(client, academy.minji).get_data(as_text=True)
     assert "fonts-noto-cjk" in html and "data-report-pdf" not in html and "Kim Minji" in html
+
+
+def test_a_full_month_of_twelve_sessions_fits_one_a4_page(client, app):
+    """12 sessions, each with an exam and a homework, risk logs and a long comment: still one page."""
+    from datetime import date, datetime
+
+    from dashboard.models import Activity, RiskLog
+    from dashboard.progress.recompute import recompute_lecture
+    from tests.factories import KST, enroll, make_attempt, make_exam, make_homework, make_lecture, \
+        make_session, make_submission, make_user
+
+    lecture = make_lecture("고등 수학 II (Algebra II)")
+    student = enroll("김민지 (Kim Minji)", lecture)
+    other = enroll("이지수", lecture)
+    for order in range(1, 13):
+        session = make_session(lecture, order, date(2026, 3, 2 * order), title=f"{order}차시 함수의 극한")
+        exam = make_exam([session], title=f"{order}차시 확인 평가 (Quiz {order})")
+        make_attempt(student, exam, 50 + order * 3)
+        make_attempt(other, exam, 61)
+        make_submission(student, make_homework(session), approved=order % 2 == 0)
+        db.session.add(Activity(enrollment_id=student.id, session_id=session.id, attendance="offline",
+                                presence=("present", "late", "absent", "excused")[order % 4]))
+        if order % 3 == 0:
+            db.session.add(RiskLog(enrollment_id=student.id, session_id=session.id, risk_level="WARNING",
+                                   rule="CONSECUTIVE_LOW_SCORE", reason="x", meta={"count": 2},
+                                   created_at=datetime(2026, 3, 2 * order, 20, tzinfo=KST)))
+    db.session.add(ReportComment(enrollment_id=student.id, month="2026-03", text="성실하게 참여했습니다. " * 25))
+    recompute_lecture(lecture.id)
+    sign_in(client, make_user("boss", "admin"))
+    response = client.get(f"/reports/{student.id}.pdf?month=2026-03", headers={"Accept-Language": "ko"})
+    pages, text = pdf_text(response.data)
+    assert pages == 1
+    assert "김민지 (Kim Minji)" in text and "12차시 확인 평가" in text and "86 / 100" in text
