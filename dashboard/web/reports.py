@@ -127,7 +127,7 @@ def _pdf_response(reports: list[figures.Report], filename: str):
     if not pdf.available():
         return render_template("reports/pdf_unavailable.html", install_hint=pdf.INSTALL_HINT), 503
     html = render_template("reports/document.html", reports=reports, for_pdf=True)
-    body = pdf.render_pdf(html, Path(current_app.static_folder) / "app.css")
+    body = pdf.render_pdf(html, Path(current_app.static_folder) / "report.css")
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
