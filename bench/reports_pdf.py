@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask import render_template  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+from flask import render_template
+from sqlalchemy import event
 
-from bench.common import bench_app, machine_speed, on_each_database  # noqa: E402
-from dashboard.extensions import db  # noqa: E402
-from dashboard.models import User  # noqa: E402
-from dashboard.progress.recompute import recompute_lecture  # noqa: E402
-from dashboard.reports import pdf  # noqa: E402
-from dashboard.reports.figures import Month, load_reports  # noqa: E402
-from dashboard.synthetic import TODAY, build_lecture  # noqa: E402
+from bench.common import bench_app, machine_speed, on_each_database
+from dashboard.extensions import db
+from dashboard.models import User
+from dashboard.progress.recompute import recompute_lecture
+from dashboard.reports import pdf
+from dashboard.reports.figures import Month, load_reports
+from dashboard.synthetic import TODAY, build_lecture
 
 MONTH = Month(2026, 3)
 

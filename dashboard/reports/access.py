@@ -12,9 +12,13 @@ from sqlalchemy import select
 from dashboard.accounts.access import can_read_lecture, visible_lecture_ids
 from dashboard.errors import Forbidden, NotFound
 from dashboard.extensions import db
-from dashboard.models import Enrollment, User
+from dashboard.models import Enrollment, Lecture, User
 
 WRITER_ROLES = ("admin", "teacher")
+
+
+def lecture_exists(lecture_id: int) -> bool:
+    return db.session.get(Lecture, lecture_id) is not None
 
 
 def lecture_of_enrollment(enrollment_id: int) -> int | None:

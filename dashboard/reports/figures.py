@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, false, or_, select
@@ -59,7 +59,7 @@ class Month:
     month: int
 
     @classmethod
-    def parse(cls, text: object, field_name: str = "month") -> "Month":
+    def parse(cls, text: object, field_name: str = "month") -> Month:
         """`YYYY-MM` (months 01..12, years 1900..9999); anything else is refused naming the field."""
         match = MONTH_PATTERN.match(text) if isinstance(text, str) else None
         if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
@@ -67,7 +67,7 @@ class Month:
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod
-    def of(cls, day: date) -> "Month":
+    def of(cls, day: date) -> Month:
         return cls(day.year, day.month)
 
     @property
@@ -232,8 +232,8 @@ def in_month(moment: datetime, month: Month, zone) -> bool:
 
 def month_bounds(month: Month, zone) -> tuple[datetime, datetime]:
     """The month as [start, end) instants in UTC, on the academy's calendar."""
-    start = datetime.combine(month.first_day, time(0), zone).astimezone(timezone.utc)
-    end = datetime.combine(month.last_day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+    start = datetime.combine(month.first_day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(month.last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
     return start, end
 
 
@@ -247,8 +247,8 @@ def clinic_summaries(enrollment_ids: Sequence[int], first_day: date, last_day: d
     """
     if not enrollment_ids:
         return {}
-    start = datetime.combine(first_day, time(0), zone).astimezone(timezone.utc)
-    end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+    start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time(0), zone).astimezone(UTC)
     rows = db.session.execute(
         select(ClinicLink.enrollment_id, ClinicLink.approved, ClinicLink.approved_at, ClinicLink.resolved_at,
                ClinicLink.resolved_by_id)
@@ -315,7 +315,6 @@ def load_reports(lecture_id: int, month: Month, today: date, enrollment_ids: Seq
         select(LectureSession).where(LectureSession.lecture_id == lecture_id,
                                      LectureSession.date >= month.first_day, LectureSession.date <= month.last_day)
     ).scalars().all()
-    session_ids = [s.id for s in month_rows]
     held_ids = [s.id for s in month_rows if s.date <= as_of]
     presence = {(a.enrollment_id, a.session_id): a.presence for a in db.session.execute(
         select(Activity).where(Activity.enrollment_id.in_(ids), Activity.session_id.in_(held_ids))).scalars()}

@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -26,9 +36,12 @@ from dashboard.accounts.access import can_read_lecture, public, role_required
 from dashboard.clock import academy_today
 from dashboard.errors import Invalid, Refused, describe
 from dashboard.extensions import db
-from dashboard.models import Lecture
 from dashboard.reports import comments, figures, links, pdf
-from dashboard.reports.access import can_write_reports, readable_enrollment
+from dashboard.reports.access import (
+    can_write_reports,
+    lecture_exists,
+    readable_enrollment,
+)
 from dashboard.reports.figures import Month
 from dashboard.web.ui import is_htmx
 from dashboard.web.urls import absolute_url
@@ -63,9 +76,9 @@ def _report(enrollment_id: int, month: Month) -> figures.Report:
 def _context(report: figures.Report, new_link: links.NewLink | None = None,
              comment_error: str | None = None) -> dict:
     can_write = can_write_reports(current_user, report.lecture_id)
-    return dict(report=report, can_write=can_write,
-                links=links.active_links(report.enrollment_id) if can_write else [],
-                new_link=new_link, new_link_url=_link_url(new_link), comment_error=comment_error)
+    return {"report": report, "can_write": can_write,
+            "links": links.active_links(report.enrollment_id) if can_write else [],
+            "new_link": new_link, "new_link_url": _link_url(new_link), "comment_error": comment_error}
 
 
 def _page(report: figures.Report, new_link: links.NewLink | None = None, comment_error: str | None = None,
@@ -113,20 +126,19 @@ def report_pdf(enrollment_id: int):
 def lecture_pdf(lecture_id: int):
     """Every active student's report of a lecture for the month, one per page, as one PDF."""
     month = _month(request.args.get("month"))
-    if not _lecture_exists(lecture_id) or not can_read_lecture(current_user, lecture_id):
+    if not lecture_exists(lecture_id) or not can_read_lecture(current_user, lecture_id):
         abort(404)
     reports = figures.load_reports(lecture_id, month, academy_today())
     return _pdf_response(reports, f"reports-lecture-{lecture_id}-{month}.pdf")
-
-
-def _lecture_exists(lecture_id: int) -> bool:
-    return db.session.get(Lecture, lecture_id) is not None
 
 
 def _pdf_response(reports: list[figures.Report], filename: str):
     if not pdf.available():
         return render_template("reports/pdf_unavailable.html", install_hint=pdf.INSTALL_HINT), 503
     html = render_template("reports/document.html", reports=reports, for_pdf=True)
+    # The figures are read (and a stale lecture recomputed, under its lock): commit now rather than
+    # hold the transaction open through the seconds WeasyPrint takes to lay out the pages.
+    db.session.commit()
     body = pdf.render_pdf(html, Path(current_app.static_folder) / "report.css")
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})

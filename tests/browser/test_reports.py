@@ -4,8 +4,8 @@ link created and copied on the page, opened signed out, and refused once revoked
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect

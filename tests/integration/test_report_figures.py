@@ -18,7 +18,7 @@ Class averages: quiz 1 (72.5 + 40 + 55.25) / 3 = 55.91666.. -> 55.92; quiz 2 (45
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -156,9 +156,9 @@ def test_risk_history_of_the_month_and_its_level(academy):
     _risk_log(minji, s[4], "WARNING", datetime(2026, 4, 2, 9, tzinfo=KST))  # about a March session
     _risk_log(minji, s[1], "DANGER", datetime(2026, 3, 2, 9, tzinfo=KST))  # about February's session
     # Without a session, the academy date it was recorded on decides: 03-01 01:00 in Seoul is March ...
-    _risk_log(minji, None, "DANGER", datetime(2026, 2, 28, 16, 0, tzinfo=timezone.utc), "CONSECUTIVE_LOW_SCORE")
+    _risk_log(minji, None, "DANGER", datetime(2026, 2, 28, 16, 0, tzinfo=UTC), "CONSECUTIVE_LOW_SCORE")
     # ... and 02-28 23:59 is not.
-    _risk_log(minji, None, "WARNING", datetime(2026, 2, 28, 14, 59, tzinfo=timezone.utc), "CONSECUTIVE_LOW_SCORE")
+    _risk_log(minji, None, "WARNING", datetime(2026, 2, 28, 14, 59, tzinfo=UTC), "CONSECUTIVE_LOW_SCORE")
     report = _report(minji)
     assert [(e.risk_level, e.rule, e.session_order) for e in report.risk_history] == [
         ("DANGER", "CONSECUTIVE_LOW_SCORE", None), ("WARNING", "CONSECUTIVE_INCOMPLETE", 4)]
@@ -231,7 +231,7 @@ def test_class_average_rounds_half_up_once():
 
 
 def test_month_risk_level_of_a_past_month_is_its_highest_log():
-    at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
     warning = RiskEntry(at, "WARNING", "CONSECUTIVE_INCOMPLETE", 2, 2)
     assert figures.month_risk_level("DANGER", [], MARCH, TODAY) == "NORMAL"
     assert figures.month_risk_level("NORMAL", [warning], MARCH, TODAY) == "WARNING"

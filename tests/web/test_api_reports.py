@@ -5,14 +5,13 @@ teacher_b Geometry. Today is 2026-04-01, but expiry follows the real clock.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ReportLink
-
 from tests.factories import bearer, build_academy
 
 
@@ -37,9 +36,9 @@ def links_path(enrollment) -> str:
 
 
 def test_create_a_link_with_the_defaults(client, academy):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     response = post(client, academy, links_path(academy.minji))
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     assert response.status_code == 201
     body = response.get_json()
     assert list(body) == ["id", "url", "expires_at"]
@@ -58,7 +57,7 @@ def test_create_a_link_with_the_defaults(client, academy):
 
 def test_days_month_and_the_base_url(app, client, academy):
     app.config["DASHBOARD_BASE_URL"] = "https://academy.example/dashboard/"
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     response = post(client, academy, links_path(academy.minji), "admin", {"days": 3, "month": "2026-03"})
     assert response.status_code == 201
     body = response.get_json()

@@ -18,8 +18,8 @@ from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ReportComment, ReportLink
 from dashboard.reports import pdf
-
 from tests.factories import build_academy
+
 from .pages import HTMX, csrf_token, sign_in
 
 LINK_URL = re.compile(r'id="new-link-url" type="text" readonly value="([^"]+)"')
@@ -50,7 +50,7 @@ def test_the_report_shows_the_months_figures(client, academy, who):
     assert f'data-report-enrollment="{academy.minji.id}" data-report-month="2026-03"' in html
     assert "Kim Minji" in html and "Algebra II" in html
     assert '<dd data-figure="completed">3 of 3 due</dd>' in html
-    quiz_row = re.search(rf'<tr data-exam="{academy.quiz.id}">.*?</tr>', html, re.S).group(0)
+    quiz_row = re.search(rf'<tr data-exam="{academy.quiz.id}">.*?</tr>', html, re.DOTALL).group(0)
     assert re.findall(r'<td class="num"[^>]*>([^<]*)</td>', quiz_row) == ["72.5 / 100", "56.25", "60"]
     assert "CONSECUTIVE" not in html and "AUTO_" not in html  # codes stay out of pages
     # Only those who write reports get the comment form and the link panel.
@@ -225,8 +225,17 @@ def test_a_full_month_of_twelve_sessions_fits_one_a4_page(client, app):
 
     from dashboard.models import Activity, RiskLog
     from dashboard.progress.recompute import recompute_lecture
-    from tests.factories import KST, enroll, make_attempt, make_exam, make_homework, make_lecture, \
-        make_session, make_submission, make_user
+    from tests.factories import (
+        KST,
+        enroll,
+        make_attempt,
+        make_exam,
+        make_homework,
+        make_lecture,
+        make_session,
+        make_submission,
+        make_user,
+    )
 
     lecture = make_lecture("고등 수학 II (Algebra II)")
     student = enroll("김민지 (Kim Minji)", lecture)
