@@ -90,7 +90,7 @@ def test_a_parent_link_opens_signed_out_and_fails_once_revoked(browser, page, li
     assert page.evaluate("navigator.clipboard.readText()") == url
     expect(page.locator("tr[data-link]")).to_have_count(1)
 
-    parent = browser.new_context(locale="ko-KR")
+    parent = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})  # a parent's phone
     try:
         visit = parent.new_page()
         response = visit.goto(url)
@@ -98,6 +98,8 @@ def test_a_parent_link_opens_signed_out_and_fails_once_revoked(browser, page, li
         expect(visit.locator("[data-report-enrollment]")).to_contain_text(demo_student.student_name)
         expect(visit.locator("[data-report-enrollment]")).to_contain_text("월간 보고서")
         expect(visit.locator("nav, .report-side, form")).to_have_count(0)
+        assert visit.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        shot(visit, "report-parent-ko-390")
 
         page.locator("tr[data-link]").get_by_role("button", name="Revoke").click()
         expect(page.locator("tr[data-link]")).to_have_count(0)
