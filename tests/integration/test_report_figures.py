@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard.errors import Invalid
 from dashboard.extensions import db
@@ -236,3 +238,31 @@ def test_month_risk_level_of_a_past_month_is_its_highest_log():
     assert figures.month_risk_level("DANGER", [], MARCH, TODAY) == "NORMAL"
     assert figures.month_risk_level("NORMAL", [warning], MARCH, TODAY) == "WARNING"
     assert figures.month_risk_level("DANGER", [warning], Month(2026, 4), TODAY) == "DANGER"
+
+
+@settings(deadline=None)
+@given(
+    days=st.lists(st.tuples(st.integers(0, 70), st.sampled_from([None, "present", "late", "absent", "excused"]),
+                            st.booleans()), max_size=20),
+    start_offset=st.none() | st.integers(0, 70),
+    today_offset=st.integers(0, 90),
+    grace=st.integers(0, 30),
+)
+def test_month_figures_hold_together(days, start_offset, today_offset, grace):
+    """Whatever the sessions: listed ones lie in the month, on or before the as-of day and not before the
+    start date; attendance counts add up to them; completed <= due <= listed."""
+    from datetime import timedelta
+
+    base = date(2026, 2, 20)
+    sessions = [figures.SessionFacts(index + 1, index + 1, None, base + timedelta(days=offset), presence, done)
+                for index, (offset, presence, done) in enumerate(days)]
+    start = None if start_offset is None else base + timedelta(days=start_offset)
+    as_of = MARCH.as_of(base + timedelta(days=today_offset))
+    listed = figures.month_sessions(sessions, start, MARCH, as_of)
+    assert all(MARCH.first_day <= s.date <= as_of and (start is None or s.date >= start) for s in listed)
+    assert len(listed) == sum(1 for s in sessions if MARCH.first_day <= s.date <= as_of
+                              and (start is None or s.date >= start))
+    assert sum(figures.attendance_counts(listed).values()) == len(listed)
+    completed, due = figures.completion(listed, as_of, grace)
+    assert completed <= due <= len(listed)
+    assert due == sum(1 for s in listed if (as_of - s.date).days >= grace)
