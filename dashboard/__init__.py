@@ -113,6 +113,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.web import parents
 
     app.register_blueprint(parents.bp)
+    from dashboard.web import reports
+
+    app.register_blueprint(reports.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app

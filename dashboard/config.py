@@ -24,6 +24,8 @@ def settings_from_env(instance_path: str) -> dict:
         "DASHBOARD_TODAY": os.environ.get("DASHBOARD_TODAY") or None,
         "DASHBOARD_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE") or "Asia/Seoul",
         "DASHBOARD_ENV": os.environ.get("DASHBOARD_ENV", "development"),
+        # Absolute links (parent links, messages) start with it when set (SPEC §8).
+        "DASHBOARD_BASE_URL": os.environ.get("DASHBOARD_BASE_URL") or None,
     }
 
 

@@ -66,6 +66,8 @@ TEXTS: dict[str, Any] = {
     "not_note_author": _l("Only the author may edit this note."),
     "notification_not_pending": _l("This message was already sent or cancelled."),
     "unknown_placeholder": _l("Unknown placeholder {name}; use {choices}."),
+    # reports
+    "bad_month": _l("Enter a month as YYYY-MM."),
 }
 
 

@@ -535,6 +535,9 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
     outbox.queue_absence(academy.minji.id, academy.upcoming.id)
     db.session.commit()
     real_ids["notification_id"] = call(client, admin, "get", "/api/notifications/").get_json()["results"][0]["id"]
+    real_ids["enrollment_id"] = academy.minji.id
+    real_ids["report_link_id"] = call(client, admin, "post", "/api/reports/{enrollment_id}/links/", {},
+                                      enrollment_id=academy.minji.id).get_json()["id"]
 
     def ids_for(path: str) -> dict[str, int]:
         ids = {}

@@ -38,7 +38,7 @@ from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit", "openapi", "users", "omr", "clinic", "notifications")
+API_MODULES = ("progress", "importing", "audit", "openapi", "users", "omr", "clinic", "notifications", "reports")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
 API_BODY_LIMIT = 2 * 1024 * 1024

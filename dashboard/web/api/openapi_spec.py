@@ -1184,12 +1184,70 @@ def _clinic_paths() -> dict[str, Schema]:
     }
 
 
+# ---------------------------------------------------------------- reports (SPEC §15)
+
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "YYYY-MM"}
+
+REPORT_SCHEMAS: dict[str, Schema] = {
+    "ReportLinkCreate": obj({
+        "days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 14,
+                 "description": "days until the link expires"},
+        "month": nullable({**MONTH, "description": "the report's month (YYYY-MM); default: the academy's current month"}),
+    }, required=[]),
+    "ReportLinkCreated": obj({
+        "id": ID,
+        "url": {"type": "string", "format": "uri",
+                "description": "the absolute address (DASHBOARD_BASE_URL when set); shown only in this answer"},
+        "expires_at": {**TIME, "description": "the real clock's now + days"},
+    }, description="A new parent link."),
+    "ReportLink": obj({
+        "id": ID,
+        "enrollment_id": ID,
+        "month": MONTH,
+        "expires_at": TIME,
+        "revoked_at": nullable(TIME),
+        "created_at": TIME,
+    }, description="A parent link (never its address: only a hash of its token is stored)."),
+}
+
+
+def _report_paths() -> dict[str, Schema]:
+    roles = " Admins and the lecture's teacher; other roles 403 (before the body is read); outside the caller's lectures 404."
+    return {
+        "/api/reports/{enrollment_id}/links/": {
+            "parameters": [path_id("enrollment_id", "the enrollment whose report the link opens")],
+            "post": {
+                "operationId": "create_report_link",
+                "tags": ["reports"],
+                "summary": "Create a parent link to a student's monthly report",
+                "description": "A signed, expiring, revocable address that opens that one report without an "
+                               "account; a tampered, expired or revoked link answers 404. The body is optional."
+                               + roles,
+                "requestBody": {**body("ReportLinkCreate"), "required": False},
+                "responses": {**ok("ReportLinkCreated", "The new link.", 201), **errors(400, 403, 404, 413)},
+            },
+        },
+        "/api/report-links/{report_link_id}/revoke/": {
+            "parameters": [path_id("report_link_id", "the parent link's id")],
+            "post": {
+                "operationId": "revoke_report_link",
+                "tags": ["reports"],
+                "summary": "Revoke a parent link",
+                "description": "It answers 404 from now on; revoking a revoked link changes nothing." + roles,
+                "responses": {**ok("ReportLink", "The revoked link."), **errors(403, 404)},
+            },
+        },
+    }
+
+
 @lru_cache(maxsize=1)
 def build_document() -> dict[str, Any]:
     """The whole document."""
-    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_notification_paths(), **_omr_paths()}
-    schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **OMR_SCHEMAS}
-    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "notifications", "omr", "meta"]
+    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_notification_paths(), **_report_paths(),
+             **_omr_paths()}
+    schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **REPORT_SCHEMAS, **OMR_SCHEMAS}
+    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "notifications", "reports",
+            "omr", "meta"]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Academy progress dashboard API", "version": API_VERSION, "description": DESCRIPTION},

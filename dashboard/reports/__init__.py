@@ -1,0 +1,1 @@
+"""Monthly student reports: their figures, PDFs and parent links (SPEC §15)."""
