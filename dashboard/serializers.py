@@ -39,6 +39,7 @@ def policy(row: Any) -> dict[str, Any]:
     for name in POLICY_FIELDS:
         value = getattr(obj, name)
         data[name] = number(value) if isinstance(value, Decimal) else value
+    data["version"] = obj.version
     data.update(_stamps(obj))
     return data
 
@@ -108,6 +109,7 @@ def clinic_link(row: Any) -> dict[str, Any]:
         "resolved_by": row.resolved_by,
         "reopened_by": row.reopened_by,
         "reopened_at": time(obj.reopened_at),
+        "version": obj.version,
         **_stamps(obj),
     }
 

@@ -293,6 +293,11 @@ def list_tokens(user: User) -> list[ApiToken]:
     ).scalars())
 
 
+def token_hash(raw: str) -> str:
+    """The SHA-256 a token is stored and counted under."""
+    return _token_hash(raw)
+
+
 def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
