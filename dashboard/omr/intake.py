@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, cast, exists, false, func, or_, select
 
-from dashboard.accounts import audit
+from dashboard.accounts import access, audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clock import now
 from dashboard.extensions import db
@@ -94,12 +94,7 @@ def _visible(user: User | None) -> set[int] | None:
 
 def exam_lecture_ids(exam_id: int) -> list[int]:
     """The lectures with a session linked to the exam, ascending."""
-    return list(db.session.execute(
-        select(LectureSession.lecture_id).distinct()
-        .join(ExamSession, ExamSession.session_id == LectureSession.id)
-        .where(ExamSession.exam_id == exam_id)
-        .order_by(LectureSession.lecture_id)
-    ).scalars())
+    return access.exam_lecture_ids(exam_id)
 
 
 def scan_lecture_ids(scan: OmrScan) -> set[int]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dashboard import create_app
 from dashboard.extensions import db
-from dashboard.models import ApiRateWindow, ClinicLink, IdempotencyKey, ProgressPolicy
+from dashboard.models import ApiRateWindow, ClinicLink, IdempotencyKey
 from dashboard.progress.recompute import recompute_lecture
 
 from tests.factories import bearer, build_academy, make_activity, policy_of
