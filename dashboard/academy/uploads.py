@@ -27,7 +27,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -38,6 +38,7 @@ from dashboard.accounts.access import visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
 from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
@@ -164,8 +165,8 @@ def _whole(text: str, what: str, lowest: int = 1, highest: int = 2_147_483_647) 
 
 def _decimal(text: str, what: str) -> Decimal:
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        number = decimal_from_text(text)
+    except ValueError:
         raise _RowProblem(_("%(what)s must be a number.", what=what)) from None
     if not number.is_finite():
         raise _RowProblem(_("%(what)s must be a number.", what=what))

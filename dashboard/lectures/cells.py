@@ -35,7 +35,7 @@ from dashboard.models import (
     LectureSession,
     User,
 )
-from dashboard.progress.policy_validation import parse_score
+from dashboard.progress.policy_validation import decimal_from_text, parse_score
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
@@ -104,8 +104,8 @@ def parse_score_text(text: str | None, field: str = "score", required: bool = Tr
             raise InputError(field, _("is required"))
         return None
     try:
-        number = Decimal(text)
-    except ArithmeticError:
+        number = decimal_from_text(text)
+    except ValueError:
         raise InputError(field, _("must be a number")) from None
     return check_score(number, None, field)
 

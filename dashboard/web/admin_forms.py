@@ -12,7 +12,6 @@ validation shared with the API, run by the service.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -26,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
 from dashboard.accounts.users import USERNAME_MAX_LENGTH
 from dashboard.clinic.links import MEMO_MAX_LENGTH
 from dashboard.models import ROLES
+from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.web.forms import PageForm
 
 ROLE_LABELS = {"admin": _l("Admin"), "teacher": _l("Teacher"), "staff": _l("Staff")}
@@ -129,8 +129,8 @@ class PolicyForm(FlaskForm):
                     field.errors = [*field.errors, _("must be a whole number")]
             else:
                 try:
-                    number = Decimal(text)
-                except InvalidOperation:
+                    number = decimal_from_text(text)
+                except ValueError:
                     number = None
                 if number is None or not number.is_finite():
                     field.errors = [*field.errors, _("must be a number")]

@@ -6,13 +6,13 @@ teacher_b Geometry only.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.accounts.access import can_edit_exam, can_read_exam, shown_exam_lecture_ids
 from dashboard.extensions import db
-from dashboard.models import ExamQuestion, ExamSession, TeacherLecture
+from dashboard.models import Attempt, ExamQuestion, ExamSession, TeacherLecture
 
-from tests.factories import add_answer_key, build_academy
+from tests.factories import add_answer_key, build_academy, policy_of
 from .pages import HTMX, csrf_token, sign_in
 
 
@@ -106,3 +106,68 @@ def test_an_answer_key_post_with_no_rows_at_all_is_refused(client, academy, shar
                            headers=HTMX)
     assert response.status_code == 422
     assert len(stored_key(shared_quiz)) == 4
+
+
+# ---------------------------------------------------------------- numbers and times at the edges
+
+def api(client, academy, method, path, body=None, who="admin", **kwargs):
+    headers = {"Authorization": f"Bearer {academy.tokens[who]}"}
+    if body is not None:
+        kwargs["json"] = body
+    return client.open(path, method=method, headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize("raw", ["1e-999999999", "1E+999999999", "1e-3"])
+def test_a_policy_pass_score_with_an_extreme_exponent_is_400_naming_the_field(client, academy, raw):
+    path = f"/api/progress/policies/{policy_of(academy.algebra).id}/"
+    response = client.patch(path, data='{"exam_pass_score": %s}' % raw, headers={
+        "Authorization": f"Bearer {academy.tokens['admin']}", "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "exam_pass_score"
+    db.session.expire_all()
+    assert policy_of(academy.algebra).exam_pass_score == 60
+
+
+@pytest.mark.parametrize("raw", ["1e-999999999", "1E+999999999"])
+def test_an_imported_attempt_score_with_an_extreme_exponent_is_400_naming_the_item(client, academy, raw):
+    body = ('{"attempts": [{"enrollment_id": %d, "exam_id": %d, "attempt_no": 5, "score": %s}]}'
+            % (academy.park.id, academy.quiz.id, raw))
+    response = client.post("/api/import", data=body, headers={
+        "Authorization": f"Bearer {academy.tokens['admin']}", "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "attempts[0].score"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:00-12:00", "0001-01-01T00:00"])
+def test_an_imported_time_at_the_calendars_ends_is_400_naming_the_item(client, academy, when):
+    body = {"attempts": [{"enrollment_id": academy.park.id, "exam_id": academy.quiz.id, "attempt_no": 5,
+                          "score": 50, "submitted_at": when}]}
+    response = api(client, academy, "POST", "/api/import", body)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "attempts[0].submitted_at"
+
+
+def attempt_url(academy):
+    return (f"/lectures/{academy.algebra.id}/cell/exams/{academy.quiz.id}/attempts"
+            f"?enrollment={academy.jisoo.id}&session={academy.weeks[1].id}")
+
+
+@pytest.mark.parametrize("score, time, message", [
+    ("７２", "", "must be a number"),
+    ("٧٢", "", "must be a number"),
+    ("7_2", "", "must be a number"),
+    ("1e-999999999", "", "must have at most 2 decimal places"),
+    ("1E+999999999", "", "is too large"),
+    ("50", "0001-01-01T00:00:00+14:00", "must be a date and time"),
+    ("50", "9999-12-31T23:59:00-12:00", "must be a date and time"),
+])
+def test_the_attempt_form_refuses_foreign_digits_extreme_numbers_and_times(client, academy, score, time, message):
+    sign_in(client, academy.users["teacher_a"])
+    token = csrf_token(client)
+    data = {f"exam{academy.quiz.id}-score": score}
+    if time:
+        data[f"exam{academy.quiz.id}-submitted_at"] = time
+    response = client.post(attempt_url(academy), data=data, headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.execute(select(func.count(Attempt.id))).scalar_one() == 2
