@@ -40,6 +40,7 @@ from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview
 from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
 from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
+from dashboard.spreadsheet import unguarded
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
 MAX_ROWS = 5000
@@ -62,7 +63,6 @@ KINDS: tuple[str, ...] = tuple(COLUMNS)
 
 _TRUE = frozenset({"yes", "y", "true", "1", "o"})
 _FALSE = frozenset({"no", "n", "false", "0", "x"})
-_FORMULA_MARKS = ("=", "+", "-", "@")
 
 
 class UploadRejected(ValueError):
@@ -190,8 +190,8 @@ def _day(text: str) -> str:
 
 
 def _unquoted(text: str) -> str:
-    """Undo the apostrophe our CSV downloads put before a leading =, +, - or @."""
-    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_MARKS else text
+    """Undo the apostrophe our CSV downloads put before a formula mark (spreadsheet.formula_safe)."""
+    return unguarded(text)
 
 
 def _enrollment(facts: LectureFacts, values: Mapping[str, str]) -> int:

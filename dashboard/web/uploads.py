@@ -15,8 +15,6 @@ nothing). Templates are generated for the lecture (its students, exams, homework
 """
 from __future__ import annotations
 
-import csv
-import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -27,6 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from dashboard.academy import structure as setup, uploads
 from dashboard.accounts.access import can_edit_inputs, role_required
 from dashboard.models import MAX_ID, Lecture
+from dashboard.spreadsheet import csv_bytes
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
 
@@ -102,18 +101,10 @@ def index(lecture_id: int):
 def template(lecture_id: int, kind: str):
     """The kind's CSV template for this lecture (UTF-8 with BOM, so spreadsheets read Korean names)."""
     lecture = _lecture(lecture_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in uploads.template_rows(lecture.id, _kind(kind)):
-        writer.writerow([_spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row])
     filename = f"lecture-{lecture.id}-{kind}.csv"
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
+    return Response(csv_bytes(uploads.template_rows(lecture.id, _kind(kind))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-
-def _spreadsheet_safe(text: str) -> str:
-    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula (the upload undoes it)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _refused_archived(lecture: Lecture, kind: str):

@@ -171,3 +171,32 @@ def test_the_attempt_form_refuses_foreign_digits_extreme_numbers_and_times(clien
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert db.session.execute(select(func.count(Attempt.id))).scalar_one() == 2
+
+
+# ---------------------------------------------------------------- CSV formula guard
+
+@pytest.mark.parametrize("text, guarded", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1+1", "'\t=1+1"), ("\r=1+1", "'\r=1+1"), ("Kim", "Kim"), ("", ""), (" =1", " =1"),
+])
+def test_one_formula_guard_neutralises_tab_and_cr_too(text, guarded):
+    from dashboard.spreadsheet import formula_safe, unguarded
+
+    assert formula_safe(text) == guarded
+    assert unguarded(guarded) == text
+    assert formula_safe(-3) == -3  # numbers are numbers, not text
+
+
+def test_every_export_guards_a_name_starting_with_tab_or_cr(client, academy):
+    from tests.factories import make_manual_link
+
+    from dashboard.models import Student
+
+    db.session.get(Student, academy.park.student_id).name = "\t=HYPERLINK(\"http://x\")"
+    make_manual_link(academy.park, academy.weeks[0], memo="\r=1+1")
+    db.session.commit()
+    sign_in(client, academy.users["admin"])
+    grid = client.get(f"/lectures/{academy.algebra.id}/grid.csv").get_data().decode("utf-8-sig")
+    assert "'\t=HYPERLINK" in grid and "\n\t=" not in grid and ",\t=" not in grid
+    queue = client.get("/clinic/queue.csv").get_data().decode("utf-8-sig")
+    assert "'\t=HYPERLINK" in queue and "'\r=1+1" in queue
