@@ -88,11 +88,13 @@ class User(Timestamped, UserMixin, db.Model):
     session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session: the id and a stamp of the current password
-        (accounts.session_stamp), so a new password ends the sessions signed in with the old one."""
+        """What Flask-Login keeps in the session: the id, the session generation and a stamp of the
+        current password (accounts.session_stamp). Logout, a new password and deactivation raise
+        the generation, so every session signed in before ends on its next request, even a copy
+        of the cookie kept elsewhere."""
         from dashboard.accounts.users import session_stamp
 
-        return f"{self.id}:{session_stamp(self)}"
+        return f"{self.id}:{self.session_generation}:{session_stamp(self)}"
 
 
 class TeacherLecture(db.Model):

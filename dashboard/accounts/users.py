@@ -130,11 +130,12 @@ def deactivate(user: User) -> None:
     if user.is_active and user.role == "admin":
         _keep_an_admin(user, "be deactivated")
     user.is_active = False
-    db.session.flush()
+    end_sessions(user)
 
 
 def activate(user: User) -> None:
-    """Let a deactivated user sign in (and use their unrevoked tokens) again."""
+    """Let a deactivated user sign in (and use their unrevoked tokens) again. Sessions from before
+    the deactivation stay ended: the user signs in anew."""
     user.is_active = True
     db.session.flush()
 
@@ -144,6 +145,13 @@ def reset_password(user: User, password: str) -> None:
     (session_stamp). API tokens are credentials of their own and stay until revoked."""
     _check_password(password)
     user.password_hash = _hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session of the user, on every device (logout, a new password,
+    deactivation): the generation kept in each session no longer matches."""
+    user.session_generation = (user.session_generation or 0) + 1
     db.session.flush()
 
 
@@ -155,12 +163,16 @@ def session_stamp(user: User) -> str:
 
 
 def user_for_session(session_id: str) -> User | None:
-    """The active user a session belongs to, if its password is still the one it signed in with."""
-    raw_id, _, stamp = session_id.partition(":")
+    """The active user a session belongs to, if it was signed in since the user's sessions were
+    last ended and with the password still in use."""
+    raw_id, _, rest = session_id.partition(":")
+    generation, _, stamp = rest.partition(":")
     if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
         return None
     user = db.session.get(User, int(raw_id))
-    if user is None or not user.is_active or not hmac.compare_digest(stamp, session_stamp(user)):
+    if user is None or not user.is_active or generation != str(user.session_generation):
+        return None
+    if not hmac.compare_digest(stamp, session_stamp(user)):
         return None
     return user
 

@@ -200,3 +200,105 @@ def test_every_export_guards_a_name_starting_with_tab_or_cr(client, academy):
     assert "'\t=HYPERLINK" in grid and "\n\t=" not in grid and ",\t=" not in grid
     queue = client.get("/clinic/queue.csv").get_data().decode("utf-8-sig")
     assert "'\t=HYPERLINK" in queue and "'\r=1+1" in queue
+
+
+# ---------------------------------------------------------------- sessions end on the server
+
+def login(client, username, password, address="127.0.0.1"):
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+@pytest.fixture
+def kim(app):
+    from dashboard.accounts import users as accounts
+
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"
+    user = accounts.create_user("kim", "kim password", "staff")
+    accounts.create_user("boss", "boss password", "admin")
+    db.session.commit()
+    return user
+
+
+def copied_cookie_client(app, client):
+    """Another browser holding a copy of `client`'s session cookie."""
+    cookie = client.get_cookie("session")
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(app, client, kim):
+    assert login(client, "kim", "kim password").status_code == 302
+    thief = copied_cookie_client(app, client)
+    assert thief.get("/").status_code == 200
+    token = csrf_token(client, "/")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert thief.get("/").status_code == 302
+    # Signing in again works.
+    assert login(client, "kim", "kim password").status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_reactivating_a_user_does_not_revive_old_sessions(app, client, kim):
+    from dashboard.accounts import users as accounts
+
+    assert login(client, "kim", "kim password").status_code == 302
+    accounts.deactivate(kim)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+    accounts.activate(kim)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+def test_a_new_password_ends_other_sessions(app, client, kim):
+    from dashboard.accounts import users as accounts
+
+    assert login(client, "kim", "kim password").status_code == 302
+    accounts.reset_password(kim, "another password")
+    db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+# ---------------------------------------------------------------- headers
+
+def test_authenticated_pages_exports_and_api_answers_are_not_stored(client, academy):
+    assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
+    sign_in(client, academy.users["admin"])
+    for path in ("/", f"/lectures/{academy.algebra.id}/grid.csv", "/clinic/queue.csv"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+    api = client.get("/api/progress/policies/", headers={"Authorization": f"Bearer {academy.tokens['admin']}"})
+    assert api.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in api.headers  # development
+
+
+def test_production_answers_carry_hsts(app, client, academy):
+    app.config["DASHBOARD_ENV"] = "production"
+    response = client.get("/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+# ---------------------------------------------------------------- DASHBOARD_ENV
+
+@pytest.mark.parametrize("raw, expected", [("Production", "production"), (" DEVELOPMENT ", "development")])
+def test_dashboard_env_is_read_in_any_case(raw, expected):
+    from dashboard.config import normalise_environment
+
+    config = {"DASHBOARD_ENV": raw}
+    normalise_environment(config)
+    assert config["DASHBOARD_ENV"] == expected
+
+
+@pytest.mark.parametrize("raw", ["prod", "staging", "", "dev"])
+def test_an_unknown_dashboard_env_stops_the_app_at_start(raw):
+    from dashboard import create_app
+
+    with pytest.raises(ValueError, match="DASHBOARD_ENV must be 'production' or 'development'"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k", "DASHBOARD_ENV": raw})
