@@ -93,8 +93,10 @@ def decode(content: bytes) -> str:
 
 def read_rows(kind: str, text: str) -> list[Row]:
     """The data rows, each with the line it starts on; a header naming unknown or missing columns,
-    or more than MAX_ROWS rows, refuses the file."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    or more than MAX_ROWS rows, refuses the file. Quoting is read strictly: a quote left open
+    would otherwise swallow the rest of the file into one cell (or one "blank" row) unreported."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    previous_end = 0
     try:
         header = next(reader, None)
         if header is None:
@@ -116,9 +118,20 @@ def read_rows(kind: str, text: str) -> list[Row]:
             rows.append(Row(start, {name: (record[i].strip() if i < len(record) else "")
                                     for i, name in enumerate(names) if name}))
     except csv.Error as broken:
+        if _quote_left_open(text, previous_end):
+            # The record that starts after the last one read opens a quote and never closes it.
+            raise UploadRejected([(previous_end + 1, _("A quote (\") opened on this line is never closed."))]) \
+                from None
         raise UploadRejected([(reader.line_num, _("This is not a readable CSV line (%(why)s).", why=str(broken)))]) \
             from None
     return rows
+
+
+def _quote_left_open(text: str, lines_read: int) -> bool:
+    """Whether the text after the first `lines_read` lines holds an odd number of quotes (an
+    escaped quote is two, so only an unclosed one makes the count odd)."""
+    rest = "".join(io.StringIO(text, newline="").readlines()[lines_read:])
+    return rest.count('"') % 2 == 1
 
 
 # ---------------------------------------------------------------- the lecture's facts
