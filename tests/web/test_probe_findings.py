@@ -302,3 +302,28 @@ def test_an_unknown_dashboard_env_stops_the_app_at_start(raw):
 
     with pytest.raises(ValueError, match="DASHBOARD_ENV must be 'production' or 'development'"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k", "DASHBOARD_ENV": raw})
+
+
+# ---------------------------------------------------------------- unknown list parameters
+
+@pytest.mark.parametrize("path, query", [
+    ("session-progress", "enrollment=2011"),
+    ("clinic-links", "resolved=true&approve=true"),
+    ("policies", "lectures=1"),
+])
+def test_an_unknown_list_parameter_is_400_naming_it(client, academy, path, query):
+    response = client.get(f"/api/progress/{path}/?{query}", headers={"Authorization": f"Bearer {academy.tokens['admin']}"})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == query.split("&")[-1].split("=")[0]
+
+
+@pytest.mark.parametrize("path, query", [
+    ("session-progress", "enrollment_id=1&session=1&lecture=1&completed=true&search=x&ordering=id&page=1&page_size=5"),
+    ("lecture-progress", "enrollment_id=1&lecture=1&risk_level=NORMAL&include_withdrawn=true"),
+    ("clinic-links", "enrollment_id=1&session=1&lecture=1&reason=AUTO_FAILED&is_auto=true&approved=false&resolved=false"),
+    ("risk-logs", "enrollment_id=1&session=1&lecture=1&risk_level=DANGER&rule=CONSECUTIVE_INCOMPLETE"),
+    ("policies", "lecture=1&search=a"),
+])
+def test_every_filter_spec_names_stays_valid(client, academy, path, query):
+    response = client.get(f"/api/progress/{path}/?{query}", headers={"Authorization": f"Bearer {academy.tokens['admin']}"})
+    assert response.status_code == 200, response.get_json()
