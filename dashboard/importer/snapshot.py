@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard.accounts import audit
 from dashboard.clock import parse_input_time
 from dashboard.dbtypes import utcnow
+from dashboard.visible_text import has_visible_character
 from dashboard.extensions import db
 from dashboard.models import (
     INVALID_REASONS,
@@ -193,6 +194,8 @@ def _text(max_length: int) -> Callable[[Any], str]:
             raise _Bad("must be a string")
         if not value.strip():
             raise _Bad("must not be blank")
+        if not has_visible_character(value):
+            raise _Bad("must have at least one visible character")
         if len(value) > max_length:
             raise _Bad(f"must be at most {max_length} characters")
         return value

@@ -327,3 +327,37 @@ def test_an_unknown_list_parameter_is_400_naming_it(client, academy, path, query
 def test_every_filter_spec_names_stays_valid(client, academy, path, query):
     response = client.get(f"/api/progress/{path}/?{query}", headers={"Authorization": f"Bearer {academy.tokens['admin']}"})
     assert response.status_code == 200, response.get_json()
+
+
+# ---------------------------------------------------------------- invisible names
+
+INVISIBLE_NAMES = ["\u200b\u200b", "\u3164", "\ufeff", "\u2800\u200d", "\u00a0\u200c"]
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES)
+def test_a_name_of_invisible_characters_is_refused_by_the_import(client, academy, name):
+    from dashboard.models import Student
+
+    students = db.session.execute(select(func.count(Student.id))).scalar_one()
+    response = api(client, academy, "POST", "/api/import", {"students": [{"id": 900, "name": name}]})
+    assert response.status_code == 400 and response.get_json()["field"] == "students[0].name"
+    assert db.session.execute(select(func.count(Student.id))).scalar_one() == students
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES[:2])
+def test_a_name_of_invisible_characters_is_refused_by_the_setup_form(client, academy, name):
+    from .test_clinic_pages import sign_in_with_form
+    from .test_setup_pages import field_error
+
+    token = sign_in_with_form(client, academy.users["teacher_a"])
+    path = f"/setup/lectures/{academy.algebra.id}/enrollments/new"
+    refused = client.post(path, data={"student-name": name, "csrf_token": token}, headers=HTMX)
+    assert refused.status_code == 422
+    assert field_error(refused.get_data(as_text=True), "student-name") == "A name needs at least one visible character."
+
+
+def test_names_with_visible_characters_stay_valid():
+    from dashboard.visible_text import has_visible_character
+
+    assert all(has_visible_character(name) for name in ("김민지", "Kim\u200bMinji", "O'Neil", "ㄱ", "é", "7"))
+    assert not any(has_visible_character(name) for name in INVISIBLE_NAMES)
