@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,9 +26,15 @@ from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, Tea
 USERNAME_MAX_LENGTH = 150
 TOKEN_NAME_MAX_LENGTH = 100
 
-# Throttling (per account and per address): this many failures within the window block
-# further attempts until the window has passed since the last of them.
+# Throttling: this many failures within the window block further attempts on the same key until
+# the window has passed since the last of them. The tight limit is per (address, account): a
+# teacher mistyping at the academy's shared address locks only their own name there, not every
+# account behind that address, nor their own account elsewhere. Much higher ceilings per address
+# (one machine guessing many names) and per account (many machines guessing one name) stop
+# wider guessing; an admin can lift an account's block at once (unlock_account).
 MAX_LOGIN_FAILURES = 5
+MAX_ADDRESS_FAILURES = 50
+MAX_ACCOUNT_FAILURES = 50
 THROTTLE_WINDOW = timedelta(minutes=15)
 
 # A token's last_used_at is refreshed at most this often, so reads stay reads.
@@ -323,10 +329,12 @@ def authenticate(username: str, password: str, address: str | None) -> User:
     caller commits even on refusal so every worker sees the throttle.
     """
     username = (username or "").strip()[:USERNAME_MAX_LENGTH]
-    keys = [_account_key(username), _address_key(address)]
+    limits = {_pair_key(username, address): MAX_LOGIN_FAILURES, _address_key(address): MAX_ADDRESS_FAILURES,
+              _account_key(username): MAX_ACCOUNT_FAILURES}
+    keys = list(limits)
     moment = now()
     _one_attempt_at_a_time(keys, moment)
-    wait = max(_throttled_for(key, moment) for key in keys)
+    wait = max(_throttled_for(key, moment, limit) for key, limit in limits.items())
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)
         raise LoginRefused(
@@ -341,19 +349,39 @@ def authenticate(username: str, password: str, address: str | None) -> User:
         raise LoginRefused("Invalid username or password.")
     if not user.is_active:
         raise LoginRefused("This account is deactivated. Ask an administrator.")
-    db.session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.key.in_([keys[0], _account_key(username)])))
     return user
 
 
-def _throttled_for(key: str, moment: datetime) -> timedelta:
+def is_locked(user: User) -> bool:
+    """Whether sign-in for this account is blocked now, from some address or from every one."""
+    moment = now()
+    prefix = _pair_prefix(user.username)
+    pair_keys = set(db.session.execute(
+        select(LoginFailure.key).where(LoginFailure.key.startswith(prefix, autoescape=True))).scalars())
+    return bool(_throttled_for(_account_key(user.username), moment, MAX_ACCOUNT_FAILURES)) or any(
+        _throttled_for(key, moment, MAX_LOGIN_FAILURES) for key in pair_keys)
+
+
+def unlock_account(user: User) -> int:
+    """Lift every sign-in block of this account (an admin's action): its failures are forgotten,
+    from every address. Answers how many failures were dropped."""
+    prefix = _pair_prefix(user.username)
+    result = db.session.execute(delete(LoginFailure).where(or_(
+        LoginFailure.key.startswith(prefix, autoescape=True), LoginFailure.key == _account_key(user.username))))
+    db.session.flush()
+    return result.rowcount or 0
+
+
+def _throttled_for(key: str, moment: datetime, limit: int = MAX_LOGIN_FAILURES) -> timedelta:
     """How long this key is still blocked (zero when it is not)."""
     recent = list(db.session.execute(
         select(LoginFailure.failed_at)
         .where(LoginFailure.key == key)
         .order_by(LoginFailure.failed_at.desc())
-        .limit(MAX_LOGIN_FAILURES)
+        .limit(limit)
     ).scalars())
-    if len(recent) < MAX_LOGIN_FAILURES or recent[0] - recent[-1] > THROTTLE_WINDOW:
+    if len(recent) < limit or recent[0] - recent[-1] > THROTTLE_WINDOW:
         return timedelta(0)
     return max(recent[0] + THROTTLE_WINDOW - moment, timedelta(0))
 
@@ -382,6 +410,15 @@ def _account_key(username: str) -> str:
 
 def _address_key(address: str | None) -> str:
     return "addr:" + (address or "unknown")[:190]
+
+
+def _pair_key(username: str, address: str | None) -> str:
+    """One account from one address; "pair:<name>|" starts every address's key of that account."""
+    return _pair_prefix(username) + (address or "unknown")[:44]
+
+
+def _pair_prefix(username: str) -> str:
+    return "pair:" + username.casefold()[:150] + "|"
 
 
 def _decoy_hash() -> str:

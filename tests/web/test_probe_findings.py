@@ -361,3 +361,23 @@ def test_names_with_visible_characters_stay_valid():
 
     assert all(has_visible_character(name) for name in ("김민지", "Kim\u200bMinji", "O'Neil", "ㄱ", "é", "7"))
     assert not any(has_visible_character(name) for name in INVISIBLE_NAMES)
+
+
+# ---------------------------------------------------------------- unlocking an account
+
+def test_an_admin_unlocks_a_locked_account_on_the_users_page(app, client, kim):
+    from dashboard.models import AuditLog, User
+
+    for _ in range(5):
+        assert login(client, "kim", "wrong").status_code == 401
+    assert login(client, "kim", "kim password").status_code == 429
+    boss = app.test_client()
+    assert login(boss, "boss", "boss password", address="10.9.9.9").status_code == 302
+    page = boss.get(f"/users/{kim.id}/").get_data(as_text=True)
+    assert 'data-locked="true"' in page
+    token = csrf_token(boss, f"/users/{kim.id}/")
+    assert boss.post(f"/users/{kim.id}/unlock", data={"csrf_token": token}).status_code == 302
+    assert 'data-locked="true"' not in boss.get(f"/users/{kim.id}/").get_data(as_text=True)
+    assert login(client, "kim", "kim password").status_code == 302
+    entry = db.session.execute(select(AuditLog).where(AuditLog.action == "user.unlock")).scalar_one()
+    assert entry.object_id == str(db.session.get(User, kim.id).id)
