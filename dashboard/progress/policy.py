@@ -92,8 +92,11 @@ def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None,
     the policy has changed since (SPEC §8), or LookupError when the lecture has no policy.
     """
     lock_lecture(lecture_id)
+    # Read again under the lock (populate_existing: a copy loaded earlier in this request may be
+    # older than what another writer committed meanwhile, and the version check needs the stored one).
     policy = db.session.execute(
         select(ProgressPolicy).where(ProgressPolicy.lecture_id == lecture_id)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if policy is None:
         raise LookupError(f"lecture {lecture_id} has no policy")

@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
@@ -94,6 +94,14 @@ class PolicyForm(FlaskForm):
     completion_grace_days = _integer_field(_l("Grace days"), 0, 365)
     risk_warning_consecutive = _integer_field(_l("Warning after"), 1)
     risk_danger_consecutive = _integer_field(_l("Danger after"), 1)
+    # The stored policy's version this form was filled from (SPEC §8): a save based on an older
+    # one is refused with what changed meanwhile, instead of silently undoing someone's change.
+    version = HiddenField()
+
+    def base_version(self) -> int | None:
+        """The version the form was filled from (None when the form carries none)."""
+        text = (self.version.data or "").strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
     HELP = {
         "video_required_rate": _l("A session's video part is met at this rate or more, or by attending offline."),
