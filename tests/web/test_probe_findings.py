@@ -381,3 +381,67 @@ def test_an_admin_unlocks_a_locked_account_on_the_users_page(app, client, kim):
     assert login(client, "kim", "kim password").status_code == 302
     entry = db.session.execute(select(AuditLog).where(AuditLog.action == "user.unlock")).scalar_one()
     assert entry.object_id == str(db.session.get(User, kim.id).id)
+
+
+# ---------------------------------------------------------------- logs as JSON, request id on the 500 page
+
+def test_an_error_is_one_json_log_line_with_request_and_user_and_the_500_page_shows_the_request_id(
+        app, client, academy, monkeypatch):
+    import io
+    import json
+    import logging
+
+    from dashboard import request_log
+    from dashboard.lectures import grid
+
+    def broken(visible):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(grid, "lecture_summaries", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    stream = io.StringIO()
+    handler = request_log._JsonRecordHandler()
+    handler.setStream(stream)
+    app_logger = logging.getLogger(request_log.APP_LOGGER_NAME)
+    app_logger.addHandler(handler)
+    try:
+        sign_in(client, academy.users["teacher_a"])
+        response = client.get("/", headers={"X-Request-ID": "req-500"})
+    finally:
+        app_logger.removeHandler(handler)
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "req-500"
+    assert '<code data-request-id>req-500</code>' in response.get_data(as_text=True)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    # Flask's own "Exception on / [GET]" and the error page's record: both JSON, both with the request.
+    assert [line["message"] for line in lines] == ["Exception on / [GET]", "unexpected error on a page"]
+    assert all(line["request_id"] == "req-500" and line["ts"].startswith("20") for line in lines)
+    line = lines[-1]
+    assert (line["level"], line["logger"]) == ("ERROR", "dashboard")
+    assert line["request_id"] == "req-500" and line["user_id"] == academy.users["teacher_a"].id
+    assert "RuntimeError: boom" in line["exc_info"]
+
+
+def test_configure_sends_the_apps_records_through_the_json_handler_once():
+    import logging
+
+    from flask.logging import default_handler
+
+    from dashboard import request_log
+
+    app_logger = logging.getLogger(request_log.APP_LOGGER_NAME)
+    request_logger = logging.getLogger(request_log.LOGGER_NAME)
+    saved = (list(app_logger.handlers), app_logger.propagate, list(request_logger.handlers),
+             request_logger.propagate, request_logger.level)
+    try:
+        request_log.configure(True)
+        request_log.configure(True)
+        json_handlers = [h for h in app_logger.handlers if isinstance(h, request_log._JsonRecordHandler)]
+        assert len(json_handlers) == 1 and default_handler not in app_logger.handlers
+        assert app_logger.propagate is False
+    finally:
+        app_logger.handlers[:] = saved[0]
+        app_logger.propagate = saved[1]
+        request_logger.handlers[:] = saved[2]
+        request_logger.propagate = saved[3]
+        request_logger.setLevel(saved[4])
