@@ -142,6 +142,11 @@ def test_the_same_idempotency_key_answers_the_first_answer_and_changes_nothing(c
     assert count(ClinicLink) == links + 1
     assert count(IdempotencyKey) == 1
 
+    # The path without its final slash is the same request.
+    same = call(client, academy, "POST", f"{BASE}/clinic-links", body=request_body(academy), headers=headers)
+    assert same.status_code == 201 and same.get_json() == first.get_json()
+    assert count(ClinicLink) == links + 1
+
     # Another user's key of the same spelling is theirs alone.
     staff = call(client, academy, "POST", f"{BASE}/clinic-links/", who="staff", body=request_body(academy),
                  headers=headers)

@@ -296,7 +296,7 @@ def _transactional(view: Callable) -> Callable:
         def answer():
             g.api_body_checked = False
             response = current_app.make_response(view(*args, **kwargs))
-            if not g.api_body_checked:
+            if not g.api_body_checked and request.method in ("POST", "PATCH", "PUT"):
                 # The view never read its body: a body it ignored must still be JSON (SPEC §8).
                 check_media_type()
             return response
@@ -321,7 +321,9 @@ def _answer_once(key: str, answer: Callable[[], Any]):
 
     g.api_fresh_response = None
     try:
-        stored, replayed = idempotency.answer_once(current_api_user().id, key, request.method, request.path, run)
+        # Both spellings of a path (with and without the final slash) are one request.
+        path = request.path.rstrip("/") or "/"
+        stored, replayed = idempotency.answer_once(current_api_user().id, key, request.method, path, run)
     except Refused as exc:
         raise ApiError(exc.status, describe(exc), exc.field, code=exc.kind) from None
     if not replayed:
