@@ -164,6 +164,12 @@ def _int_field(data: Mapping[str, Any], name: str, required: bool) -> int | None
     return value
 
 
+def _may_change_unassigned(user: User, scan: OmrScan) -> bool:
+    """Admin and staff act on any scan; a teacher on a scan without its student only when they
+    teach every lecture of its exam."""
+    return user.role in INTAKE_ROLES or access.can_edit_exam(user, scan.exam_id)
+
+
 def _lock(scan: OmrScan) -> None:
     """Lock the exam's lectures, then the scan row, and reload the scan (another request may have
     changed it while we waited)."""
@@ -447,6 +453,11 @@ def correct_answers(user: User, scan_id: int, data: Any) -> tuple[OmrScan, bool]
     """
     scan = scan_for(user, scan_id)
     _require(user, REVIEW_ROLES, "Your role may not correct OMR scans.")
+    if scan.enrollment_id is None and not _may_change_unassigned(user, scan):
+        # The sheet may still go to a student of any of the exam's lectures, whose grade these
+        # readings would decide: the rule for shared exams (accounts.access.can_edit_exam).
+        raise OmrForbidden("This scan may belong to a lecture you do not teach; its student must be "
+                           "assigned first, or someone who teaches every lecture of the exam must correct it.")
     key = answer_key(scan.exam_id)
     try:
         wanted = rules.parse_corrections(data, (q.number for q in key))

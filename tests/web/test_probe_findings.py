@@ -445,3 +445,25 @@ def test_configure_sends_the_apps_records_through_the_json_handler_once():
         request_logger.handlers[:] = saved[2]
         request_logger.propagate = saved[3]
         request_logger.setLevel(saved[4])
+
+
+# ---------------------------------------------------------------- OMR: an unassigned scan of a shared exam
+
+def test_a_teacher_of_one_lecture_may_not_correct_an_unassigned_scan_of_a_shared_exam(client, academy, shared_quiz):
+    from tests.factories import ALL_RIGHT
+
+    headers = {"Authorization": f"Bearer {academy.tokens['staff']}"}
+    scan_id = client.post("/api/omr-scans", json={"exam_id": shared_quiz.id, "enrollment_id": None},
+                          headers=headers).get_json()["id"]
+    result = {"status": "DONE", "error": None, "result": {
+        "version": "omr-2.1", "mode": "template", "meta_used": True, "answers": ALL_RIGHT,
+        "identifier": {"status": "ambiguous", "enrollment_id": None}}}
+    assert client.post(f"/api/omr-scans/{scan_id}/result", json=result, headers=headers).status_code == 200
+    correction = {"answers": [{"question": 4, "detected": ["2"]}]}
+    refused = api(client, academy, "POST", f"/api/omr-scans/{scan_id}/correct", correction, who="teacher_a")
+    assert refused.status_code == 403
+    # Once the scan is assigned to one of teacher_a's students, it is theirs to correct.
+    assert api(client, academy, "POST", f"/api/omr-scans/{scan_id}/assign",
+               {"enrollment_id": academy.park.id}, who="teacher_a").status_code == 200
+    assert api(client, academy, "POST", f"/api/omr-scans/{scan_id}/correct", correction,
+               who="teacher_a").status_code == 200
