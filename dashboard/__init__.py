@@ -18,7 +18,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    from dashboard.config import check_academy_clock, normalise_database_url, settings_from_env
+    from dashboard.config import (
+        check_academy_clock,
+        check_base_url,
+        check_rate_limit,
+        normalise_database_url,
+        normalise_environment,
+        settings_from_env,
+    )
 
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings_from_env(app.instance_path))
@@ -33,6 +40,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    normalise_environment(app.config)
+    check_rate_limit(app.config)
+    check_base_url(app.config)
     if app.config.get("DASHBOARD_ENV") == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])

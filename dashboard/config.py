@@ -25,8 +25,47 @@ def settings_from_env(instance_path: str) -> dict:
         "DASHBOARD_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE") or "Asia/Seoul",
         "DASHBOARD_ENV": os.environ.get("DASHBOARD_ENV", "development"),
         # Absolute links (parent links, messages) start with it when set (SPEC §8).
+        # None: SPEC §8's default for the environment (600/minute in production, none in development).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT"),
         "DASHBOARD_BASE_URL": os.environ.get("DASHBOARD_BASE_URL") or None,
     }
+
+
+ENVIRONMENTS = ("production", "development")
+PRODUCTION_RATE_LIMIT = "600/minute"
+
+
+def normalise_environment(config) -> None:
+    """DASHBOARD_ENV is `production` or `development` in any case; anything else (`prod`,
+    `staging`) stops the app at start instead of silently running as development."""
+    raw = config.get("DASHBOARD_ENV")
+    value = "development" if raw is None else str(raw).strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"DASHBOARD_ENV must be 'production' or 'development', not {raw!r}")
+    config["DASHBOARD_ENV"] = value
+
+
+def check_rate_limit(config) -> None:
+    """Fill API_RATE_LIMIT's default for the environment and refuse a malformed value at start."""
+    from dashboard import rate_limit
+
+    if config.get("API_RATE_LIMIT") is None and config["DASHBOARD_ENV"] == "production":
+        config["API_RATE_LIMIT"] = PRODUCTION_RATE_LIMIT
+    rate_limit.parse(config.get("API_RATE_LIMIT"))
+
+
+def check_base_url(config) -> None:
+    """DASHBOARD_BASE_URL, when set, is an absolute http(s) URL; kept without its final slash."""
+    from urllib.parse import urlsplit
+
+    base = config.get("DASHBOARD_BASE_URL")
+    if not base:
+        config["DASHBOARD_BASE_URL"] = None
+        return
+    parts = urlsplit(str(base).strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"DASHBOARD_BASE_URL must be an absolute URL such as https://academy.example, not {base!r}")
+    config["DASHBOARD_BASE_URL"] = str(base).strip().rstrip("/")
 
 
 def check_academy_clock(config) -> None:

@@ -68,6 +68,21 @@ TEXTS: dict[str, Any] = {
     "unknown_placeholder": _l("Unknown placeholder {name}; use {choices}."),
     # reports
     "bad_month": _l("Enter a month as YYYY-MM."),
+    # trust: versions, idempotency, media types, rate limits, parsing limits
+    "bad_version": _l("A version is a positive whole number, as the object's \"version\" field shows."),
+    "idempotency_key_invalid": _l("An Idempotency-Key is 1 to 255 visible ASCII characters."),
+    "idempotency_key_reused": _l("This Idempotency-Key was already used for another request."),
+    "idempotency_in_progress": _l("A request with this Idempotency-Key is still running; try again shortly."),
+    "unsupported_media_type": _l("The body must be JSON, sent as Content-Type: application/json."),
+    "rate_limited": _l("Too many requests with this token; try again in {seconds} seconds."),
+    "too_deep": _l("The JSON body is nested too deeply (at most {max} levels)."),
+    "number_out_of_range": _l("This number is out of range."),
+    "not_ascii_digits": _l("Write numbers with the digits 0-9 only."),
+    "time_out_of_range": _l("This date and time is out of range."),
+    "invisible_name": _l("A name needs at least one visible character."),
+    "unknown_parameter": _l("Unknown parameter {name}."),
+    "empty_answer_key": _l("An answer key needs at least one question; nothing was changed."),
+    "exam_shared_lecture": _l("This exam is shared with a lecture you do not teach; only someone who teaches all of its lectures may change it."),
 }
 
 

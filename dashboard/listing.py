@@ -531,12 +531,26 @@ class ListPlan:
     lecture_id: int | None
 
 
+LIST_PARAMETERS = ("page", "page_size", "search", "ordering")
+
+
+def _refuse_unknown_parameters(spec: ListSpec, args: Mapping[str, str]) -> None:
+    """A parameter the list does not know is 400 naming it: silently ignoring a misspelt filter
+    (`?enrollment=2011` for `enrollment_id`) would answer every row as if it had been applied."""
+    # include_withdrawn is taken by every list (those without withdrawn rows have nothing to hide).
+    known = {*LIST_PARAMETERS, "include_withdrawn", *spec.filters}
+    for name in args:
+        if name not in known:
+            raise InvalidQuery(f"Unknown parameter '{name}'; this list takes {', '.join(sorted(known))}.", name)
+
+
 def plan_list(resource: str, args: Mapping[str, str], visible: set[int] | None) -> ListPlan:
     """Read a list's query arguments (InvalidQuery on a bad one, PageOutOfRange for a page below 1).
 
     `visible` is None for every lecture, else the ids of the lectures the caller may read.
     """
     spec = RESOURCES[resource]
+    _refuse_unknown_parameters(spec, args)
     page, page_size = page_numbers(args)
     conditions = _conditions(spec, args, visible)
     order = _order_by(spec, args.get("ordering"))

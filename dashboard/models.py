@@ -13,6 +13,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import text as sql_text  # the parents' tables have columns named text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from dashboard.dbtypes import Score, UTCDateTime, utcnow
 from dashboard.extensions import db
@@ -54,6 +55,23 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class Versioned:
+    """An object whose every change raises its `version` by one (SPEC §8: a write carrying a
+    stale version is refused). A mutable resource adopts it with one line: add `Versioned` to
+    its bases (and the column in a migration); dashboard.versioning checks what a write carries.
+
+    The ORM raises the number on each UPDATE and adds `WHERE version = <loaded>` to it, so two
+    writers that both read version 3 cannot both write: the second one's UPDATE matches no row
+    (StaleDataError, answered 409). Core statements that change such a row raise it themselves.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+
 # ---------------------------------------------------------------- people
 
 class User(Timestamped, UserMixin, db.Model):
@@ -68,13 +86,17 @@ class User(Timestamped, UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Raised by logout, a password change and deactivation: every session signed in before ends.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session: the id and a stamp of the current password
-        (accounts.session_stamp), so a new password ends the sessions signed in with the old one."""
+        """What Flask-Login keeps in the session: the id, the session generation and a stamp of the
+        current password (accounts.session_stamp). Logout, a new password and deactivation raise
+        the generation, so every session signed in before ends on its next request, even a copy
+        of the cookie kept elsewhere."""
         from dashboard.accounts.users import session_stamp
 
-        return f"{self.id}:{session_stamp(self)}"
+        return f"{self.id}:{self.session_generation}:{session_stamp(self)}"
 
 
 class TeacherLecture(db.Model):
@@ -304,7 +326,7 @@ class Activity(Timestamped, db.Model):
 
 # ---------------------------------------------------------------- policy
 
-class ProgressPolicy(Timestamped, db.Model):
+class ProgressPolicy(Versioned, Timestamped, db.Model):
     """The pass policy of one lecture (SPEC §2); defaults live in progress.rules.POLICY_DEFAULTS."""
 
     __tablename__ = "progress_policy"
@@ -401,7 +423,7 @@ class RiskLog(Timestamped, db.Model):
     meta: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
-class ClinicLink(Timestamped, db.Model):
+class ClinicLink(Versioned, Timestamped, db.Model):
     """A clinic (remedial class) booking, automatic or requested by a person (SPEC §6)."""
 
     __tablename__ = "clinic_link"
@@ -693,3 +715,36 @@ class ReportLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+# ---------------------------------------------------------------- trust: idempotency and rate limits
+
+class IdempotencyKey(db.Model):
+    """The first answer to a POST sent with `Idempotency-Key` (SPEC §8), kept per user so the
+    same key again answers it without doing anything; also the one-time key of an upload's Apply.
+    The unique (user, key) makes two concurrent duplicates queue: the second waits for the
+    first to commit and then reads its stored answer."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ApiRateWindow(db.Model):
+    """How many API requests one token made in one fixed window (API_RATE_LIMIT): one row per
+    (token, window), upserted by every request, so every gunicorn worker counts together."""
+
+    __tablename__ = "api_rate_window"
+    __table_args__ = (UniqueConstraint("token_hash", "window_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    hits: Mapped[int] = mapped_column(Integer, default=0)

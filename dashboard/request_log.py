@@ -11,9 +11,16 @@ default except under TESTING. Without the handler the records still go to the lo
 quiet and can still read them with `caplog`.
 
 The request id is the `X-Request-ID` the proxy sent (nginx's `$request_id`), or a new one; the
-answer carries it back so that a report from a user can be matched with a log line. The user id
-is read from what the request already loaded (the API's token user, Flask-Login's user) without
-a query: logging must work when the database does not.
+answer carries it back (and the 500 page shows it) so that a report from a user can be matched
+with a log line. The user id is read from what the request already loaded (the API's token user,
+Flask-Login's user) without a query: logging must work when the database does not.
+
+Every other record of the app's loggers (`dashboard`, `dashboard.*`: warnings, errors and their
+tracebacks) is one JSON object per line as well (python-json-logger), carrying the request id and
+user id of the request it was written in:
+
+    {"ts": "...", "level": "ERROR", "logger": "dashboard", "message": "unexpected error on a page",
+     "request_id": "5b0c…", "user_id": 12, "exc_info": "Traceback (most recent call last): ..."}
 """
 from __future__ import annotations
 
@@ -25,9 +32,11 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import inspect
 
+APP_LOGGER_NAME = "dashboard"
 LOGGER_NAME = "dashboard.request"
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we accept from the proxy as a request id: short, and harmless in a log line or a header.
@@ -42,6 +51,30 @@ class _JsonLineHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self.setFormatter(logging.Formatter("%(message)s"))
+
+
+class RequestContext(logging.Filter):
+    """Put the current request's id and user id on every record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        in_request = has_request_context()
+        record.request_id = g.get("request_id") if in_request else None
+        record.user_id = _user_id() if in_request else None
+        return True
+
+
+class _JsonRecordHandler(logging.StreamHandler):
+    """Each record as one JSON object on its line: time, level, logger, message, request and user."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.addFilter(RequestContext())
+        self.setFormatter(JsonFormatter(
+            "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="ts",  # ISO 8601 in UTC, as the request lines
+            json_ensure_ascii=False,
+        ))
 
 
 def _start_timer() -> None:
@@ -91,6 +124,14 @@ def configure(enabled: bool) -> None:
     """Send the request log to stderr as JSON lines (once per process, however many apps)."""
     if not enabled:
         return
+    app_logger = logging.getLogger(APP_LOGGER_NAME)
+    if not any(isinstance(handler, _JsonRecordHandler) for handler in app_logger.handlers):
+        from flask.logging import default_handler
+
+        # Flask's own handler would print the same records again as plain text.
+        app_logger.removeHandler(default_handler)
+        app_logger.addHandler(_JsonRecordHandler())
+    app_logger.propagate = False
     if not any(isinstance(handler, _JsonLineHandler) for handler in logger.handlers):
         logger.addHandler(_JsonLineHandler())
     logger.setLevel(logging.INFO)

@@ -37,6 +37,7 @@ def policy(row: Any) -> dict[str, Any]:
     for name in POLICY_FIELDS:
         value = getattr(obj, name)
         data[name] = number(value) if isinstance(value, Decimal) else value
+    data["version"] = obj.version
     data.update(_stamps(obj))
     return data
 
@@ -107,6 +108,7 @@ def clinic_link(row: Any) -> dict[str, Any]:
         "reopened_by": row.reopened_by,
         "reopened_at": time(obj.reopened_at),
         "booking": row.booking_id,
+        "version": obj.version,
         **_stamps(obj),
     }
 

@@ -50,6 +50,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.progress.recompute import lock_lecture
+from dashboard.visible_text import has_visible_character
 
 MAX_ORDER = 9999
 MAX_TERM_SESSIONS = 200  # one generated term; more is surely a typing mistake
@@ -304,6 +305,8 @@ def _translated(message: str) -> str:
         return _("This text is too long.")
     if message == "must not be blank":
         return _("A value is required.")
+    if message == "must have at least one visible character":
+        return _("A name needs at least one visible character.")
     return message
 
 
@@ -327,6 +330,9 @@ def check_text(problems: list, field: str, value: str | None, max_length: int, r
     if not value:
         if required:
             problems.append((field, _("A value is required.")))
+        return None
+    if not has_visible_character(value):
+        problems.append((field, _("A name needs at least one visible character.")))
         return None
     if len(value) > max_length:
         problems.append((field, _("At most %(n)s characters.", n=max_length)))

@@ -27,7 +27,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -38,7 +38,9 @@ from dashboard.accounts.access import visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
 from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
+from dashboard.spreadsheet import unguarded
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
 MAX_ROWS = 5000
@@ -61,7 +63,6 @@ KINDS: tuple[str, ...] = tuple(COLUMNS)
 
 _TRUE = frozenset({"yes", "y", "true", "1", "o"})
 _FALSE = frozenset({"no", "n", "false", "0", "x"})
-_FORMULA_MARKS = ("=", "+", "-", "@")
 
 
 class UploadRejected(ValueError):
@@ -92,8 +93,10 @@ def decode(content: bytes) -> str:
 
 def read_rows(kind: str, text: str) -> list[Row]:
     """The data rows, each with the line it starts on; a header naming unknown or missing columns,
-    or more than MAX_ROWS rows, refuses the file."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    or more than MAX_ROWS rows, refuses the file. Quoting is read strictly: a quote left open
+    would otherwise swallow the rest of the file into one cell (or one "blank" row) unreported."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    previous_end = 0
     try:
         header = next(reader, None)
         if header is None:
@@ -115,9 +118,20 @@ def read_rows(kind: str, text: str) -> list[Row]:
             rows.append(Row(start, {name: (record[i].strip() if i < len(record) else "")
                                     for i, name in enumerate(names) if name}))
     except csv.Error as broken:
+        if _quote_left_open(text, previous_end):
+            # The record that starts after the last one read opens a quote and never closes it.
+            raise UploadRejected([(previous_end + 1, _("A quote (\") opened on this line is never closed."))]) \
+                from None
         raise UploadRejected([(reader.line_num, _("This is not a readable CSV line (%(why)s).", why=str(broken)))]) \
             from None
     return rows
+
+
+def _quote_left_open(text: str, lines_read: int) -> bool:
+    """Whether the text after the first `lines_read` lines holds an odd number of quotes (an
+    escaped quote is two, so only an unclosed one makes the count odd)."""
+    rest = "".join(io.StringIO(text, newline="").readlines()[lines_read:])
+    return rest.count('"') % 2 == 1
 
 
 # ---------------------------------------------------------------- the lecture's facts
@@ -164,8 +178,8 @@ def _whole(text: str, what: str, lowest: int = 1, highest: int = 2_147_483_647) 
 
 def _decimal(text: str, what: str) -> Decimal:
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        number = decimal_from_text(text)
+    except ValueError:
         raise _RowProblem(_("%(what)s must be a number.", what=what)) from None
     if not number.is_finite():
         raise _RowProblem(_("%(what)s must be a number.", what=what))
@@ -189,8 +203,8 @@ def _day(text: str) -> str:
 
 
 def _unquoted(text: str) -> str:
-    """Undo the apostrophe our CSV downloads put before a leading =, +, - or @."""
-    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_MARKS else text
+    """Undo the apostrophe our CSV downloads put before a formula mark (spreadsheet.formula_safe)."""
+    return unguarded(text)
 
 
 def _enrollment(facts: LectureFacts, values: Mapping[str, str]) -> int:

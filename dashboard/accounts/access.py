@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import TeacherLecture, User
+from dashboard.models import ExamSession, LectureSession, TeacherLecture, User
 
 ALL_LECTURES_ROLES = ("admin", "staff")
 
@@ -51,6 +51,43 @@ def can_edit_inputs(user: User, lecture_id: int) -> bool:
             TeacherLecture.user_id == user.id, TeacherLecture.lecture_id == lecture_id
         )
     ).first() is not None
+
+
+def exam_lecture_ids(exam_id: int) -> list[int]:
+    """The lectures with a session linked to the exam, ascending."""
+    return list(db.session.execute(
+        select(LectureSession.lecture_id).distinct()
+        .join(ExamSession, ExamSession.session_id == LectureSession.id)
+        .where(ExamSession.exam_id == exam_id)
+        .order_by(LectureSession.lecture_id)
+    ).scalars())
+
+
+# An exam may be linked to sessions of several lectures (SPEC §1). The one rule for anything
+# that touches such an exam as a whole — its answer key, scores, links, removal: reading needs
+# one of its lectures, changing needs all of them, because a change regrades and recomputes
+# every lecture it is linked to. What the caller is shown of it is limited to their lectures.
+
+def can_read_exam(user: User, exam_id: int) -> bool:
+    """Admin and staff: any exam; a teacher: an exam linked to one of their lectures."""
+    visible = visible_lecture_ids(user)
+    return visible is None or bool(set(exam_lecture_ids(exam_id)) & visible)
+
+
+def can_edit_exam(user: User, exam_id: int) -> bool:
+    """Admins; a teacher who teaches every lecture the exam is linked to (and it is linked to one)."""
+    if user.role == "admin":
+        return True
+    if user.role != "teacher":
+        return False
+    lectures = set(exam_lecture_ids(exam_id))
+    return bool(lectures) and lectures <= (visible_lecture_ids(user) or set())
+
+
+def shown_exam_lecture_ids(user: User, exam_id: int) -> list[int]:
+    """The exam's lectures the caller may see (another teacher's lecture stays unnamed)."""
+    visible = visible_lecture_ids(user)
+    return [lecture_id for lecture_id in exam_lecture_ids(exam_id) if visible is None or lecture_id in visible]
 
 
 def require_role(user: User | None, *roles: str) -> None:

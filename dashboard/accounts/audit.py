@@ -23,8 +23,14 @@ def record(
     after: Any,
     user: User | None = None,
     lecture_id: int | None = None,
-) -> AuditLog:
-    """Add (and flush) one audit row; `user` None means the system itself (a CLI command, a recompute)."""
+) -> AuditLog | None:
+    """Add (and flush) one audit row; `user` None means the system itself (a CLI command, a recompute).
+
+    A save that changed nothing (the values before and after are the same) records nothing and
+    answers None: the trail lists changes, not clicks on Save."""
+    stored_before, stored_after = json_safe(before), json_safe(after)
+    if stored_before is not None and stored_before == stored_after:
+        return None
     entry = AuditLog(
         user_id=user.id if user is not None else None,
         username=user.username if user is not None else None,
@@ -32,8 +38,8 @@ def record(
         object_type=obj_type,
         object_id=None if obj_id is None else str(obj_id),
         lecture_id=lecture_id,
-        before=json_safe(before),
-        after=json_safe(after),
+        before=stored_before,
+        after=stored_after,
     )
     db.session.add(entry)
     db.session.flush()

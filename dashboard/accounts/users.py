@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,9 +26,15 @@ from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, Tea
 USERNAME_MAX_LENGTH = 150
 TOKEN_NAME_MAX_LENGTH = 100
 
-# Throttling (per account and per address): this many failures within the window block
-# further attempts until the window has passed since the last of them.
+# Throttling: this many failures within the window block further attempts on the same key until
+# the window has passed since the last of them. The tight limit is per (address, account): a
+# teacher mistyping at the academy's shared address locks only their own name there, not every
+# account behind that address, nor their own account elsewhere. Much higher ceilings per address
+# (one machine guessing many names) and per account (many machines guessing one name) stop
+# wider guessing; an admin can lift an account's block at once (unlock_account).
 MAX_LOGIN_FAILURES = 5
+MAX_ADDRESS_FAILURES = 50
+MAX_ACCOUNT_FAILURES = 50
 THROTTLE_WINDOW = timedelta(minutes=15)
 
 # A token's last_used_at is refreshed at most this often, so reads stay reads.
@@ -130,11 +136,12 @@ def deactivate(user: User) -> None:
     if user.is_active and user.role == "admin":
         _keep_an_admin(user, "be deactivated")
     user.is_active = False
-    db.session.flush()
+    end_sessions(user)
 
 
 def activate(user: User) -> None:
-    """Let a deactivated user sign in (and use their unrevoked tokens) again."""
+    """Let a deactivated user sign in (and use their unrevoked tokens) again. Sessions from before
+    the deactivation stay ended: the user signs in anew."""
     user.is_active = True
     db.session.flush()
 
@@ -144,6 +151,13 @@ def reset_password(user: User, password: str) -> None:
     (session_stamp). API tokens are credentials of their own and stay until revoked."""
     _check_password(password)
     user.password_hash = _hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session of the user, on every device (logout, a new password,
+    deactivation): the generation kept in each session no longer matches."""
+    user.session_generation = (user.session_generation or 0) + 1
     db.session.flush()
 
 
@@ -155,12 +169,16 @@ def session_stamp(user: User) -> str:
 
 
 def user_for_session(session_id: str) -> User | None:
-    """The active user a session belongs to, if its password is still the one it signed in with."""
-    raw_id, _, stamp = session_id.partition(":")
+    """The active user a session belongs to, if it was signed in since the user's sessions were
+    last ended and with the password still in use."""
+    raw_id, _, rest = session_id.partition(":")
+    generation, _, stamp = rest.partition(":")
     if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
         return None
     user = db.session.get(User, int(raw_id))
-    if user is None or not user.is_active or not hmac.compare_digest(stamp, session_stamp(user)):
+    if user is None or not user.is_active or generation != str(user.session_generation):
+        return None
+    if not hmac.compare_digest(stamp, session_stamp(user)):
         return None
     return user
 
@@ -293,6 +311,11 @@ def list_tokens(user: User) -> list[ApiToken]:
     ).scalars())
 
 
+def token_hash(raw: str) -> str:
+    """The SHA-256 a token is stored and counted under."""
+    return _token_hash(raw)
+
+
 def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -306,10 +329,12 @@ def authenticate(username: str, password: str, address: str | None) -> User:
     caller commits even on refusal so every worker sees the throttle.
     """
     username = (username or "").strip()[:USERNAME_MAX_LENGTH]
-    keys = [_account_key(username), _address_key(address)]
+    limits = {_pair_key(username, address): MAX_LOGIN_FAILURES, _address_key(address): MAX_ADDRESS_FAILURES,
+              _account_key(username): MAX_ACCOUNT_FAILURES}
+    keys = list(limits)
     moment = now()
     _one_attempt_at_a_time(keys, moment)
-    wait = max(_throttled_for(key, moment) for key in keys)
+    wait = max(_throttled_for(key, moment, limit) for key, limit in limits.items())
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)
         raise LoginRefused(
@@ -324,19 +349,39 @@ def authenticate(username: str, password: str, address: str | None) -> User:
         raise LoginRefused("Invalid username or password.")
     if not user.is_active:
         raise LoginRefused("This account is deactivated. Ask an administrator.")
-    db.session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.key.in_([keys[0], _account_key(username)])))
     return user
 
 
-def _throttled_for(key: str, moment: datetime) -> timedelta:
+def is_locked(user: User) -> bool:
+    """Whether sign-in for this account is blocked now, from some address or from every one."""
+    moment = now()
+    prefix = _pair_prefix(user.username)
+    pair_keys = set(db.session.execute(
+        select(LoginFailure.key).where(LoginFailure.key.startswith(prefix, autoescape=True))).scalars())
+    return bool(_throttled_for(_account_key(user.username), moment, MAX_ACCOUNT_FAILURES)) or any(
+        _throttled_for(key, moment, MAX_LOGIN_FAILURES) for key in pair_keys)
+
+
+def unlock_account(user: User) -> int:
+    """Lift every sign-in block of this account (an admin's action): its failures are forgotten,
+    from every address. Answers how many failures were dropped."""
+    prefix = _pair_prefix(user.username)
+    result = db.session.execute(delete(LoginFailure).where(or_(
+        LoginFailure.key.startswith(prefix, autoescape=True), LoginFailure.key == _account_key(user.username))))
+    db.session.flush()
+    return result.rowcount or 0
+
+
+def _throttled_for(key: str, moment: datetime, limit: int = MAX_LOGIN_FAILURES) -> timedelta:
     """How long this key is still blocked (zero when it is not)."""
     recent = list(db.session.execute(
         select(LoginFailure.failed_at)
         .where(LoginFailure.key == key)
         .order_by(LoginFailure.failed_at.desc())
-        .limit(MAX_LOGIN_FAILURES)
+        .limit(limit)
     ).scalars())
-    if len(recent) < MAX_LOGIN_FAILURES or recent[0] - recent[-1] > THROTTLE_WINDOW:
+    if len(recent) < limit or recent[0] - recent[-1] > THROTTLE_WINDOW:
         return timedelta(0)
     return max(recent[0] + THROTTLE_WINDOW - moment, timedelta(0))
 
@@ -365,6 +410,15 @@ def _account_key(username: str) -> str:
 
 def _address_key(address: str | None) -> str:
     return "addr:" + (address or "unknown")[:190]
+
+
+def _pair_key(username: str, address: str | None) -> str:
+    """One account from one address; "pair:<name>|" starts every address's key of that account."""
+    return _pair_prefix(username) + (address or "unknown")[:44]
+
+
+def _pair_prefix(username: str) -> str:
+    return "pair:" + username.casefold()[:150] + "|"
 
 
 def _decoy_hash() -> str:

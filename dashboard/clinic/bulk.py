@@ -71,7 +71,7 @@ def bulk_act(user: User, action: str, link_ids: list[int]) -> BulkResult:
         values = {"resolved_at": None, "resolved_by_id": None, "reopened_by_id": user.id, "reopened_at": moment}
     changed = list(db.session.execute(
         update(ClinicLink).where(ClinicLink.id.in_(ids), condition)
-        .values(**values, auto_managed=False, updated_at=moment)
+        .values(version=ClinicLink.version + 1, **values, auto_managed=False, updated_at=moment)
         .returning(ClinicLink.id)
         .execution_options(synchronize_session=False)
     ).scalars())

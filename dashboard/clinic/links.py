@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 
+from dashboard import versioning
 from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clock import now
@@ -173,13 +174,14 @@ def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
     return link
 
 
-def _act(user: User, link_id: int, action: str) -> tuple[ClinicLink, bool]:
+def _act(user: User, link_id: int, action: str, expected_version: int | None) -> tuple[ClinicLink, bool]:
     link = link_for(user, link_id)
     if user.role not in ACTION_ROLES:
         raise ClinicForbidden(f"Only admins and staff may {action} clinic links.")
     lecture_id = _lecture_id_of(link)
     lock_lecture(lecture_id)
     db.session.refresh(link)
+    versioning.check(link, expected_version)
     before = _state(link)
     moment = now()
     if action == "approve":
@@ -211,26 +213,32 @@ def _act(user: User, link_id: int, action: str) -> tuple[ClinicLink, bool]:
     return link, True
 
 
-def approve(user: User, link_id: int) -> tuple[ClinicLink, bool]:
-    """A clinic slot is arranged. Returns the link and whether anything changed."""
-    return _act(user, link_id, "approve")
+def approve(user: User, link_id: int, expected_version: int | None = None) -> tuple[ClinicLink, bool]:
+    """A clinic slot is arranged. Returns the link and whether anything changed.
+
+    With `expected_version` (SPEC §8), a link changed since that version is refused (Conflict)."""
+    return _act(user, link_id, "approve", expected_version)
 
 
-def resolve(user: User, link_id: int) -> tuple[ClinicLink, bool]:
+def resolve(user: User, link_id: int, expected_version: int | None = None) -> tuple[ClinicLink, bool]:
     """The clinic took place or the booking is closed. Returns the link and whether anything changed."""
-    return _act(user, link_id, "resolve")
+    return _act(user, link_id, "resolve", expected_version)
 
 
-def reopen(user: User, link_id: int) -> tuple[ClinicLink, bool]:
+def reopen(user: User, link_id: int, expected_version: int | None = None) -> tuple[ClinicLink, bool]:
     """Open a resolved link again. Returns the link and whether anything changed."""
-    return _act(user, link_id, "reopen")
+    return _act(user, link_id, "reopen", expected_version)
 
 
-def edit_memo(user: User, link_id: int, data: Mapping[str, Any]) -> tuple[ClinicLink, bool]:
+def edit_memo(user: User, link_id: int, data: Mapping[str, Any],
+              expected_version: int | None = None) -> tuple[ClinicLink, bool]:
     """Change a link's memo (`{"memo": ...}` only); admin, staff or the lecture's teacher."""
     link = link_for(user, link_id)
     if user.role not in MEMO_ROLES:
         raise ClinicForbidden("Your role may not edit clinic memos.")
+    lock_lecture(_lecture_id_of(link))
+    db.session.refresh(link)
+    versioning.check(link, expected_version)
     for name in data:
         if name != "memo":
             raise ClinicInvalid(f"Only the memo of a clinic link can be edited; {name} cannot.", name)
@@ -240,7 +248,6 @@ def edit_memo(user: User, link_id: int, data: Mapping[str, Any]) -> tuple[Clinic
     if memo == link.memo:
         return link, False
     lecture_id = _lecture_id_of(link)
-    lock_lecture(lecture_id)
     before = link.memo
     link.memo = memo
     db.session.flush()

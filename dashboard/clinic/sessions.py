@@ -483,12 +483,12 @@ def book(user: User, clinic_session_id: int, data: Mapping[str, Any]) -> ClinicB
     ).scalars().all()
     db.session.execute(
         update(ClinicLink).where(ClinicLink.id.in_(link_ids), ClinicLink.approved.is_(False))
-        .values(approved=True, approved_by_id=user.id, approved_at=moment, auto_managed=False, updated_at=moment)
+        .values(version=ClinicLink.version + 1, approved=True, approved_by_id=user.id, approved_at=moment, auto_managed=False, updated_at=moment)
         .execution_options(synchronize_session=False))
     # Booking takes every booked link out of automatic management, approved before or not.
     db.session.execute(
         update(ClinicLink).where(ClinicLink.id.in_(link_ids), ClinicLink.auto_managed.is_(True))
-        .values(auto_managed=False, updated_at=moment).execution_options(synchronize_session=False))
+        .values(version=ClinicLink.version + 1, auto_managed=False, updated_at=moment).execution_options(synchronize_session=False))
     _expire_links(link_ids)
     _audit_rows(
         [{"action": "clinic_booking.create", "object_type": "clinic_booking", "object_id": booking.id,
@@ -543,12 +543,12 @@ def _release_links(user: User, booking: ClinicBooking, moment: datetime, lecture
         select(ClinicLink.id).where(ClinicLink.id.in_(link_ids), ClinicLink.resolved_at.is_not(None))).scalars())
     db.session.execute(
         update(ClinicLink).where(ClinicLink.id.in_(link_ids))
-        .values(approved=False, approved_by_id=None, approved_at=None, auto_managed=False, updated_at=moment)
+        .values(version=ClinicLink.version + 1, approved=False, approved_by_id=None, approved_at=None, auto_managed=False, updated_at=moment)
         .execution_options(synchronize_session=False))
     if resolved:
         db.session.execute(
             update(ClinicLink).where(ClinicLink.id.in_(sorted(resolved)))
-            .values(resolved_at=None, resolved_by_id=None, reopened_by_id=user.id, reopened_at=moment)
+            .values(version=ClinicLink.version + 1, resolved_at=None, resolved_by_id=None, reopened_by_id=user.id, reopened_at=moment)
             .execution_options(synchronize_session=False))
     _expire_links(link_ids)
     _audit_rows([{"action": "clinic_link.return", "object_type": "clinic_link", "object_id": link_id,
@@ -632,7 +632,7 @@ def mark_attendance(user: User, booking_id: int, data: Mapping[str, Any]) -> tup
         if to_resolve:
             db.session.execute(
                 update(ClinicLink).where(ClinicLink.id.in_(to_resolve))
-                .values(resolved_at=moment, resolved_by_id=user.id, auto_managed=False, updated_at=moment)
+                .values(version=ClinicLink.version + 1, resolved_at=moment, resolved_by_id=user.id, auto_managed=False, updated_at=moment)
                 .execution_options(synchronize_session=False))
             _expire_links(to_resolve)
             _audit_rows([{"action": "clinic_link.resolve", "object_type": "clinic_link", "object_id": link_id,

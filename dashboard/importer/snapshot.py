@@ -25,12 +25,14 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, or_, select, text, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.accounts import audit
 from dashboard.clock import parse_input_time
 from dashboard.errors import Invalid, describe
+from dashboard.dbtypes import utcnow
+from dashboard.visible_text import has_visible_character
 from dashboard.extensions import db
 from dashboard.models import (
     INVALID_REASONS,
@@ -195,6 +197,8 @@ def _text(max_length: int) -> Callable[[Any], str]:
             raise _Bad("must be a string")
         if not value.strip():
             raise _Bad("must not be blank")
+        if not has_visible_character(value):
+            raise _Bad("must have at least one visible character")
         if len(value) > max_length:
             raise _Bad(f"must be at most {max_length} characters")
         return value
@@ -1523,6 +1527,24 @@ def _bulk_update(model: type, rows: list[dict[str, Any]]) -> None:
         db.session.execute(update(model), group)
 
 
+def _bulk_update_versioned(model: type, rows: list[dict[str, Any]]) -> None:
+    """UPDATE versioned objects (models.Versioned) by primary key, raising each one's version:
+    the ORM's bulk update by primary key leaves the version alone."""
+    table = model.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(name for name in row if name != "id"))].append(row)
+    for names, group in groups.items():
+        statement = (
+            table.update()
+            .where(table.c.id == bindparam("row_id"))
+            .values({**{name: bindparam(name) for name in names},
+                     "version": table.c.version + 1, "updated_at": utcnow()})
+        )
+        db.session.connection().execute(
+            statement, [{"row_id": row["id"], **{name: row[name] for name in names}} for row in group])
+
+
 def _bulk_insert(model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT rows with `bulk.insert_rows`, one statement per set of columns.
 
@@ -1567,7 +1589,7 @@ def _apply(plan: ImportPlan, stored: _Stored, progress: ProgressCallback | None)
             if work.policy_inserts:
                 _bulk_insert(ProgressPolicy, work.policy_inserts)
             if work.policy_updates:
-                _bulk_update(ProgressPolicy, work.policy_updates)
+                _bulk_update_versioned(ProgressPolicy, work.policy_updates)
         if kind == "students":
             _apply_guardians(work)
         if kind == "exams":

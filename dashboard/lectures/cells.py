@@ -35,7 +35,7 @@ from dashboard.models import (
     LectureSession,
     User,
 )
-from dashboard.progress.policy_validation import parse_score
+from dashboard.progress.policy_validation import decimal_from_text, parse_score
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
@@ -104,8 +104,8 @@ def parse_score_text(text: str | None, field: str = "score", required: bool = Tr
             raise InputError(field, _("is required"))
         return None
     try:
-        number = Decimal(text)
-    except ArithmeticError:
+        number = decimal_from_text(text)
+    except ValueError:
         raise InputError(field, _("must be a number")) from None
     return check_score(number, None, field)
 
@@ -208,9 +208,10 @@ def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance:
     activity.attendance = attendance
     activity.video_rate = video_rate
     change = _recompute(enrollment, frozenset({session.id}))
-    audit.record("activity.set", "activity", activity.id, before,
-                 {"enrollment_id": enrollment.id, "session_id": session.id, "attendance": attendance,
-                  "video_rate": video_rate}, user, enrollment.lecture_id)
+    if before != {"attendance": attendance, "video_rate": video_rate}:  # a save of the same values is no change
+        audit.record("activity.set", "activity", activity.id, before,
+                     {"enrollment_id": enrollment.id, "session_id": session.id, "attendance": attendance,
+                      "video_rate": video_rate}, user, enrollment.lecture_id)
     return change
 
 
@@ -241,9 +242,10 @@ def set_homework_submission(user: User, enrollment_id: int, homework_id: int, *,
     submission.score = score
     submission.approved = approved
     change = _recompute(enrollment, frozenset({session.id}))
-    audit.record("homework_submission.set", "homework_submission", submission.id, before,
-                 {"enrollment_id": enrollment.id, "homework_id": homework.id, "submitted": submitted,
-                  "score": score, "approved": approved}, user, enrollment.lecture_id)
+    if before != {"submitted": submitted, "score": score, "approved": approved}:
+        audit.record("homework_submission.set", "homework_submission", submission.id, before,
+                     {"enrollment_id": enrollment.id, "homework_id": homework.id, "submitted": submitted,
+                      "score": score, "approved": approved}, user, enrollment.lecture_id)
     return change
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from dashboard.accounts import audit
 from dashboard.omr import intake as omr
-from dashboard.accounts.access import can_read_lecture, visible_lecture_ids
+from dashboard.accounts.access import can_edit_exam, can_read_exam
 from dashboard.extensions import db
 from dashboard.lectures.cells import InputError, parse_score_text
 from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan, User
@@ -88,21 +88,15 @@ def readable_exam(user: User, exam_id: int) -> Exam:
     """The exam, when the caller may read its key: admin and staff always, a teacher when the exam
     is linked to one of their lectures (AnswerKeyNotFound otherwise)."""
     exam = db.session.get(Exam, exam_id) if 0 < exam_id <= MAX_ID else None
-    if exam is None or user.role not in ("admin", "staff", "teacher"):
-        raise AnswerKeyNotFound(exam_id)
-    visible = visible_lecture_ids(user)
-    if visible is not None and not (set(omr.exam_lecture_ids(exam_id)) & visible):
+    if exam is None or user.role not in ("admin", "staff", "teacher") or not can_read_exam(user, exam_id):
         raise AnswerKeyNotFound(exam_id)
     return exam
 
 
 def can_edit_key(user: User, exam_id: int) -> bool:
-    """Admins, and the teachers of a lecture the exam is linked to."""
-    if user.role == "admin":
-        return True
-    if user.role != "teacher":
-        return False
-    return any(can_read_lecture(user, lecture_id) for lecture_id in omr.exam_lecture_ids(exam_id))
+    """Admins, and a teacher of every lecture the exam is linked to: a new key regrades and
+    recomputes all of them (accounts.access.can_edit_exam, the rule for shared exams)."""
+    return can_edit_exam(user, exam_id)
 
 
 def questions_of(exam_id: int) -> list[KeyQuestion]:

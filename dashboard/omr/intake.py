@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, cast, exists, false, func, or_, select
 
-from dashboard.accounts import audit
+from dashboard.accounts import access, audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clock import now
 from dashboard.extensions import db
@@ -94,12 +94,7 @@ def _visible(user: User | None) -> set[int] | None:
 
 def exam_lecture_ids(exam_id: int) -> list[int]:
     """The lectures with a session linked to the exam, ascending."""
-    return list(db.session.execute(
-        select(LectureSession.lecture_id).distinct()
-        .join(ExamSession, ExamSession.session_id == LectureSession.id)
-        .where(ExamSession.exam_id == exam_id)
-        .order_by(LectureSession.lecture_id)
-    ).scalars())
+    return access.exam_lecture_ids(exam_id)
 
 
 def scan_lecture_ids(scan: OmrScan) -> set[int]:
@@ -167,6 +162,12 @@ def _int_field(data: Mapping[str, Any], name: str, required: bool) -> int | None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise OmrInvalid(f"{name} must be an integer id.", name)
     return value
+
+
+def _may_change_unassigned(user: User, scan: OmrScan) -> bool:
+    """Admin and staff act on any scan; a teacher on a scan without its student only when they
+    teach every lecture of its exam."""
+    return user.role in INTAKE_ROLES or access.can_edit_exam(user, scan.exam_id)
 
 
 def _lock(scan: OmrScan) -> None:
@@ -452,6 +453,11 @@ def correct_answers(user: User, scan_id: int, data: Any) -> tuple[OmrScan, bool]
     """
     scan = scan_for(user, scan_id)
     _require(user, REVIEW_ROLES, "Your role may not correct OMR scans.")
+    if scan.enrollment_id is None and not _may_change_unassigned(user, scan):
+        # The sheet may still go to a student of any of the exam's lectures, whose grade these
+        # readings would decide: the rule for shared exams (accounts.access.can_edit_exam).
+        raise OmrForbidden("This scan may belong to a lecture you do not teach; its student must be "
+                           "assigned first, or someone who teaches every lecture of the exam must correct it.")
     key = answer_key(scan.exam_id)
     try:
         wanted = rules.parse_corrections(data, (q.number for q in key))

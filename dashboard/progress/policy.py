@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 
+from dashboard import versioning
 from dashboard.accounts import audit
 from dashboard.extensions import db
 from dashboard.models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
@@ -83,17 +84,23 @@ def _risk_levels(lecture_id: int) -> dict[int, str]:
     return {enrollment_id: level for enrollment_id, level in rows}
 
 
-def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None) -> PolicySaveResult:
+def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None,
+                expected_version: int | None = None) -> PolicySaveResult:
     """Apply `change` (field -> JSON value) to the lecture's policy and recompute the lecture.
 
-    Raises PolicyRejected (nothing changed) or LookupError when the lecture has no policy.
+    Raises PolicyRejected (nothing changed), errors.Conflict when `expected_version` is given and
+    the policy has changed since (SPEC §8), or LookupError when the lecture has no policy.
     """
     lock_lecture(lecture_id)
+    # Read again under the lock (populate_existing: a copy loaded earlier in this request may be
+    # older than what another writer committed meanwhile, and the version check needs the stored one).
     policy = db.session.execute(
         select(ProgressPolicy).where(ProgressPolicy.lecture_id == lecture_id)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if policy is None:
         raise LookupError(f"lecture {lecture_id} has no policy")
+    versioning.check(policy, expected_version)
     stored = policy_values(policy)
     merged, errors = validate_policy_change(stored, change)
     if errors:

@@ -6,6 +6,7 @@ the save. Callers turn form text into numbers first; JSON values come as they ar
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -47,10 +48,26 @@ _ORDERED_PAIRS = (
 )
 
 
+# A number as people and spreadsheets write it, in ASCII digits only: Python's Decimal() also
+# takes full-width and Arabic-Indic digits and underscores ("７２", "٧٢", "7_2"), which no
+# academy means as a score.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def decimal_from_text(text: str) -> Decimal:
+    """Decimal text in ASCII digits ('72.5', '-3', '1e2'); ValueError('must be a number') otherwise."""
+    if not _DECIMAL_TEXT.fullmatch(text):
+        raise ValueError("must be a number")
+    return Decimal(text)
+
+
 def parse_score(value: Any) -> Decimal:
     """A score given as a JSON number (or a Decimal from a form): exact, at most 2 decimals.
 
     Raises ValueError with a message fit for the user. Booleans and strings are refused.
+    The checks read the number's digits and exponent instead of doing arithmetic, which
+    silently rounds an exponent beyond the decimal context (1e-999999999 became 0) or
+    raises Overflow (1E+999999999).
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError("must be a number")
@@ -58,10 +75,17 @@ def parse_score(value: Any) -> Decimal:
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    if number.is_zero():
+        return Decimal("0.00")
+    sign, digits, exponent = number.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    lowest_place = exponent + (len(digits) - len(significant))  # the exponent of the last non-zero digit
+    if number.adjusted() > 12:
+        raise ValueError("is too large")
+    if lowest_place < -2:
+        raise ValueError("must have at most 2 decimal places")
     if abs(number) > MAX_SCORE_VALUE:
         raise ValueError("is too large")
-    if number % CENT != 0:
-        raise ValueError("must have at most 2 decimal places")
     return number.quantize(CENT)
 
 

@@ -688,14 +688,15 @@ class _Writer:
                 table.update()
                 .where(table.c.id == bindparam("link_id"))
                 .values(meta=bindparam("meta"), fingerprint=bindparam("fingerprint"), resolved_at=None,
-                        updated_at=self.now),
+                        updated_at=self.now, version=table.c.version + 1),
                 self.link_updates,
             )
         if self.link_resolves:
             statements.execute(
                 table.update()
                 .where(table.c.id.in_(self.link_resolves))
-                .values(meta=_json_with_auto_resolved(table.c.meta), resolved_at=self.now, updated_at=self.now)
+                .values(meta=_json_with_auto_resolved(table.c.meta), resolved_at=self.now, updated_at=self.now,
+                        version=table.c.version + 1)
             )
 
 

@@ -12,13 +12,12 @@ validation shared with the API, run by the service.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
@@ -26,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
 from dashboard.accounts.users import USERNAME_MAX_LENGTH
 from dashboard.clinic.links import MEMO_MAX_LENGTH
 from dashboard.models import ROLES
+from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.web.forms import PageForm
 
 ROLE_LABELS = {"admin": _l("Admin"), "teacher": _l("Teacher"), "staff": _l("Staff")}
@@ -94,6 +94,14 @@ class PolicyForm(FlaskForm):
     completion_grace_days = _integer_field(_l("Grace days"), 0, 365)
     risk_warning_consecutive = _integer_field(_l("Warning after"), 1)
     risk_danger_consecutive = _integer_field(_l("Danger after"), 1)
+    # The stored policy's version this form was filled from (SPEC §8): a save based on an older
+    # one is refused with what changed meanwhile, instead of silently undoing someone's change.
+    version = HiddenField()
+
+    def base_version(self) -> int | None:
+        """The version the form was filled from (None when the form carries none)."""
+        text = (self.version.data or "").strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
     HELP = {
         "video_required_rate": _l("A session's video part is met at this rate or more, or by attending offline."),
@@ -129,8 +137,8 @@ class PolicyForm(FlaskForm):
                     field.errors = [*field.errors, _("must be a whole number")]
             else:
                 try:
-                    number = Decimal(text)
-                except InvalidOperation:
+                    number = decimal_from_text(text)
+                except ValueError:
                     number = None
                 if number is None or not number.is_finite():
                     field.errors = [*field.errors, _("must be a number")]

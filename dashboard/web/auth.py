@@ -58,7 +58,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST, so it carries the CSRF token) and return to the login form."""
+    """Sign out (a POST, so it carries the CSRF token) and return to the login form. The user's
+    sessions end on the server too: a copy of the cookie no longer signs anyone in."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(db.session.get(User, current_user.id))
     logout_user()
     _fresh_session()
     flash("You are signed out.", "info")

@@ -17,8 +17,6 @@ enrollments' links are left out there, as in the navigation's count.
 """
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -39,6 +37,7 @@ from dashboard.clinic.open_queue import (
 from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from dashboard.web.ui import academy_time, is_htmx
+from dashboard.spreadsheet import csv_bytes
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
@@ -230,24 +229,15 @@ def queue_csv():
     """Every link the filters select (all pages), UTF-8 with a BOM so Excel reads Korean names."""
     filters = QueueFilters.from_args(request.args)
     rows = load_all_rows(filters, visible_lecture_ids(current_user))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("Link"), _("Student"), _("Lecture"), _("Session"), _("Session title"), _("Reason"),
-                     _("Details"), _("Automatic"), _("Approved"), _("Created"), _("Age"), _("Resolved"),
-                     _("Memo")])
-    for row in rows:
-        link = row.link
-        writer.writerow([
-            link.id, _spreadsheet_safe(row.student_name), _spreadsheet_safe(row.lecture_title), row.session_order,
-            _spreadsheet_safe(row.session_title or ""), link.reason, "; ".join(row.figures),
-            "yes" if link.is_auto else "no", "yes" if link.approved else "no", academy_time(link.created_at),
-            row.age, academy_time(link.resolved_at), _spreadsheet_safe(link.memo or ""),
-        ])
+    header = [_("Link"), _("Student"), _("Lecture"), _("Session"), _("Session title"), _("Reason"),
+              _("Details"), _("Automatic"), _("Approved"), _("Created"), _("Age"), _("Resolved"), _("Memo")]
+    lines = [[
+        row.link.id, row.student_name, row.lecture_title, row.session_order, row.session_title or "",
+        row.link.reason, "; ".join(row.figures), "yes" if row.link.is_auto else "no",
+        "yes" if row.link.approved else "no", academy_time(row.link.created_at), row.age,
+        academy_time(row.link.resolved_at), row.link.memo or "",
+    ] for row in rows]
     filename = "clinic-history.csv" if filters.tab == "resolved" else "clinic-queue.csv"
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
+    return Response(csv_bytes([header, *lines]), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-
-def _spreadsheet_safe(text: str) -> str:
-    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, g, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from dashboard.web.api import api_error_for, is_api_request
 
 
-def _page(status: int, title: str, message: str, minimal: bool = False):
+def _page(status: int, title: str, message: str, minimal: bool = False, request_id: str | None = None):
     return render_template("errors/error.html", status=status, title=title, message=message,
-                           minimal=minimal), status
+                           minimal=minimal, request_id=request_id), status
 
 
 def _bad_request(exc: HTTPException):
@@ -64,7 +64,7 @@ def _server_error(exc: BaseException):
     # Minimal: no navigation, so rendering needs neither the database nor the signed-in user.
     return _page(500, _("Something went wrong"),
                  _("The change was not saved. Try again in a moment; if it keeps happening, tell an administrator."),
-                 minimal=True)
+                 minimal=True, request_id=g.get("request_id"))
 
 
 def init_app(app: Flask) -> None:

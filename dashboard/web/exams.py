@@ -24,7 +24,8 @@ from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.widgets import NumberInput
 
 from dashboard.omr import answer_keys, intake as omr
-from dashboard.accounts.access import role_required
+from dashboard.accounts.access import role_required, shown_exam_lecture_ids
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import Lecture
 from dashboard.web.forms import PageForm
@@ -70,7 +71,7 @@ def _render(exam, form: AnswerKeyForm | None, status: int = 200, key_errors: lis
             saved: answer_keys.KeySaved | None = None, added: bool = False):
     """The editor: the partial for htmx (with the nav counts out of band after a save), else the page."""
     editable = answer_keys.can_edit_key(current_user, exam.id)
-    lecture_ids = omr.exam_lecture_ids(exam.id)
+    lecture_ids = shown_exam_lecture_ids(current_user, exam.id)
     lectures = list(db.session.execute(
         select(Lecture.id, Lecture.title).where(Lecture.id.in_(lecture_ids)).order_by(Lecture.title, Lecture.id)
     )) if lecture_ids else []
@@ -115,6 +116,10 @@ def save_answer_key(exam_id: int):
         form.questions.append_entry(_next_row(form))
         return _render(exam, form, added=True)
 
+    if not form.questions.entries:
+        # A post without a single row is a broken or truncated form, not a decision to empty the
+        # key (that is every row ticked "Remove"): saving it would delete the whole key.
+        return _render(exam, _stored_form(exam_id), 422, key_errors=[describe(Invalid("empty_answer_key"))])
     kept = [entry for entry in form.questions if not entry["remove"].data]
     rows = [{name: entry[name].data for name in ("number", "answer", "points")} for entry in kept]
     try:

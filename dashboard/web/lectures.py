@@ -12,8 +12,6 @@ form still works: a save redirects back to the cell's page.
 """
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +28,7 @@ from dashboard.models import MAX_ID
 from dashboard.web import forms
 from dashboard.web.ui import is_htmx
 from dashboard.parents import read as parents_read
+from dashboard.spreadsheet import csv_bytes
 
 bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 
@@ -126,22 +125,14 @@ def grid_csv(lecture_id: int):
     _readable_lecture(lecture_id)
     query = grid.GridQuery.from_args(request.args)
     data = grid.load_grid(lecture_id, query)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("Student"), _("Risk"), _("Consecutive"), _("Completed"), _("Failed"), _("Held")]
-                    + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])
-    for row in data.rows:
-        writer.writerow([_spreadsheet_safe(row.name), row.risk_level, row.risk_count, row.completed, row.failed,
-                         row.held] + [status for _sid, status, _missing in row.cells])
-    body = "\ufeff" + out.getvalue()
+    header = ([_("Student"), _("Risk"), _("Consecutive"), _("Completed"), _("Failed"), _("Held")]
+              + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])
+    rows = [[row.name, row.risk_level, row.risk_count, row.completed, row.failed, row.held]
+            + [status for _sid, status, _missing in row.cells] for row in data.rows]
     filename = f"lecture-{lecture_id}-grid.csv"
-    return Response(body.encode("utf-8"), mimetype="text/csv",
+    return Response(csv_bytes([header, *rows]), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-
-def _spreadsheet_safe(text: str) -> str:
-    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 # ---------------------------------------------------------------- cell detail

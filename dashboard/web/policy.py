@@ -31,6 +31,7 @@ from sqlalchemy import select
 from dashboard.lectures import grid
 from dashboard.accounts.access import role_required
 from dashboard.clock import academy_today
+from dashboard.errors import Conflict
 from dashboard.extensions import db
 from dashboard.models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
 from dashboard.progress.policy import PolicyRejected, policy_values, save_policy
@@ -120,10 +121,11 @@ def _shown(value: Any) -> str:
     return plain_number(value) if not isinstance(value, str) else value
 
 
-def _save_with_impact(lecture_id: int, policy: ProgressPolicy, change: dict[str, Any]) -> PolicyImpact:
+def _save_with_impact(lecture_id: int, policy: ProgressPolicy, change: dict[str, Any],
+                      expected_version: int | None = None) -> PolicyImpact:
     """save_policy, measuring the cells whose status changed and the students whose risk changed."""
     before = _cell_statuses(lecture_id, policy.completion_grace_days)
-    result = save_policy(lecture_id, change, current_user)
+    result = save_policy(lecture_id, change, current_user, expected_version)
     after = _cell_statuses(lecture_id, result.policy.completion_grace_days)
     impact = PolicyImpact(recomputed=result.recomputed)
     form = PolicyForm(formdata=None)
@@ -188,12 +190,29 @@ def index():
 
 
 def _form_data(policy: ProgressPolicy) -> dict[str, str]:
-    return {name: _shown(value) for name, value in policy_values(policy).items()}
+    return {**{name: _shown(value) for name, value in policy_values(policy).items()}, "version": str(policy.version)}
+
+
+@dataclass(frozen=True)
+class Meanwhile:
+    """A field someone else saved while this form was open: its label, the stored value, this form's."""
+
+    label: str
+    stored: str
+    yours: str
+
+
+def _meanwhile(form: PolicyForm, policy: ProgressPolicy) -> list[Meanwhile]:
+    """The fields where the stored policy now differs from what this form would save."""
+    stored = _form_data(policy)
+    return [Meanwhile(str(getattr(form, name).label.text), stored[name], str(getattr(form, name).data or ""))
+            for name in policy_values(policy) if stored[name] != str(getattr(form, name).data or "")]
 
 
 def _render(lecture: Lecture, form: PolicyForm, status: int = 200, impact: PolicyImpact | None = None,
-            outcome: str | None = None):
-    context = dict(lecture=lecture, form=form, groups=POLICY_GROUPS, impact=impact, outcome=outcome)
+            outcome: str | None = None, conflict: list[Meanwhile] | None = None):
+    context = dict(lecture=lecture, form=form, groups=POLICY_GROUPS, impact=impact, outcome=outcome,
+                   conflict=conflict)
     if is_htmx():
         return render_template("policy/_editor.html", **context), status
     return render_template("policy/edit.html", **context), status
@@ -228,11 +247,19 @@ def submit(lecture_id: int):
             finally:
                 savepoint.rollback()
         else:
-            impact = _save_with_impact(lecture_id, policy, change)
+            impact = _save_with_impact(lecture_id, policy, change, form.base_version())
+            form.version.data = str(policy.version)
     except PolicyRejected as rejected:
         for name, message in rejected.errors:
             form.add_error(name, _problem_text(form, message))
         return _render(lecture, form, 422)
+    except Conflict:
+        # Someone saved this policy after the form was filled: show what they changed, keep this
+        # form's values, and base it on the stored version so a second Save overwrites on purpose.
+        db.session.rollback()
+        lecture, policy = _lecture_and_policy(lecture_id)
+        form.version.data = str(policy.version)
+        return _render(lecture, form, 409, conflict=_meanwhile(form, policy))
     if action == "save" and not is_htmx():
         flash(_summary_sentence(impact), "success")
         return redirect(url_for(".edit", lecture_id=lecture_id))

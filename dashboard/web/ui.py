@@ -10,7 +10,8 @@ and the navigation's values (docs/ui.md explains how a page or partial plugs in)
 - Headers: a Content-Security-Policy that allows only this site's own scripts and styles (no
   inline script or style anywhere: htmx is configured through `<meta name="htmx-config">`),
   `X-Content-Type-Options: nosniff`, no framing, and `Vary: HX-Request` because a URL answers a
-  whole page or a partial depending on that header.
+  whole page or a partial depending on that header; `Cache-Control: no-store` on everything
+  served to a signed-in person or through the API; HSTS in production.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-from flask import Flask, Response, current_app, request, session, url_for
+from flask import Flask, Response, current_app, g, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import false, func, select
 from werkzeug.routing import BuildError
@@ -116,9 +117,25 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("DASHBOARD_ENV") == "production":
+        # Browsers reach the academy only over HTTPS from the first visit on (nginx terminates TLS).
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.endpoint != "static" and (is_api_request() or _signed_in()):
+        # A student's scores must not stay in a shared computer's cache or a proxy after sign-out;
+        # this covers every authenticated page, partial, CSV export and API answer.
+        headers["Cache-Control"] = "no-store"
     if not is_api_request():
         response.vary.add("HX-Request")
     return response
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _signed_in() -> bool:
+    """Whether this request was served to a signed-in person (the user is already loaded by then)."""
+    user = g.get("_login_user")
+    return bool(user is not None and user.is_authenticated)
 
 
 def init_app(app: Flask) -> None:

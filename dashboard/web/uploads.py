@@ -15,8 +15,8 @@ nothing). Templates are generated for the lecture (its students, exams, homework
 """
 from __future__ import annotations
 
-import csv
-import io
+import json
+import secrets
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -27,6 +27,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from dashboard.academy import structure as setup, uploads
 from dashboard.accounts.access import can_edit_inputs, role_required
 from dashboard.models import MAX_ID, Lecture
+from dashboard import idempotency
+from dashboard.spreadsheet import csv_bytes
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
 
@@ -102,18 +104,10 @@ def index(lecture_id: int):
 def template(lecture_id: int, kind: str):
     """The kind's CSV template for this lecture (UTF-8 with BOM, so spreadsheets read Korean names)."""
     lecture = _lecture(lecture_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in uploads.template_rows(lecture.id, _kind(kind)):
-        writer.writerow([_spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row])
     filename = f"lecture-{lecture.id}-{kind}.csv"
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
+    return Response(csv_bytes(uploads.template_rows(lecture.id, _kind(kind))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-
-def _spreadsheet_safe(text: str) -> str:
-    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula (the upload undoes it)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _refused_archived(lecture: Lecture, kind: str):
@@ -141,8 +135,10 @@ def preview(lecture_id: int, kind: str):
         text = uploads.decode(content)
     except uploads.UploadRejected as rejected:
         return _render_index(lecture, 422, kind, rejected.problems)
+    # `once`: the one-time key of this preview's Apply (a second post of the same form, a reload
+    # or a replayed request answers the first result and writes nothing).
     payload = _serializer().dumps({"lecture": lecture.id, "kind": kind, "user": current_user.id,
-                                   "name": upload.filename, "text": text})
+                                   "name": upload.filename, "text": text, "once": secrets.token_urlsafe(16)})
     return render_template("uploads/preview.html", lecture=lecture, kind=kind, title=KIND_TITLES[kind],
                            file_name=upload.filename, preview=result, payload=payload,
                            problems=result.problems), 422 if result.problems else 200
@@ -165,10 +161,23 @@ def apply(lecture_id: int, kind: str):
         abort(400)
     if (data.get("lecture"), data.get("kind"), data.get("user")) != (lecture.id, kind, current_user.id):
         abort(400)
-    try:
+    if not isinstance(data.get("once"), str):
+        abort(400)
+
+    def run() -> idempotency.Answer:
         counts = uploads.apply(current_user, lecture.id, kind, data["text"].encode("utf-8"), data.get("name", ""))
+        return idempotency.Answer(200, json.dumps({"rows": counts["rows"]}), "application/json")
+
+    try:
+        answer, replayed = idempotency.answer_once(current_user.id, "upload:" + data["once"], "POST",
+                                                   request.path, run)
     except uploads.UploadRejected as rejected:
         return _render_index(lecture, 422, kind, rejected.problems)
-    flash(_("%(file)s applied (%(rows)s rows); the lecture was recomputed.", file=data.get("name", ""),
-            rows=counts["rows"]), "success")
+    rows = json.loads(answer.body)["rows"]
+    if replayed:
+        flash(_("%(file)s was already applied (%(rows)s rows); nothing was done again.",
+                file=data.get("name", ""), rows=rows), "info")
+    else:
+        flash(_("%(file)s applied (%(rows)s rows); the lecture was recomputed.", file=data.get("name", ""),
+                rows=rows), "success")
     return redirect(url_for(".index", lecture_id=lecture.id))

@@ -118,7 +118,8 @@ def _render_detail(user: User, bound: dict[str, Any] | None = None, status: int 
     forms = _detail_forms(user)
     forms.update(bound or {})
     context = dict(user=user, forms=forms, tokens=accounts.list_tokens(user), roles=ROLE_LABELS, saved=saved,
-                   problem=problem, assigned=accounts.lecture_ids_of(user), lectures=_lectures())
+                   problem=problem, assigned=accounts.lecture_ids_of(user), lectures=_lectures(),
+                   locked=accounts.is_locked(user))
     if is_htmx():
         return render_template("users/_detail.html", **context), status
     return render_template("users/detail.html", **context), status
@@ -225,6 +226,18 @@ def activate(user_id: int):
     accounts.activate(user)
     _audit_update(user, before)
     return _done(user, _("User activated."))
+
+
+@bp.post("/<int:user_id>/unlock")
+@role_required("admin")
+def unlock(user_id: int):
+    """Lift the sign-in block of an account locked by failed attempts (from every address)."""
+    user = _user_or_404(user_id)
+    dropped = accounts.unlock_account(user)
+    if dropped:
+        audit.record("user.unlock", "user", user.id, {"failed_attempts": dropped}, {"failed_attempts": 0},
+                     user=current_user)
+    return _done(user, _("Sign-in unlocked."))
 
 
 @bp.post("/<int:user_id>/tokens/<int:token_id>/revoke")

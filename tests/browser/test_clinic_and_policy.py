@@ -97,3 +97,36 @@ def test_admin_previews_then_saves_a_policy_and_the_grid_changes(page, live_url,
     expect(page.locator(jisoo_week1)).to_have_attribute("data-status", "completed")
     expect(page.locator(park_badge)).to_have_attribute("data-risk", "NORMAL")
     shot(page, "grid-after-policy")
+
+
+def test_two_tabs_edit_one_policy_the_stale_save_is_shown_and_overwrites_on_purpose(page, live_url, academy):
+    """Tab 1 and tab 2 open the editor at version 1; tab 2 saves grace days 20 first. Tab 1's save
+    of video rate 80 is refused with tab 2's change shown beside its own; Save again overwrites."""
+    from dashboard.models import ProgressPolicy
+
+    sign_in(page, live_url, "admin")
+    editor = live_url + f"/policies/{academy.algebra.id}/"
+    page.goto(editor)
+    second = page.context.new_page()
+    second.goto(editor)
+    second.get_by_label("Grace days").fill("20")
+    second.get_by_role("button", name="Save").click()
+    expect(second.locator("#policy-impact")).to_have_attribute("data-outcome", "save")
+
+    page.get_by_label("Required video rate (%)").fill("80")
+    page.get_by_role("button", name="Save").click()
+    conflict = page.locator("#policy-conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict.locator("tr", has_text="Grace days")).to_contain_text("20")
+    expect(conflict.locator("tr", has_text="Required video rate")).to_contain_text("80")
+    expect(page.get_by_role("link", name="Reload the saved policy")).to_be_visible()
+    conflict.scroll_into_view_if_needed()
+    shot(page, "policy-stale-save")
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#policy-impact")).to_have_attribute("data-outcome", "save")
+    expect(page.locator("#policy-conflict")).to_have_count(0)
+    db.session.expire_all()
+    policy = db.session.execute(select(ProgressPolicy).where(
+        ProgressPolicy.lecture_id == academy.algebra.id)).scalar_one()
+    assert (policy.video_required_rate, policy.completion_grace_days, policy.version) == (80, 7, 3)

@@ -59,6 +59,25 @@ def test_set_activity_updates_the_existing_record_and_audits_before_and_after(ac
     assert progress(academy.minji, week1).completed is True  # offline counts as watched
 
 
+def test_saving_the_same_values_again_records_no_audit_row(academy):
+    teacher = academy.users["teacher_a"]
+    week1 = academy.weeks[0]
+    # Minji's Week 1 is online at 95 already: a save of the same values is not a change.
+    inputs.set_activity(teacher, academy.minji.id, week1.id, attendance="online", video_rate=95)
+    assert count(AuditLog) == 0
+    inputs.set_activity(teacher, academy.minji.id, week1.id, attendance="online", video_rate=96)
+    inputs.set_activity(teacher, academy.minji.id, week1.id, attendance="online", video_rate=96)
+    assert count(AuditLog) == 1
+
+
+def test_an_attempt_edit_that_changes_nothing_records_nothing(academy):
+    attempt = db.session.execute(select(Attempt).where(Attempt.enrollment_id == academy.jisoo.id)).scalar_one()
+    inputs.edit_attempt(academy.users["admin"], attempt.id, score=attempt.score, submitted_at=attempt.submitted_at)
+    assert count(AuditLog) == 0
+    inputs.edit_attempt(academy.users["admin"], attempt.id, score=45, submitted_at=attempt.submitted_at)
+    assert count(AuditLog) == 1
+
+
 @pytest.mark.parametrize("value", [101, -1, True, 1.5, "3", None])
 def test_invalid_video_rate_names_the_field_and_writes_nothing(academy, value):
     with pytest.raises(inputs.InputError) as refused:

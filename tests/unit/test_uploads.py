@@ -129,3 +129,14 @@ def test_importer_paths_map_back_to_lines():
 def test_a_template_apostrophe_before_a_formula_mark_is_undone():
     built = uploads.build("roster", rows("roster", "name\n'-Kim\n'Kim\n"), FACTS, ids())
     assert [s["name"] for s in built.snapshot["students"]] == ["-Kim", "'Kim"]
+
+
+def test_a_quote_left_open_is_reported_at_its_line_not_skipped_as_blank():
+    """A lone quote on line 3 used to swallow the rest of the file into one blank row."""
+    from dashboard.academy.uploads import UploadRejected, read_rows
+
+    for text in ('name,student_id\nA,\n"\n', 'name,student_id\nA,1\n"B,2\nC,3\n'):
+        with pytest.raises(UploadRejected) as refused:
+            read_rows("roster", text)
+        (line, message), = refused.value.problems
+        assert line == 3 and "never closed" in str(message)

@@ -1,5 +1,6 @@
 """A clinic booking tells the student's guardians (SPEC §14 `booking`), once; cancelling the
-booking cancels a message not yet sent."""
+booking cancels a message not yet sent. Booking, roll call and bulk actions change links, so their
+versions move (SPEC §8)."""
 from __future__ import annotations
 
 import pytest
@@ -44,3 +45,24 @@ def test_booking_queues_one_message_and_cancelling_cancels_it(client, academy):
     assert cancel.status_code == 200
     assert [message["state"] for message in messages(client, academy, enrollment_id=academy.jisoo.id)] \
         == ["cancelled"]
+
+
+def test_booking_and_bulk_actions_raise_the_links_versions(client, academy):
+    def version(link_id):
+        answer = client.get(f"/api/progress/clinic-links/{link_id}/", headers=bearer(academy.tokens["admin"]))
+        return answer.get_json()["version"]
+
+    link_id = links_of(academy.jisoo)[0]
+    first = version(link_id)
+    session = new_session(client, academy)
+    booking = book(client, academy, session["id"], academy.jisoo, [link_id]).get_json()
+    booked = version(link_id)
+    assert booked > first
+    marked = client.patch(f"/api/clinic/bookings/{booking['id']}/", headers=bearer(academy.tokens["staff"]),
+                          json={"attendance": "attended"})
+    assert marked.status_code == 200
+    assert version(link_id) > booked
+    # A client holding the version from before the booking is refused.
+    stale = client.patch(f"/api/progress/clinic-links/{link_id}/", headers={
+        **bearer(academy.tokens["staff"]), "If-Match": f'"{first}"'}, json={"memo": "late"})
+    assert stale.status_code == 409

@@ -230,3 +230,37 @@ def test_save_without_javascript_redirects_with_the_summary(client, academy):
     assert re.search(r'<input [^>]*id="completion_grace_days"[^>]*value="20">', page)
     db.session.expire_all()
     assert risk_level(academy.jisoo) == "WARNING"
+
+
+# ---------------------------------------------------------------- a save based on an older version
+
+def test_a_save_from_a_stale_form_is_409_with_what_changed_and_a_second_save_overwrites(client, academy):
+    """Two admins open the editor at version 1; the other saves grace days 20 first. This form's
+    save of video rate 80 is refused with the change shown; pressing Save again overwrites."""
+    token = sign_in_with_form(client, academy.users["admin"])
+    path = f"/policies/{academy.algebra.id}/"
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in page
+    from tests.factories import make_user
+
+    other = client.application.test_client()
+    other_token = sign_in_with_form(other, make_user("admin2", "admin"))
+    assert other.post(path, data={**form_data(other_token, completion_grace_days="20"), "version": "1"},
+                      headers=HTMX).status_code == 200
+
+    stale = client.post(path, data={**form_data(token, video_required_rate="80"), "version": "1"}, headers=HTMX)
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert 'data-conflict="true"' in html
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td data-stored>([^<]*)</td><td data-yours>([^<]*)</td></tr>',
+                      html)
+    assert rows == [("Required video rate (%)", "90", "80"), ("Grace days", "20", "7")]
+    assert 'name="version" type="hidden" value="2"' in html  # now based on what is stored
+    db.session.expire_all()
+    assert (policy_of(academy.algebra).video_required_rate, policy_of(academy.algebra).completion_grace_days) == (90, 20)
+
+    again = client.post(path, data={**form_data(token, video_required_rate="80"), "version": "2"}, headers=HTMX)
+    assert again.status_code == 200
+    db.session.expire_all()
+    policy = policy_of(academy.algebra)
+    assert (policy.video_required_rate, policy.completion_grace_days, policy.version) == (80, 7, 3)

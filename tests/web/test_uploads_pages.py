@@ -110,3 +110,21 @@ def test_staff_see_no_forms_and_cannot_post(client, academy):
     assert upload(client, f"{base}/roster", token, "name\nX\n").status_code == 403
     assert client.post(f"{base}/roster/apply", data={"csrf_token": token, "payload": "x"}).status_code == 403
     assert count(Student, Student.name == "X") == 0
+
+
+def test_applying_the_same_preview_twice_creates_nothing_the_second_time(client, academy):
+    """A roster row with a blank student_id creates a student; a replayed Apply must not create
+    a second one (the signed form carries a one-time key kept in the database)."""
+    token = sign_in_with_form(client, academy.users["teacher_a"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    html = upload(client, f"{base}/roster", token, "name,student_id\nNew Student,\n", "roster.csv").get_data(
+        as_text=True)
+    payload = payload_of(html)
+    first = client.post(f"{base}/roster/apply", data={"csrf_token": token, "payload": payload})
+    assert first.status_code == 302
+    again = client.post(f"{base}/roster/apply", data={"csrf_token": token, "payload": payload})
+    assert again.status_code == 302 and again.headers["Location"] == first.headers["Location"]
+    assert count(Student, Student.name == "New Student") == 1
+    assert count(AuditLog, AuditLog.action == "upload.roster") == 1
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "was already applied (1 rows); nothing was done again." in page

@@ -17,6 +17,12 @@ What every route gets from this module, without doing anything:
   here with its kind, status and text; `ApiError(status, message, field=...)` is for refusals
   that only the HTTP layer knows (a body that is not JSON, a missing token).
 - a body limit of API_BODY_LIMIT, except for endpoints listed in LARGE_BODY_ENDPOINTS.
+- SPEC §8's optional guarantees: a body must be JSON (415 otherwise; no body needs no
+  Content-Type); a POST with `Idempotency-Key` answers its first answer again
+  (dashboard/idempotency.py); API_RATE_LIMIT per token (dashboard/rate_limit.py, 429 with
+  Retry-After); a stale `If-Match`/`version` answers 409 (dashboard/versioning.py, checked by
+  the services; a concurrent writer that slipped past the check meets the ORM's version guard,
+  StaleDataError, also 409).
 """
 from __future__ import annotations
 
@@ -30,10 +36,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from dashboard import listing as queries, serializers
-from dashboard.errors import Refused, describe
+from dashboard.errors import Invalid, Refused, describe
 from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
@@ -53,7 +60,8 @@ ERROR_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
-    415: "validation",
+    415: "unsupported_media_type",
+    429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
 }
@@ -83,13 +91,15 @@ class ApiError(Exception):
     """A refused API request; becomes `{"error", "message", "field"[, "errors"]}`."""
 
     def __init__(self, status: int, message: str, field: str | None = None,
-                 errors: list[dict[str, Any]] | None = None, code: str | None = None) -> None:
+                 errors: list[dict[str, Any]] | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or ERROR_CODES.get(status, "error")
         self.message = message
         self.field = field
         self.errors = errors
+        self.headers = headers or {}
 
 
 def validation_error(message: str, field: str | None = None,
@@ -128,18 +138,45 @@ def current_api_user():
     return g.api_user
 
 
+# Deeper JSON is refused (400) before anything walks it; real bodies nest a few levels.
+MAX_JSON_DEPTH = 64
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+def is_json_media_type(mimetype: str) -> bool:
+    return mimetype in JSON_MEDIA_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def has_body() -> bool:
+    """Whether the request carries a body (announced by its length, or sent chunked)."""
+    if request.content_length:
+        return True
+    return request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def check_media_type() -> None:
+    """A body must be JSON (SPEC §8): 415 `unsupported_media_type` otherwise."""
+    g.api_body_checked = True
+    if has_body() and not is_json_media_type(request.mimetype):
+        raise ApiError(415, describe(Invalid("unsupported_media_type")), "Content-Type")
+
+
 def json_body() -> Any:
     """The request body parsed as JSON; numbers with a fraction become exact Decimals.
 
-    Bad JSON is a 400 naming no field; an oversized body is a 413, whether announced by its
+    A body that is not sent as JSON is a 415; bad JSON, or JSON nested deeper than
+    MAX_JSON_DEPTH, is a 400 naming no field; an oversized body is a 413, whether announced by its
     Content-Length (refused before reading) or sent chunked (refused once the limit is reached).
     """
+    check_media_type()
     raw = request.get_data(cache=True)
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(raw) >= limit:
         # A chunked body (no Content-Length) is cut at the limit by werkzeug without a word; one
         # that reached the limit is too large, not a shorter document.
         raise RequestEntityTooLarge()
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise validation_error(describe(Invalid("too_deep", max=MAX_JSON_DEPTH)))
     try:
         data = json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -147,6 +184,32 @@ def json_body() -> Any:
     if has_nul(data):
         raise validation_error("Text in the body must not contain NUL characters.")
     return data
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the brackets of a JSON text nest (brackets inside strings not counted), found
+    without parsing: Python's parser recurses and fails on very deep input."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _refuse_constant(name: str) -> Any:
@@ -199,14 +262,19 @@ def detail_response(resource: str, object_id: int, visible: set[int] | None):
 
 
 def _page_url(page: int) -> str:
-    """This list's absolute URL for another page, keeping every other parameter."""
+    """This list's absolute URL for another page, keeping every other parameter.
+
+    With DASHBOARD_BASE_URL set (SPEC §8) the link starts with it, whatever Host header the
+    request came with; unset, with the request's own scheme and host."""
     args = request.args.copy()
     if page > 1:
         args["page"] = str(page)
     else:
         args.pop("page", None)
     query = urlencode(list(args.items(multi=True)))
-    return request.base_url + ("?" + query if query else "")
+    base = current_app.config.get("DASHBOARD_BASE_URL")
+    url = (base + request.script_root + request.path) if base else request.base_url
+    return url + ("?" + query if query else "")
 
 
 def is_api_request() -> bool:
@@ -223,10 +291,44 @@ def _transactional(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any):
-        return run_in_transaction(lambda: current_app.make_response(view(*args, **kwargs)),
-                                  should_commit=lambda response: response.status_code < 400)
+        def answer():
+            g.api_body_checked = False
+            response = current_app.make_response(view(*args, **kwargs))
+            if not g.api_body_checked and request.method in ("POST", "PATCH", "PUT"):
+                # The view never read its body: a body it ignored must still be JSON (SPEC §8).
+                check_media_type()
+            return response
+
+        work = answer
+        key = request.headers.get("Idempotency-Key")
+        if request.method == "POST" and key is not None:
+            work = functools.partial(_answer_once, key.strip(), answer)
+        return run_in_transaction(work, should_commit=lambda response: response.status_code < 400)
 
     return wrapper
+
+
+def _answer_once(key: str, answer: Callable[[], Any]):
+    """Run the POST once per (user, Idempotency-Key); the same key again answers the stored answer."""
+    from dashboard import idempotency
+
+    def run() -> idempotency.Answer:
+        response = answer()
+        g.api_fresh_response = response
+        return idempotency.Answer(response.status_code, response.get_data(as_text=True), response.content_type)
+
+    g.api_fresh_response = None
+    try:
+        # Both spellings of a path (with and without the final slash) are one request.
+        path = request.path.rstrip("/") or "/"
+        stored, replayed = idempotency.answer_once(current_api_user().id, key, request.method, path, run)
+    except Refused as exc:
+        raise ApiError(exc.status, describe(exc), exc.field, code=exc.kind) from None
+    if not replayed:
+        return g.api_fresh_response
+    response = current_app.response_class(stored.body, status=stored.status, content_type=stored.content_type)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @bp.before_request
@@ -238,8 +340,17 @@ def _authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "An API token is required: send 'Authorization: Bearer TOKEN'.")
     # Imported here: accounts is its own module and must not be imported at app import time.
-    from dashboard.accounts.users import user_for_token
+    from dashboard import rate_limit
+    from dashboard.accounts.users import token_hash, user_for_token
 
+    rate = rate_limit.parse(current_app.config.get("API_RATE_LIMIT"))
+    if rate is not None:
+        # Counted before the token is looked up, on a connection of its own: the count stays
+        # whatever this request's transaction does, and guessing tokens is counted too.
+        wait = rate_limit.hit(token_hash(token.strip()), rate)
+        if wait:
+            raise ApiError(429, describe(Invalid("rate_limited", seconds=wait)), code="rate_limited",
+                           headers={"Retry-After": str(wait)})
     user = user_for_token(token.strip())
     if user is None:
         raise ApiError(401, "The API token is unknown, revoked, or its user is deactivated.")
@@ -254,7 +365,12 @@ def api_error_for(exc: BaseException):
     with contextlib.suppress(SQLAlchemyError):
         db.session.rollback()
     if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
+        response = error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
+        response.headers.update(exc.headers)
+        return response
+    if isinstance(exc, StaleDataError):
+        # Another writer changed a versioned object between this request's read and its write.
+        return error_response(409, describe(Refused("stale_version")), "version", code="conflict")
     if isinstance(exc, Refused):
         return error_response(exc.status, describe(exc), exc.field, code=exc.kind)
     if isinstance(exc, TransactionConflict):
@@ -295,7 +411,7 @@ def _api_exception(exc: Exception):
 
 # Blueprint handlers per status code too, so that an app-wide handler for one code (an HTML
 # 404 page, say) never wins over the API's JSON for errors raised inside an API view.
-for _status in (400, 401, 403, 404, 405, 409, 413, 415, 500, 503):
+for _status in (400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503):
     bp.register_error_handler(_status, api_error_for)
 
 

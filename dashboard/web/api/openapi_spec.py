@@ -108,6 +108,11 @@ TEXT = {"type": "string"}
 BOOL = {"type": "boolean"}
 USERNAME = nullable({"type": "string", "description": "a username; null when nobody (or a deleted user)"})
 STAMPS = {"created_at": TIME, "updated_at": TIME}
+VERSION = {"type": "integer", "minimum": 1,
+           "description": "Raised by one on every change of the object; send it back as If-Match (or `version`) "
+                          "to refuse (409) a write based on an older one."}
+VERSION_GIVEN = {"type": "integer", "minimum": 1, "maximum": 2_147_483_647,
+                 "description": "The version this write was based on (optional; stale: 409)."}
 
 
 def enum(values: tuple[str, ...] | list[str], description: str | None = None) -> Schema:
@@ -176,7 +181,8 @@ SCHEMAS: dict[str, Schema] = {
     "Error": obj(
         {
             "error": enum(("validation", "unauthorized", "forbidden", "not_found", "method_not_allowed",
-                           "conflict", "too_large", "unavailable", "internal_error")),
+                           "conflict", "too_large", "unsupported_media_type", "rate_limited", "unavailable",
+                           "internal_error")),
             "message": TEXT,
             "field": nullable({"type": "string", "description": "the field or item at fault, e.g. attempts[3].score"}),
             "errors": {"type": "array", "items": ref("ErrorItem"),
@@ -190,13 +196,14 @@ SCHEMAS: dict[str, Schema] = {
         "field": nullable(TEXT),
     }),
     "Policy": obj(
-        {"id": ID, "lecture": ID, **POLICY_FIELD_SCHEMAS, **STAMPS},
+        {"id": ID, "lecture": ID, **POLICY_FIELD_SCHEMAS, "version": VERSION, **STAMPS},
         description="A lecture's pass policy (SPEC §2).",
     ),
     "PolicyChange": obj(
-        dict(POLICY_FIELD_SCHEMAS), required=[],
+        {**POLICY_FIELD_SCHEMAS, "version": VERSION_GIVEN}, required=[],
         description="Only the fields to change; validated on the merged policy (stored values plus the change). "
-                    "Any other field is refused with 400.",
+                    "Any other field is refused with 400. `version` (optional): the version this change was "
+                    "based on; a stale one answers 409 and changes nothing.",
     ),
     "SessionProgress": obj(
         {
@@ -291,6 +298,7 @@ SCHEMAS: dict[str, Schema] = {
             "reopened_by": USERNAME,
             "reopened_at": nullable(TIME),
             "booking": {**nullable(ID), "description": "the active booking covering this link (SPEC §13), or null"},
+            "version": VERSION,
             **STAMPS,
         },
         description="A clinic (remedial class) queue entry (SPEC §6).",
@@ -309,8 +317,11 @@ SCHEMAS: dict[str, Schema] = {
     "ClinicLinkMemo": obj(
         {"memo": nullable({"type": "string", "maxLength": MEMO_MAX_LENGTH,
                            "description": "required (not blank) on a person's request; "
-                                          "may be null on an automatic link"})},
-        description="The memo is the only field a person edits directly.",
+                                          "may be null on an automatic link"}),
+         "version": VERSION_GIVEN},
+        required=["memo"],
+        description="The memo is the only field a person edits directly (`version`, optional: the version "
+                    "this edit was based on; stale: 409).",
     ),
     "AuditEntry": obj(
         {
@@ -558,8 +569,13 @@ ERROR_RESPONSES: dict[int, tuple[str, str, str]] = {
                                    "past the last one."),
     405: ("MethodNotAllowed", "method_not_allowed", "A method not listed for this path (every path; the Allow "
                                                      "header lists the allowed ones)."),
-    409: ("Conflict", "conflict", "The change conflicts with the stored data (or with a person's correction)."),
+    409: ("Conflict", "conflict", "The change conflicts with the stored data (or with a person's correction), "
+                                  "the If-Match version is stale, or the Idempotency-Key was used for another "
+                                  "request."),
     413: ("TooLarge", "too_large", "The body is over its limit (2 MB; 64 MB for the import)."),
+    415: ("UnsupportedMediaType", "unsupported_media_type", "A body that is not sent as application/json."),
+    429: ("RateLimited", "rate_limited", "More requests with this token than API_RATE_LIMIT allows; the "
+                                        "Retry-After header says in how many seconds to try again."),
     503: ("Unavailable", "unavailable", "The database cannot be reached, or a conflict persisted after retries."),
 }
 
@@ -570,9 +586,13 @@ def _error_response(code: str, description: str) -> Schema:
 
 
 def errors(*statuses: int) -> dict[str, Schema]:
-    """References to the shared error responses; 401 and 503 can answer any authenticated call."""
+    """References to the shared error responses; 401, 429 and 503 can answer any authenticated call,
+    415 any call that may carry a body."""
+    always = {401, 429, 503}
+    if 413 in statuses:
+        always.add(415)
     return {str(status): {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
-            for status in sorted({401, 503, *statuses})}
+            for status in sorted(always | set(statuses))}
 
 
 def ok(schema_name: str, description: str, status: int = 200) -> dict[str, Schema]:
@@ -589,6 +609,16 @@ def body(schema_name: str, description: str | None = None) -> Schema:
 
 def path_id(name: str, description: str) -> Schema:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": ID}
+
+
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+            "description": "The object's `version` this write was based on, quoted (`\"3\"`); stale: 409, "
+                           "nothing changes. Without it the write applies.",
+            "schema": {"type": "string", "pattern": "^(W/)?\"[1-9][0-9]{0,8}\"$"}}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "Any 1..255 visible ASCII characters. The same key again (same user) answers "
+                                  "the first answer and changes nothing; a refused request stores nothing.",
+                   "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}}
 
 
 COMMON_PARAMETERS: dict[str, Schema] = {
@@ -722,6 +752,7 @@ def _progress_paths() -> dict[str, Schema]:
         "description": "Validated on the merged policy by the same function as the policy form (SPEC §2); "
                        "an unknown or read-only field or any invalid value refuses the whole change (400 naming "
                        "the field, every problem in `errors`). A valid save recomputes the whole lecture.",
+        "parameters": [IF_MATCH],
         "requestBody": body("PolicyChange"),
         "responses": {**ok("Policy", "The saved policy."), **errors(400, 403, 404, 409, 413)},
     }
@@ -734,6 +765,7 @@ def _progress_paths() -> dict[str, Schema]:
                        "lecture's teacher); automatic reasons are 400. The session must belong to the "
                        "enrollment's lecture (400); unknown ids are 400; another lecture's enrollment or "
                        "session is 403.",
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": body("ClinicLinkRequest"),
         "responses": {**ok("ClinicLink", "The new link.", 201), **errors(400, 403, 409, 413)},
     }
@@ -743,6 +775,7 @@ def _progress_paths() -> dict[str, Schema]:
         "summary": "Edit a clinic link's memo",
         "description": "Admin, staff or the lecture's teacher. Any field but `memo` is 400. A memo edit keeps "
                        "the link under automatic management.",
+        "parameters": [IF_MATCH],
         "requestBody": body("ClinicLinkMemo"),
         "responses": {**ok("ClinicLink", "The link."), **errors(400, 403, 404, 409, 413)},
     }
@@ -760,8 +793,10 @@ def _progress_paths() -> dict[str, Schema]:
                 "summary": f"{action.capitalize()} a clinic link (admin, staff)",
                 "description": f"{meaning} Records who and when, and takes the link out of automatic "
                                "management. An action that would change nothing answers 200 and records "
-                               "nothing. A teacher gets 403 (404 outside their lectures). No body.",
-                "responses": {**ok("ClinicLink", "The link."), **errors(403, 404, 409)},
+                               "nothing. A teacher gets 403 (404 outside their lectures). No body needed; "
+                               "If-Match (or a JSON body `{\"version\": n}`) refuses a stale one with 409.",
+                "parameters": [IF_MATCH, IDEMPOTENCY_KEY],
+                "responses": {**ok("ClinicLink", "The link."), **errors(400, 403, 404, 409, 415)},
             },
         }
     return paths
@@ -1248,6 +1283,31 @@ def build_document() -> dict[str, Any]:
     schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **REPORT_SCHEMAS, **OMR_SCHEMAS}
     tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "notifications", "reports",
             "omr", "meta"]
+def _every_post_takes_an_idempotency_key(paths: dict[str, Schema]) -> None:
+    """SPEC §8: any POST may carry Idempotency-Key; a body not sent as JSON answers 415."""
+    for item in paths.values():
+        post = item.get("post")
+        if post is None or post.get("security") == []:
+            continue
+        parameters = post.setdefault("parameters", [])
+        if IDEMPOTENCY_KEY not in parameters:
+            parameters.append(IDEMPOTENCY_KEY)
+        post["responses"].setdefault("415", {"$ref": "#/components/responses/UnsupportedMediaType"})
+        post["responses"].setdefault("409", {"$ref": "#/components/responses/Conflict"})
+        post["responses"].setdefault("400", {"$ref": "#/components/responses/Validation"})
+
+
+@lru_cache(maxsize=2)
+def build_document(include_omr: bool) -> dict[str, Any]:
+    """The whole document; the OMR paths only when the app serves them (their module is optional)."""
+    paths = {**_progress_paths(), **_other_paths()}
+    schemas = {**SCHEMAS, **LIST_SCHEMAS}
+    tags = ["progress", "clinic links", "import", "audit", "users", "meta"]
+    if include_omr:
+        paths.update(_omr_paths())
+        schemas.update(OMR_SCHEMAS)
+        tags.insert(-1, "omr")
+    _every_post_takes_an_idempotency_key(paths)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Academy progress dashboard API", "version": API_VERSION, "description": DESCRIPTION},

@@ -5,10 +5,10 @@ requests and actions). Derived rows have GET routes only, so any other method an
 """
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 
 from dashboard.clinic import links as clinic
-from dashboard import listing as queries, serializers
+from dashboard import listing as queries, serializers, versioning
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.models import ProgressPolicy
 from dashboard.progress.policy import PolicyRejected, describe, save_policy
@@ -19,6 +19,7 @@ from dashboard.web.api import (
     current_api_user,
     detail_response,
     forbidden,
+    has_body,
     json_object,
     list_response,
     not_found,
@@ -62,8 +63,9 @@ def policy_update(policy_id: int):
     if user.role != "admin":
         raise forbidden("Only admins edit policies.")
     change = json_object()
+    expected = versioning.take(request.headers.get("If-Match"), change)
     try:
-        result = save_policy(policy.lecture_id, change, user)
+        result = save_policy(policy.lecture_id, change, user, expected)
     except PolicyRejected as exc:
         errors = [{"error": "validation", "message": describe(name, message), "field": name}
                   for name, message in exc.errors]
@@ -105,7 +107,8 @@ def clinic_link_memo(link_id: int):
     user = current_api_user()
     _clinic_call(clinic.link_for, user, link_id)
     data = json_object()
-    link, _ = _clinic_call(clinic.edit_memo, user, link_id, data)
+    expected = versioning.take(request.headers.get("If-Match"), data)
+    link, _ = _clinic_call(clinic.edit_memo, user, link_id, data, expected)
     return _clinic_answer(link.id)
 
 
@@ -113,7 +116,11 @@ def _add_action_route(action: str) -> None:
     service = getattr(clinic, action)
 
     def view(link_id: int):
-        link, _ = _clinic_call(service, current_api_user(), link_id)
+        user = current_api_user()
+        _clinic_call(clinic.link_for, user, link_id)
+        data = json_object() if has_body() else None
+        expected = versioning.take(request.headers.get("If-Match"), data)
+        link, _ = _clinic_call(service, user, link_id, expected)
         return _clinic_answer(link.id)
 
     bp.add_url_rule(f"/progress/clinic-links/<int:link_id>/{action}/", f"clinic_link_{action}", view,

@@ -1,0 +1,91 @@
+"""Answer a request once (SPEC §8 `Idempotency-Key`), also used for an upload's one-time Apply.
+
+`answer_once(user_id, key, method, path, run)` runs `run()` the first time a user sends a key
+and stores its answer (status, body, content type) in the idempotency_key table, in the same
+transaction as the change it made; the same key again answers the stored answer and runs
+nothing. A refused request (status >= 400) rolls back, its claim with it: it changed nothing,
+so sending the same key again simply tries again.
+
+Two concurrent requests with the same key: the unique (user, key) constraint makes the second
+one's claim wait for the first one's transaction. When the first commits, the second reads the
+stored answer and answers it (PostgreSQL: the claim's INSERT blocks on the first's uncommitted
+row, then fails the constraint inside a savepoint). A claim found without an answer (only
+possible when a database does not make the second wait) answers 409 `idempotency_in_progress`.
+Keys older than KEEP are forgotten when the same user sends a new one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.clock import now
+from dashboard.errors import Conflict, Invalid
+from dashboard.extensions import db
+from dashboard.models import IdempotencyKey
+
+KEY_MAX_LENGTH = 255
+KEEP = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str
+    content_type: str | None
+
+
+def check_key(key: str, field: str = "Idempotency-Key") -> str:
+    """A key is 1..255 visible ASCII characters."""
+    if not key or len(key) > KEY_MAX_LENGTH or not all(33 <= ord(ch) <= 126 for ch in key):
+        raise Invalid("idempotency_key_invalid", field)
+    return key
+
+
+def stored_answer(user_id: int, key: str, method: str, path: str) -> Answer | None:
+    """The answer stored for this key, or None when the key is new."""
+    row = db.session.execute(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    if (row.method, row.path) != (method, path):
+        raise Conflict("idempotency_key_reused", "Idempotency-Key")
+    if row.status is None:
+        raise Conflict("idempotency_in_progress", "Idempotency-Key")
+    return Answer(row.status, row.body or "", row.content_type)
+
+
+def answer_once(user_id: int, key: str, method: str, path: str, run: Callable[[], Answer]) -> tuple[Answer, bool]:
+    """The answer to this request: `run()`'s the first time, the stored one after.
+
+    Answers (answer, replayed). Only flushes; the caller's transaction commits the change and
+    its stored answer together, or rolls both back.
+    """
+    check_key(key)
+    earlier = stored_answer(user_id, key, method, path)
+    if earlier is not None:
+        return earlier, True
+    moment = now()
+    claim = IdempotencyKey(user_id=user_id, key=key, method=method, path=path[:500], created_at=moment)
+    try:
+        with db.session.begin_nested():
+            db.session.execute(delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < moment - KEEP))
+            db.session.add(claim)
+    except IntegrityError:
+        # Another request with this key committed while this one waited on its claim.
+        earlier = stored_answer(user_id, key, method, path)
+        if earlier is None:
+            raise Conflict("idempotency_in_progress", "Idempotency-Key") from None
+        return earlier, True
+    answer = run()
+    if answer.status < 400:
+        claim.status = answer.status
+        claim.body = answer.body
+        claim.content_type = answer.content_type
+        db.session.flush()
+    return answer, False

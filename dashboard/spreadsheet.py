@@ -1,0 +1,37 @@
+"""CSV for spreadsheets: the one formula guard every export uses, and its undoing on upload.
+
+A spreadsheet runs a cell starting with `=`, `+`, `-` or `@` as a formula, and Excel and
+LibreOffice also skip a leading TAB or carriage return before looking: a student named
+"=HYPERLINK(...)" or "\\t=1+1" must arrive as text. Every text cell of every export goes through
+`formula_safe` (by way of `csv_bytes`), which puts an apostrophe in front; an upload of such a
+file takes it off again (`unguarded`).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; anything else is kept."""
+    if isinstance(value, str) and value[:1] in FORMULA_MARKS:
+        return "'" + value
+    return value
+
+
+def unguarded(text: str) -> str:
+    """Undo formula_safe: the apostrophe our downloads put before a formula mark."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_MARKS else text
+
+
+def csv_bytes(rows: Iterable[Iterable[Any]]) -> bytes:
+    """Rows as CSV in UTF-8 with a BOM (so Excel reads Korean names), every text cell guarded."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([formula_safe(cell) for cell in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
