@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from dashboard.accounts import audit
 from dashboard.lectures import cells as inputs
-from dashboard.accounts.access import can_edit_inputs
+from dashboard.accounts.access import can_edit_structure
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot
 from dashboard.models import (
@@ -141,7 +141,7 @@ def readable_exam(user: User, lecture_id: int, exam_id: int) -> Exam:
 
 def may_edit_exam(user: User, exam_id: int) -> bool:
     """Admins; a teacher who teaches every lecture the exam is linked to."""
-    return all(can_edit_inputs(user, lecture_id) for lecture_id in exam_lecture_ids(exam_id))
+    return all(can_edit_structure(user, lecture_id) for lecture_id in exam_lecture_ids(exam_id))
 
 
 def readable_homework(user: User, homework_id: int) -> tuple[Homework, int]:

@@ -37,7 +37,7 @@ from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
-from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.models import PRESENCE_VALUES, Enrollment, ExamSession, Homework, LectureSession, Student, User
 from dashboard.progress.recompute import lock_lecture
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
@@ -49,7 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "roster": ("name", "student_id", "contact", "guardian_contact", "start_date"),
     "scores": ("student_id", "exam_id", "score", "attempt_no", "submitted_at", "student_name"),
     "homework": ("student_id", "homework_id", "submitted", "score", "approved", "student_name"),
-    "activity": ("student_id", "session", "attendance", "video_rate", "student_name"),
+    "activity": ("student_id", "session", "attendance", "video_rate", "presence", "student_name"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "roster": ("name",),
@@ -271,7 +271,7 @@ def _build_row(kind: str, values: Mapping[str, str], facts: LectureFacts,
             item["approved"] = _flag(values["approved"], "approved")
         return ("submission", enrollment_id, homework_id), [("homework_submissions", item)]
     # attendance and video
-    if _blank(values, ("attendance", "video_rate")):
+    if _blank(values, ("attendance", "video_rate", "presence")):
         return None
     enrollment_id = _enrollment(facts, values)
     order = _whole(values.get("session", ""), "session", 1, 9999)
@@ -286,6 +286,12 @@ def _build_row(kind: str, values: Mapping[str, str], facts: LectureFacts,
         item["attendance"] = attendance
     if values.get("video_rate"):
         item["video_rate"] = _whole(values["video_rate"], "video_rate", 0, 100)
+    if values.get("presence"):
+        # The importer gives the attendance a presence means, and refuses a contradicting pair.
+        presence = values["presence"].lower()
+        if presence not in PRESENCE_VALUES:
+            raise _RowProblem(_("presence must be present, late, absent or excused."))
+        item["presence"] = presence
     return ("activity", enrollment_id, session_id), [("activities", item)]
 
 
@@ -500,4 +506,4 @@ def template_rows(lecture_id: int, kind: str) -> list[list[Any]]:
         return [header] + [[sid, hw, "", "", "", name] for sid, name, *_rest in enrolled for hw in targets]
     orders = list(db.session.execute(select(LectureSession.order).where(LectureSession.lecture_id == lecture_id)
                                      .order_by(LectureSession.order)).scalars())
-    return [header] + [[sid, order, "", "", name] for sid, name, *_rest in enrolled for order in orders]
+    return [header] + [[sid, order, "", "", "", name] for sid, name, *_rest in enrolled for order in orders]

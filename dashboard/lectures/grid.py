@@ -47,7 +47,7 @@ from dashboard.progress import rules
 from dashboard.progress.recompute import ensure_fresh
 from dashboard.listing import like_pattern, refresh_stale
 
-STATUSES = ("completed", "incomplete", "pending", "upcoming", "none")
+STATUSES = rules.GRID_STATUSES
 STATUS_ICONS = {"completed": "✓", "incomplete": "✗", "pending": "◔", "upcoming": "·", "none": "–"}
 STATUS_LABELS = {
     "completed": _l("Completed"),
@@ -58,6 +58,9 @@ STATUS_LABELS = {
 }
 # The parts a held cell still misses, as short marks (explained by the grid's legend).
 PART_MARKS = {"video": _l("V"), "exam": _l("E"), "homework": _l("H")}
+# A roll call's words (SPEC §12); the grid marks a cell with the word's first letter (P, L, A, E;
+# 출, 지, 결, 공 in Korean).
+PRESENCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "absent": _l("Absent"), "excused": _l("Excused")}
 RISK_LEVELS = ("NORMAL", "WARNING", "DANGER")
 RISK_SEVERITY = {"NORMAL": 0, "WARNING": 1, "DANGER": 2}
 SORTS = ("name", "risk", "completion")
@@ -71,18 +74,16 @@ def status_word(status: str) -> str:
     return str(STATUS_LABELS[status])
 
 
-def cell_status(session: rules.SessionInfo, enrollment: rules.EnrollmentInfo, today: date, grace_days: int,
-                completed: bool) -> str:
-    """The status of one cell (module docstring), from the pure date rules."""
-    if not rules.is_counted(session, enrollment):
-        return "none"
-    if not rules.is_held(session, enrollment, today):
-        return "upcoming"
-    if completed:
-        return "completed"
-    if rules.is_due(session, enrollment, today, grace_days):
-        return "incomplete"
-    return "pending"
+def presence_word(presence: str | None) -> str:
+    return str(PRESENCE_LABELS[presence]) if presence else ""
+
+
+def presence_mark(presence: str | None) -> str:
+    return presence_word(presence)[:1]
+
+
+# The cell status is a pure rule (progress.rules.grid_status); the grid and the column entry share it.
+cell_status = rules.grid_status
 
 
 # ---------------------------------------------------------------- lecture list
@@ -404,6 +405,7 @@ class CellDetail:
     policy: rules.Policy
     attendance: str
     video_rate: int
+    presence: str | None
     progress: SessionProgress | None
     exams: list[ExamView]
     homeworks: list[HomeworkView]
@@ -485,6 +487,7 @@ def load_cell(lecture_id: int, enrollment_id: int, session_id: int) -> CellDetai
         withdrawn=enrollment.withdrawn_at is not None, session_id=session.id, session_order=session.order,
         session_title=session.title, session_date=session.date, status=status, policy=policy,
         attendance=activity.attendance if activity else "online", video_rate=activity.video_rate if activity else 0,
+        presence=activity.presence if activity else None,
         progress=progress, exams=list(exams.values()), homeworks=homeworks,
     )
 

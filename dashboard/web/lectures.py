@@ -157,7 +157,8 @@ def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
     """Unbound forms holding the stored values (formdata=None: a POST must not fill the others)."""
     built: dict[Any, Any] = {
         "activity": forms.ActivityForm(formdata=None, prefix="activity",
-                                       data={"attendance": detail.attendance, "video_rate": str(detail.video_rate)}),
+                                       data={"attendance": detail.attendance, "video_rate": str(detail.video_rate),
+                                             "presence": detail.presence or ""}),
     }
     for homework in detail.homeworks:
         built[("homework", homework.id)] = forms.HomeworkSubmissionForm(
@@ -256,10 +257,16 @@ def save_activity(lecture_id: int):
     form = forms.ActivityForm(prefix="activity")
     if not form.validate_on_submit():
         return _render_cell(detail, {"activity": form}, status=422)
+    # Only what the person changed is handed on, so that picking "late" alone sets offline, and
+    # switching attendance alone clears a roll call that contradicts it (SPEC §12).
+    changed: dict[str, Any] = {}
+    if form.presence.raw_data and form.presence.parsed != detail.presence:
+        changed["presence"] = form.presence.parsed
+    if form.attendance.parsed != detail.attendance:
+        changed["attendance"] = form.attendance.parsed
     try:
         _service_errors(lambda: inputs.set_activity(
-            current_user, detail.enrollment_id, detail.session_id,
-            attendance=form.attendance.parsed, video_rate=form.video_rate.parsed))
+            current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed, **changed))
     except inputs.InputError as refused:
         return _refused(detail, "activity", form, refused)
     return _saved(detail)

@@ -25,7 +25,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dashboard.academy import structure as setup, uploads
-from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.accounts.access import can_edit_inputs, can_edit_structure, role_required
 from dashboard.models import MAX_ID, Lecture
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
@@ -75,10 +75,12 @@ def _editable(lecture: Lecture) -> bool:
     return can_edit_inputs(current_user, lecture.id) and lecture.archived_at is None
 
 
-def _writable_lecture(lecture_id: int) -> Lecture:
-    """For a post: 404 when hidden, 403 when read-only (staff, or not their lecture)."""
+def _writable_lecture(lecture_id: int, kind: str) -> Lecture:
+    """For a post: 404 when hidden, 403 when read-only (staff, or not their lecture). A roster
+    enrolls students, which is the lecture's structure: not for its assistants."""
     lecture = _lecture(lecture_id)
-    if not can_edit_inputs(current_user, lecture.id):
+    allowed = can_edit_structure if kind == "roster" else can_edit_inputs
+    if not allowed(current_user, lecture.id):
         abort(403)
     return lecture
 
@@ -127,8 +129,8 @@ def _refused_archived(lecture: Lecture, kind: str):
 @role_required(*EVERYONE)
 def preview(lecture_id: int, kind: str):
     """Read the uploaded file and show what it would change (nothing is written)."""
-    lecture = _writable_lecture(lecture_id)
     kind = _kind(kind)
+    lecture = _writable_lecture(lecture_id, kind)
     refused = _refused_archived(lecture, kind)
     if refused is not None:
         return refused
@@ -152,8 +154,8 @@ def preview(lecture_id: int, kind: str):
 @role_required(*EVERYONE)
 def apply(lecture_id: int, kind: str):
     """Apply a previewed file (its signed text), all or nothing."""
-    lecture = _writable_lecture(lecture_id)
     kind = _kind(kind)
+    lecture = _writable_lecture(lecture_id, kind)
     refused = _refused_archived(lecture, kind)
     if refused is not None:
         return refused

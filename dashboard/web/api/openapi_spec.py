@@ -19,6 +19,7 @@ from dashboard.models import (
     CLINIC_REASONS,
     INVALID_REASONS,
     OMR_STATUSES,
+    PRESENCE_VALUES,
     RISK_LEVELS,
     RISK_RULES,
     ROLES,
@@ -201,6 +202,7 @@ SCHEMAS: dict[str, Schema] = {
             "lecture": ID,
             "student_name": TEXT,
             "attendance_type": enum(ATTENDANCE_TYPES),
+            "presence": nullable(enum(PRESENCE_VALUES, "the roll call (SPEC §12); null when not taken")),
             "video_progress_rate": int_range(0, 100),
             "video_completed": BOOL,
             "exam_attempted": BOOL,
@@ -379,7 +381,10 @@ SCHEMAS: dict[str, Schema] = {
                 "approved": BOOL, "delete": BOOL}, required=["enrollment_id", "homework_id"])},
             "activities": {"type": "array", "items": obj({
                 "enrollment_id": ID, "session_id": ID, "attendance": enum(ATTENDANCE_TYPES),
-                "video_rate": int_range(0, 100), "delete": BOOL}, required=["enrollment_id", "session_id"])},
+                "video_rate": int_range(0, 100),
+                "presence": nullable(enum(PRESENCE_VALUES, "the roll call; sets attendance (present, late: offline; "
+                                                           "absent, excused: online); null clears it")),
+                "delete": BOOL}, required=["enrollment_id", "session_id"])},
         },
     },
     "User": obj({
