@@ -45,6 +45,12 @@ TEXTS: dict[str, Any] = {
     # scores
     "score_above_max": _l("The score must be at most {max}."),
     "score_negative": _l("The score must not be negative."),
+    # class day: roll call and column entry
+    "not_in_session": _l("This {kind} is not part of this session."),
+    "duplicate_row": _l("This student already has a row above."),
+    "withdrawn": _l("The student has withdrawn from this lecture; their record is frozen."),
+    "presence_contradicts_attendance": _l(
+        "The roll call contradicts the attendance: present and late mean offline, absent and excused online."),
 }
 
 
@@ -61,6 +67,8 @@ class Refused(Exception):
         self.reason = reason
         self.field = field
         self.params = params
+        # Further problems of the same request (see `all_of`); the API lists them in `errors`.
+        self.also: tuple[Refused, ...] = ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, field={self.field!r}, **{self.params!r})"
@@ -95,6 +103,13 @@ class Conflict(Refused):
 
     kind = "conflict"
     status = 409
+
+
+def all_of(problems: list[Refused]) -> Refused:
+    """One error for several problems of one request: the first, carrying the others in `also`."""
+    first = problems[0]
+    first.also = tuple(problems[1:])
+    return first
 
 
 def describe(error: Refused) -> str:

@@ -464,6 +464,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
     for resource in ("policies", "session-progress", "lecture-progress", "clinic-links", "risk-logs"):
         real_ids[resource] = call(client, admin, "get", f"/api/progress/{resource}/").get_json()["results"][0]["id"]
     real_ids["entry_id"] = call(client, admin, "get", "/api/audit").get_json()["results"][0]["id"]
+    real_ids["lecture_id"], real_ids["session_id"] = academy.algebra.id, academy.weeks[0].id
 
     def ids_for(path: str) -> dict[str, int]:
         ids = {}

@@ -39,7 +39,7 @@ from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit", "openapi")
+API_MODULES = ("progress", "importing", "audit", "openapi", "entry")
 OPTIONAL_API_MODULES = ("users", "omr")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
@@ -258,7 +258,8 @@ def api_error_for(exc: BaseException):
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.message, exc.field, exc.errors, exc.code)
     if isinstance(exc, Refused):
-        return error_response(exc.status, describe(exc), exc.field, code=exc.kind)
+        every = [{"error": p.kind, "message": describe(p), "field": p.field} for p in (exc, *exc.also)]
+        return error_response(exc.status, describe(exc), exc.field, every if exc.also else None, code=exc.kind)
     if isinstance(exc, TransactionConflict):
         current_app.logger.error("%s", exc)
         return error_response(503, "Other changes to the same data kept conflicting with this one; "

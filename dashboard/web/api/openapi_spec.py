@@ -25,6 +25,7 @@ from dashboard.models import (
     ROLES,
 )
 from dashboard.omr.grading import REVIEW_REASONS
+from dashboard.progress.rules import GRID_STATUSES
 from dashboard.progress.policy_validation import (
     EXAM_AGGREGATE_STRATEGIES,
     EXAM_PASS_SOURCES,
@@ -428,6 +429,42 @@ SCHEMAS: dict[str, Schema] = {
     "TokenCreate": obj({"name": nullable({"type": "string", "description": "a label"})}, required=[]),
 }
 
+# Column entry (SPEC §12): one session's roll call, video, scores and homework for many students.
+GRID_WORD = enum(GRID_STATUSES, "the grid's word for a cell: none (before the start), upcoming (not held), "
+                                "pending (held, not due, not completed), incomplete (due, not completed), completed")
+SCHEMAS.update({
+    "ColumnEntryHomework": obj(
+        {"submitted": BOOL, "score": nullable(SCORE), "approved": BOOL}, required=[],
+        description="A key left out keeps its value; a null score clears it.",
+    ),
+    "ColumnEntryRow": obj(
+        {
+            "enrollment_id": ID,
+            "presence": nullable(enum(PRESENCE_VALUES, "sets attendance (present, late: offline; absent, excused: "
+                                                       "online); null clears the roll call and leaves attendance")),
+            "video_rate": int_range(0, 100),
+            "scores": {"type": "object", "additionalProperties": SCORE,
+                       "description": "exam id (of an exam linked to the session) -> score: replaces the result's "
+                                      "score (hand-entered from then on), or creates attempt 1; with `retake`, a "
+                                      "new attempt. A score cannot be deleted here."},
+            "homework": {"type": "object", "additionalProperties": ref("ColumnEntryHomework"),
+                         "description": "homework id (of the session) -> its submission"},
+        },
+        required=["enrollment_id"],
+        description="Every key but `enrollment_id` is optional; a key left out changes nothing.",
+    ),
+    "ColumnEntry": obj(
+        {"retake": {"type": "boolean", "default": False},
+         "rows": {"type": "array", "items": ref("ColumnEntryRow")}},
+        required=["rows"],
+    ),
+    "ColumnEntryResult": obj({
+        "saved": COUNT,
+        "changed": {"type": "array", "items": obj({"enrollment_id": ID, "session": ID, "before": GRID_WORD,
+                                                   "after": GRID_WORD})},
+    }, description="`changed` lists the cells whose grid word changed, by session order then enrollment."),
+})
+
 
 def page_of(item: str, description: str) -> Schema:
     """A list answer: `{"count", "next", "previous", "results"}` (SPEC §8)."""
@@ -737,6 +774,23 @@ def _other_paths() -> dict[str, Schema]:
             "responses": {**ok("ImportResult", "What was created, updated and deleted (all zeros for a "
                                                "re-import)."), **errors(400, 403, 409, 413)},
         }},
+        "/api/lectures/{lecture_id}/sessions/{session_id}/entry": {
+            "parameters": [path_id("lecture_id", "the lecture's id"), path_id("session_id", "a session of the lecture")],
+            "put": {
+                "operationId": "column_entry",
+                "tags": ["entry"],
+                "summary": "Save one session's column for many students (admin, the lecture's teacher or assistant)",
+                "description": "SPEC §12. A session not in the lecture is 404 before any role check; staff not "
+                               "assigned to the lecture get 403. One transaction and one recompute of the cells "
+                               "the changes feed. Any invalid value refuses the whole request (400 naming "
+                               "`rows[i].presence`, `rows[i].video_rate`, `rows[i].scores.<exam_id>`, "
+                               "`rows[i].homework.<homework_id>.score`, every problem in `errors`); an "
+                               "`enrollment_id` not of the lecture is a 400.",
+                "requestBody": body("ColumnEntry"),
+                "responses": {**ok("ColumnEntryResult", "How many rows were saved and which cells changed their "
+                                                        "grid word."), **errors(400, 403, 404, 413)},
+            },
+        },
         "/api/audit": {"get": {
             "operationId": "audit_list",
             "tags": ["audit"],
@@ -928,7 +982,7 @@ def build_document(include_omr: bool) -> dict[str, Any]:
     """The whole document; the OMR paths only when the app serves them (their module is optional)."""
     paths = {**_progress_paths(), **_other_paths()}
     schemas = {**SCHEMAS, **LIST_SCHEMAS}
-    tags = ["progress", "clinic links", "import", "audit", "users", "meta"]
+    tags = ["progress", "clinic links", "entry", "import", "audit", "users", "meta"]
     if include_omr:
         paths.update(_omr_paths())
         schemas.update(OMR_SCHEMAS)
