@@ -105,6 +105,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(setup_exams.bp)
     app.register_blueprint(uploads.bp)
+
+    from dashboard.web import entry as entry_pages
+
+    app.register_blueprint(entry_pages.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app

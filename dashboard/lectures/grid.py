@@ -200,6 +200,8 @@ class GridRow:
     held: int
     # (session id, status, marks of the parts still missing) per session, in session order
     cells: list[tuple[int, str, str]]
+    # The roll call per session where one was taken (session id -> present, late, absent, excused).
+    presence: dict[int, str] = field(default_factory=dict)
 
     @property
     def completion_rate(self) -> float | None:
@@ -300,6 +302,16 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
     ):
         completed_cells[row[0]][row[1]] = row[2:]
 
+    presence: dict[int, dict[int, str]] = defaultdict(dict)
+    for enrollment, session_id, word in db.session.execute(
+        select(Activity.enrollment_id, Activity.session_id, Activity.presence)
+        .join(Enrollment, Enrollment.id == Activity.enrollment_id)
+        .join(Student, Student.id == Enrollment.student_id)
+        .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
+        .where(*conditions, Activity.presence.is_not(None))
+    ):
+        presence[enrollment][session_id] = word
+
     marks = {part: str(mark) for part, mark in PART_MARKS.items()}
     # Statuses depend on (start date, session, completed): work out the date part once per start date.
     date_statuses: dict[date | None, list[str]] = {}
@@ -337,6 +349,7 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
             failed=person.failed_sessions or 0,
             held=held,
             cells=cells,
+            presence=presence.get(person.id, {}),
         ))
     sort_rows(rows, query.sort)
     total = len(rows)
@@ -518,6 +531,8 @@ class StudentPage:
     timeline: list[TimelinePoint]
     risk_logs: list[Any]
     clinic_links: list[Any]
+    # How often the roll call said present, late, absent or excused (words never taken are absent).
+    presence_counts: dict[str, int] = field(default_factory=dict)
 
 
 def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
@@ -572,5 +587,13 @@ def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
         select(LectureProgress).where(LectureProgress.enrollment_id == enrollment_id)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+    presence_counts = dict(db.session.execute(
+        select(Activity.presence, func.count(Activity.id))
+        .join(LectureSession, LectureSession.id == Activity.session_id)
+        .where(Activity.enrollment_id == enrollment_id, LectureSession.lecture_id == lecture_id,
+               Activity.presence.is_not(None))
+        .group_by(Activity.presence)
+    ).all())
     return StudentPage(lecture_id, title, enrollment_id, name, enrollment.start_date,
-                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links)
+                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links,
+                       presence_counts)

@@ -73,6 +73,9 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
             "completed_held": _("completed / held"),
             "failed": _("failed (due and not completed)"),
             "withdrawn": _("withdrawn"),
+            "entry": _("Roll call"),
+            # The entry page's URL without its session part; each column header appends its session id.
+            "entry_url": url_for("entry.column", lecture_id=lecture_id, session_id=0)[:-len("0/entry")],
             # The student page's URL without its last part; each row appends its enrollment id.
             "student_url": url_for(".student", lecture_id=lecture_id, enrollment_id=0)[:-1],
         },
@@ -92,12 +95,21 @@ def grid_cells(row: grid.GridRow, cell_url: str, words: dict[str, str]) -> Marku
     link = f'<a href="{escape(cell_url)}?enrollment={row.enrollment_id}&amp;session='
     tails = {status: f'<span class="vh">{escape(words[status])}</span></a></td>' for status in grid.STATUSES}
     icons = {status: f'<span aria-hidden="true">{grid.STATUS_ICONS[status]}</span>' for status in grid.STATUSES}
+    presence = {session_id: _presence_mark(word) for session_id, word in row.presence.items()}
     parts = []
     for session_id, status, missing in row.cells:
         marks = f"<small>{escape(missing)}</small>" if missing else ""
-        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}'
+        roll = presence.get(session_id, "")
+        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}{roll}'
                      f'{tails[status]}')
     return Markup("".join(parts))
+
+
+def _presence_mark(word: str) -> str:
+    """The roll call in a grid cell: its first letter for the eye, the whole word for screen readers."""
+    label = escape(grid.presence_word(word))
+    return (f'<span class="presence presence-{word}" data-presence="{word}" aria-hidden="true">{label[:1]}</span>'
+            f'<span class="vh">{label}</span>')
 
 
 def _local_input(value) -> str:
