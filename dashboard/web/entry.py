@@ -125,6 +125,7 @@ def _render(column: entry.Column, *, status: int = 200, posted=None, errors=None
         orders = {column.session_id: column.session_order}
         for change in result.changed:
             changes.append({"name": names.get(change.enrollment_id, str(change.enrollment_id)),
+                            "enrollment_id": change.enrollment_id,
                             "session": change.session_id, "same_session": change.session_id == column.session_id,
                             "before": change.before, "after": change.after,
                             "order": orders.get(change.session_id)})
