@@ -1,5 +1,6 @@
-"""Spreadsheet uploads into one lecture (issue 7, item 5): a roster, exam scores, homework results,
-attendance and video — CSV, UTF-8 with or without a byte-order mark.
+"""Spreadsheet uploads into one lecture: a roster, exam scores, homework results,
+attendance and video — CSV (UTF-8 with or without a byte-order mark, or Korean Excel's CP949) or an
+Excel workbook (.xlsx, its first sheet).
 
 An upload is turned into a snapshot (SPEC §9) and goes through the snapshot importer, so it
 obeys exactly the rules and the transaction of `POST /api/import`:
@@ -26,7 +27,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,13 +82,63 @@ class Row:
 
 
 def decode(content: bytes) -> str:
-    """UTF-8 text, with or without a byte-order mark (UploadRejected otherwise)."""
+    """The file as CSV text: an Excel workbook (.xlsx: its first sheet), or CSV in UTF-8 (with or
+    without a byte-order mark) or in CP949, what Korean Excel's "CSV (쉼표로 분리)" writes.
+    UploadRejected otherwise."""
     if len(content) > MAX_BYTES:
         raise UploadRejected([(None, _("The file is larger than %(n)s MB.", n=MAX_BYTES // (1024 * 1024)))])
+    if content.startswith(_ZIP_MAGIC):
+        return _workbook_text(content)
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UploadRejected([(None, _("The file is not UTF-8 text. Save it as “CSV UTF-8”."))]) from None
+        pass
+    try:
+        # UTF-8 first: CP949 would read many UTF-8 files as nonsense without complaint.
+        return content.decode("cp949")
+    except UnicodeDecodeError:
+        raise UploadRejected([(None, _("The file is neither UTF-8 nor CP949 text, nor an Excel workbook (.xlsx). "
+                                       "Save it as “CSV UTF-8” or as an Excel workbook."))]) from None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+
+
+def _workbook_text(content: bytes) -> str:
+    """The first sheet of an .xlsx workbook as CSV text (values, not formulas; whole numbers without
+    a decimal point, dates as YYYY-MM-DD)."""
+    from openpyxl import load_workbook  # only uploads of workbooks need it
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds (zipfile, XML, KeyError) for a broken workbook
+        raise UploadRejected([(None, _("This is not a readable Excel workbook (.xlsx)."))]) from None
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for count, values in enumerate(sheet.iter_rows(values_only=True) if sheet is not None else ()):
+            if count > MAX_ROWS + 1:
+                raise UploadRejected([(None, _("At most %(n)s rows per file.", n=MAX_ROWS))])
+            writer.writerow([_cell_text(value) for value in values])
+    finally:
+        workbook.close()
+    return out.getvalue()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        # A date typed in Excel comes back as midnight; a time typed with it is kept (academy's zone).
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def read_rows(kind: str, text: str) -> list[Row]:

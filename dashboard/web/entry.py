@@ -11,11 +11,14 @@ column, "all present", "fill down", the unsaved-changes warning and the busy Sav
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
@@ -176,3 +179,36 @@ def save(lecture_id: int, session_id: int):
     db.session.commit()
     return _render(_column_or_404(lecture_id, session_id), result=result)
 
+
+
+@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.csv")
+@login_required
+def export(lecture_id: int, session_id: int):
+    """The session's column as CSV (UTF-8 with BOM, so Excel reads Korean names): the roll call,
+    video, each exam's result score and each homework, one row per active student."""
+    column = _column_or_404(lecture_id, session_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["enrollment_id", _("Student"), _("Roll call"), _("Video") + " (%)"]
+    header += [exam.title for exam in column.exams]
+    for homework in column.homeworks:
+        title = homework.title or _("Homework")
+        header += [f"{title}: {_('submitted')}", f"{title}: {_('score')}", f"{title}: {_('approved')}"]
+    header.append(_("Status"))
+    writer.writerow([_spreadsheet_safe(text) for text in header])
+    for row in column.rows:
+        line = [row.enrollment_id, _spreadsheet_safe(row.name), row.presence or "", row.video_rate]
+        line += [_plain(row.scores.get(exam.id)) for exam in column.exams]
+        for homework in column.homeworks:
+            submitted, score, approved = row.homework.get(homework.id, (False, None, False))
+            line += ["yes" if submitted else "no", _plain(score), "yes" if approved else "no"]
+        line.append(row.status)
+        writer.writerow(line)
+    filename = f"lecture-{lecture_id}-session-{column.session_order}-scores.csv"
+    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -144,3 +144,26 @@ def test_the_grid_links_each_session_to_its_roll_call_and_shows_presence(client,
     student = client.get(f"/lectures/{academy.algebra.id}/students/{academy.park.id}").get_data(as_text=True)
     counts = dict(re.findall(r'<li data-presence="(\w+)">.*?</span> (\d+)</li>', student))
     assert counts == {"present": "0", "late": "1", "absent": "0", "excused": "0"}
+
+
+def test_the_scores_export_is_the_column_as_csv(client, academy):
+    """Week 2: Minji 72.5 and Jisoo 40 on the Quiz, Park nothing; a name starting with = is quoted."""
+    from dashboard.lectures import cells
+
+    cells.set_activity(academy.users["admin"], academy.park.id, academy.weeks[1].id, presence="excused")
+    from dashboard.models import Student
+
+    db.session.get(Student, academy.jisoo.student_id).name = "=Lee Jisoo"
+    db.session.commit()
+    sign_in(client, academy.users["staff"])  # readers may export
+    response = client.get(entry_url(academy, academy.weeks[1]) + ".csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.get_data().decode("utf-8").lstrip("\ufeff").splitlines()
+    assert lines[0] == f"enrollment_id,Student,Roll call,Video (%),{academy.quiz.title},Status"
+    assert lines[1:] == [
+        f"{academy.jisoo.id},'=Lee Jisoo,,0,40,incomplete",
+        f"{academy.minji.id},Kim Minji,,95,72.5,completed",
+        f"{academy.park.id},Park_100%,excused,0,,incomplete",
+    ]
+    sign_in(client, academy.users["teacher_b"])
+    assert client.get(entry_url(academy, academy.weeks[1]) + ".csv").status_code == 404
