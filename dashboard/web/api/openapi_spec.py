@@ -393,7 +393,8 @@ SCHEMAS: dict[str, Schema] = {
         "username": TEXT,
         "role": enum(ROLES),
         "is_active": BOOL,
-        "lectures": {"type": "array", "items": ID, "description": "lectures assigned (teachers)"},
+        "lectures": {"type": "array", "items": ID, "description": "lectures assigned: a teacher's, or an assistant's "
+                                                                  "(staff who enter those lectures' inputs)"},
         **STAMPS,
     }),
     "UserCreate": obj(
