@@ -48,7 +48,8 @@ KIND_HELP = {
     "homework": _l("One row per student and homework: submitted and approved are yes or no, score a number. "
                    "Blank cells keep what is stored."),
     "activity": _l("One row per student and session (its order): attendance online or offline, video_rate "
-                   "0 to 100. Blank cells keep what is stored."),
+                   "0 to 100, presence (the roll call) present, late, absent or excused — present and late "
+                   "mean offline. Blank cells keep what is stored. CSV (UTF-8 or CP949) or an Excel workbook."),
 }
 
 

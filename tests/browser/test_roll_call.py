@@ -151,3 +151,19 @@ def test_an_assistant_enters_data_for_their_lecture_only(page, live_url, academy
     # A session of Geometry under Algebra's address is not found.
     missing = page.request.get(f"{live_url}/lectures/{academy.algebra.id}/sessions/{academy.geometry_week.id}/entry")
     assert missing.status == 404
+
+
+def test_fill_down_copies_the_focused_cell_to_the_rows_below(page, live_url, academy, ten):
+    sign_in(page, live_url, "teacher_a")
+    page.goto(entry_url(live_url, academy, academy.weeks[0]))
+    third = page.locator(f'input[name="video-{ten[2].id}"]')
+    third.fill("100")
+    third.focus()
+    page.get_by_role("button", name="Fill down").click()
+    values = page.locator('td[data-col="video"] input').evaluate_all("inputs => inputs.map(i => i.value)")
+    assert values == ["95", "0", "100", "100", "100", "100", "100", "100", "100", "100"]
+    # Unsaved changes: leaving asks first (Chromium shows its own "Leave site?" dialog).
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    with page.expect_event("dialog") as shown:
+        page.evaluate("setTimeout(() => location.reload())")
+    assert shown.value.type == "beforeunload"
