@@ -126,6 +126,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.web import reports
 
     app.register_blueprint(reports.bp)
+    from dashboard.web import entry as entry_pages
+
+    app.register_blueprint(entry_pages.bp)
     # Last: every page view registered above gets its transaction (commit once, bounded retries).
     ui.wrap_page_views(app)
     return app

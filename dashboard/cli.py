@@ -21,7 +21,7 @@ bp = Blueprint("cli", __name__, cli_group=None)
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
 @click.option("--lecture", "lecture_ids", type=int, multiple=True, metavar="ID",
-              help="Assign a teacher to this lecture (repeatable).")
+              help="Assign a teacher, or an assistant (a staff user), to this lecture (repeatable).")
 def create_user_command(username: str, role: str, lecture_ids: tuple[int, ...]) -> None:
     """Add a user. The password comes from DASHBOARD_PASSWORD, or a prompt."""
     try:

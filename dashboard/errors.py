@@ -83,6 +83,12 @@ TEXTS: dict[str, Any] = {
     "unknown_parameter": _l("Unknown parameter {name}."),
     "empty_answer_key": _l("An answer key needs at least one question; nothing was changed."),
     "exam_shared_lecture": _l("This exam is shared with a lecture you do not teach; only someone who teaches all of its lectures may change it."),
+    # class day: roll call and column entry
+    "not_in_session": _l("This {kind} is not part of this session."),
+    "duplicate_row": _l("This student already has a row above."),
+    "withdrawn": _l("The student has withdrawn from this lecture; their record is frozen."),
+    "presence_contradicts_attendance": _l(
+        "The roll call contradicts the attendance: present and late mean offline, absent and excused online."),
 }
 
 
@@ -99,6 +105,8 @@ class Refused(Exception):
         self.reason = reason
         self.field = field
         self.params = params
+        # Further problems of the same request (see `all_of`); the API lists them in `errors`.
+        self.also: tuple[Refused, ...] = ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, field={self.field!r}, **{self.params!r})"
@@ -133,6 +141,13 @@ class Conflict(Refused):
 
     kind = "conflict"
     status = 409
+
+
+def all_of(problems: list[Refused]) -> Refused:
+    """One error for several problems of one request: the first, carrying the others in `also`."""
+    first = problems[0]
+    first.also = tuple(problems[1:])
+    return first
 
 
 def describe(error: Refused) -> str:

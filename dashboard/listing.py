@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,7 @@ from dashboard.clock import academy_today
 from dashboard.extensions import db
 from dashboard.models import (
     MAX_ID,
+    Activity,
     AuditLog,
     ClinicBooking,
     ClinicBookingLink,
@@ -131,11 +132,15 @@ def _policy_select() -> Select:
 
 def _session_progress_select() -> Select:
     return (
-        select(SessionProgress, Enrollment.lecture_id.label("lecture_id"), Student.name.label("student_name"))
+        select(SessionProgress, Enrollment.lecture_id.label("lecture_id"), Student.name.label("student_name"),
+               Activity.presence.label("presence"))
         .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
         .join(Student, Student.id == Enrollment.student_id)
         .join(LectureSession, LectureSession.id == SessionProgress.session_id)
         .join(Lecture, Lecture.id == Enrollment.lecture_id)
+        # The roll call lives on the activity (an input); the row shows it beside what it decided.
+        .outerjoin(Activity, and_(Activity.enrollment_id == SessionProgress.enrollment_id,
+                                  Activity.session_id == SessionProgress.session_id))
     )
 
 

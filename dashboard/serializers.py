@@ -51,6 +51,7 @@ def session_progress(row: Any) -> dict[str, Any]:
         "lecture": row.lecture_id,
         "student_name": row.student_name,
         "attendance_type": obj.attendance_type,
+        "presence": row.presence,
         "video_progress_rate": obj.video_progress_rate,
         "video_completed": obj.video_completed,
         "exam_attempted": obj.exam_attempted,

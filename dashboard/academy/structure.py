@@ -32,7 +32,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
 from dashboard.accounts import users as accounts, audit
-from dashboard.accounts.access import can_edit_inputs, can_read_lecture, visible_lecture_ids
+from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
 from dashboard.clock import now, to_academy_iso
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot
@@ -50,7 +50,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.progress.recompute import lock_lecture
-from dashboard.visible_text import has_visible_character
+from dashboard.text.visible import has_visible_character
 
 MAX_ORDER = 9999
 MAX_TERM_SESSIONS = 200  # one generated term; more is surely a typing mistake
@@ -124,8 +124,10 @@ def teachers() -> list[User]:
 
 
 def teacher_ids_of(lecture_id: int) -> list[int]:
+    """The lecture's teachers (its assistants, staff assigned to it, are not among them)."""
     return list(db.session.execute(
-        select(TeacherLecture.user_id).where(TeacherLecture.lecture_id == lecture_id)
+        select(TeacherLecture.user_id).join(User, User.id == TeacherLecture.user_id)
+        .where(TeacherLecture.lecture_id == lecture_id, User.role == "teacher")
         .order_by(TeacherLecture.user_id)).scalars())
 
 
@@ -232,7 +234,7 @@ def _lecture_for_admin(user: User, lecture_id: int) -> Lecture:
 def lecture_for_structure(user: User, lecture_id: int) -> Lecture:
     """The lecture, when the user may change its sessions and enrollments, and it is not archived."""
     lecture = readable_lecture(user, lecture_id)
-    if not can_edit_inputs(user, lecture_id):
+    if not can_edit_structure(user, lecture_id):
         raise SetupForbidden("only an admin or the lecture's teacher changes its sessions and enrollments")
     if lecture.archived_at is not None:
         raise SetupError([(None, _("This lecture is archived; restore it before changing it."))])
@@ -359,6 +361,8 @@ def _set_teachers(lecture_id: int, teacher_ids: Iterable[int]) -> None:
         teacher = db.session.get(User, user_id)
         if teacher is None:
             raise SetupError([("teachers", _("Choose teachers from the list."))])
+        if teacher.role != "teacher":
+            raise SetupError([("teachers", _("Only teachers are assigned lectures."))])
         lectures = set(accounts.lecture_ids_of(teacher))
         lectures = lectures | {lecture_id} if user_id in wanted else lectures - {lecture_id}
         try:

@@ -1,5 +1,6 @@
-"""Spreadsheet uploads into one lecture (issue 7, item 5): a roster, exam scores, homework results,
-attendance and video — CSV, UTF-8 with or without a byte-order mark.
+"""Spreadsheet uploads into one lecture: a roster, exam scores, homework results,
+attendance and video — CSV (UTF-8 with or without a byte-order mark, or Korean Excel's CP949) or an
+Excel workbook (.xlsx, its first sheet).
 
 An upload is turned into a snapshot (SPEC §9) and goes through the snapshot importer, so it
 obeys exactly the rules and the transaction of `POST /api/import`:
@@ -26,7 +27,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,10 +38,10 @@ from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
-from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.models import PRESENCE_VALUES, Enrollment, ExamSession, Homework, LectureSession, Student, User
 from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
-from dashboard.spreadsheet import unguarded
+from dashboard.text.spreadsheet import unguarded
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
 MAX_ROWS = 5000
@@ -51,7 +52,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "roster": ("name", "student_id", "contact", "guardian_contact", "start_date"),
     "scores": ("student_id", "exam_id", "score", "attempt_no", "submitted_at", "student_name"),
     "homework": ("student_id", "homework_id", "submitted", "score", "approved", "student_name"),
-    "activity": ("student_id", "session", "attendance", "video_rate", "student_name"),
+    "activity": ("student_id", "session", "attendance", "video_rate", "presence", "student_name"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "roster": ("name",),
@@ -82,13 +83,63 @@ class Row:
 
 
 def decode(content: bytes) -> str:
-    """UTF-8 text, with or without a byte-order mark (UploadRejected otherwise)."""
+    """The file as CSV text: an Excel workbook (.xlsx: its first sheet), or CSV in UTF-8 (with or
+    without a byte-order mark) or in CP949, what Korean Excel's "CSV (쉼표로 분리)" writes.
+    UploadRejected otherwise."""
     if len(content) > MAX_BYTES:
         raise UploadRejected([(None, _("The file is larger than %(n)s MB.", n=MAX_BYTES // (1024 * 1024)))])
+    if content.startswith(_ZIP_MAGIC):
+        return _workbook_text(content)
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UploadRejected([(None, _("The file is not UTF-8 text. Save it as “CSV UTF-8”."))]) from None
+        pass
+    try:
+        # UTF-8 first: CP949 would read many UTF-8 files as nonsense without complaint.
+        return content.decode("cp949")
+    except UnicodeDecodeError:
+        raise UploadRejected([(None, _("The file is neither UTF-8 nor CP949 text, nor an Excel workbook (.xlsx). "
+                                       "Save it as “CSV UTF-8” or as an Excel workbook."))]) from None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+
+
+def _workbook_text(content: bytes) -> str:
+    """The first sheet of an .xlsx workbook as CSV text (values, not formulas; whole numbers without
+    a decimal point, dates as YYYY-MM-DD)."""
+    from openpyxl import load_workbook  # only uploads of workbooks need it
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds (zipfile, XML, KeyError) for a broken workbook
+        raise UploadRejected([(None, _("This is not a readable Excel workbook (.xlsx)."))]) from None
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for count, values in enumerate(sheet.iter_rows(values_only=True) if sheet is not None else ()):
+            if count > MAX_ROWS + 1:
+                raise UploadRejected([(None, _("At most %(n)s rows per file.", n=MAX_ROWS))])
+            writer.writerow([_cell_text(value) for value in values])
+    finally:
+        workbook.close()
+    return out.getvalue()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        # A date typed in Excel comes back as midnight; a time typed with it is kept (academy's zone).
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def read_rows(kind: str, text: str) -> list[Row]:
@@ -285,7 +336,7 @@ def _build_row(kind: str, values: Mapping[str, str], facts: LectureFacts,
             item["approved"] = _flag(values["approved"], "approved")
         return ("submission", enrollment_id, homework_id), [("homework_submissions", item)]
     # attendance and video
-    if _blank(values, ("attendance", "video_rate")):
+    if _blank(values, ("attendance", "video_rate", "presence")):
         return None
     enrollment_id = _enrollment(facts, values)
     order = _whole(values.get("session", ""), "session", 1, 9999)
@@ -300,6 +351,12 @@ def _build_row(kind: str, values: Mapping[str, str], facts: LectureFacts,
         item["attendance"] = attendance
     if values.get("video_rate"):
         item["video_rate"] = _whole(values["video_rate"], "video_rate", 0, 100)
+    if values.get("presence"):
+        # The importer gives the attendance a presence means, and refuses a contradicting pair.
+        presence = values["presence"].lower()
+        if presence not in PRESENCE_VALUES:
+            raise _RowProblem(_("presence must be present, late, absent or excused."))
+        item["presence"] = presence
     return ("activity", enrollment_id, session_id), [("activities", item)]
 
 
@@ -514,4 +571,4 @@ def template_rows(lecture_id: int, kind: str) -> list[list[Any]]:
         return [header] + [[sid, hw, "", "", "", name] for sid, name, *_rest in enrolled for hw in targets]
     orders = list(db.session.execute(select(LectureSession.order).where(LectureSession.lecture_id == lecture_id)
                                      .order_by(LectureSession.order)).scalars())
-    return [header] + [[sid, order, "", "", name] for sid, name, *_rest in enrolled for order in orders]
+    return [header] + [[sid, order, "", "", "", name] for sid, name, *_rest in enrolled for order in orders]

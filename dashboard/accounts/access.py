@@ -1,7 +1,10 @@
 """Who may see and change what (SPEC §8 roles), used by every page and API endpoint.
 
-admin: everything. teacher: reads and edits inputs of the lectures assigned to them.
-staff: reads every lecture and acts on clinic links and OMR scans.
+admin: everything. teacher: reads the lectures assigned to them, and edits their inputs and
+structure (sessions, enrollments, exams, homework). staff: reads every lecture and acts on clinic
+links and OMR scans; a staff member assigned to lectures is their assistant (조교, SPEC §12) and
+edits those lectures' inputs (attendance, video, attempts, homework, column entry, uploads of
+those) like the teacher — never their policy, structure or users.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from dashboard.extensions import db
 from dashboard.models import ExamSession, LectureSession, TeacherLecture, User
 
 ALL_LECTURES_ROLES = ("admin", "staff")
+# Roles that edit the inputs of the lectures assigned to them (staff: as assistants).
+INPUT_ROLES = ("teacher", "staff")
 
 
 def has_role(user: User | None, *roles: str) -> bool:
@@ -40,12 +45,8 @@ def can_read_lecture(user: User, lecture_id: int) -> bool:
     return visible is None or lecture_id in visible
 
 
-def can_edit_inputs(user: User, lecture_id: int) -> bool:
-    """Whether a user may change a lecture's inputs (scores, homework, activity, enrollments)."""
-    if user.role == "admin":
-        return True
-    if user.role != "teacher":
-        return False
+def is_assigned(user: User, lecture_id: int) -> bool:
+    """Whether the lecture is assigned to the user (as its teacher, or as its assistant for staff)."""
     return db.session.execute(
         select(TeacherLecture.lecture_id).where(
             TeacherLecture.user_id == user.id, TeacherLecture.lecture_id == lecture_id
@@ -88,6 +89,24 @@ def shown_exam_lecture_ids(user: User, exam_id: int) -> list[int]:
     """The exam's lectures the caller may see (another teacher's lecture stays unnamed)."""
     visible = visible_lecture_ids(user)
     return [lecture_id for lecture_id in exam_lecture_ids(exam_id) if visible is None or lecture_id in visible]
+
+
+def can_edit_inputs(user: User, lecture_id: int) -> bool:
+    """Whether a user may change a lecture's inputs (roll call, video, attempts, homework results):
+    admins, the lecture's teachers and its assistants."""
+    if user.role == "admin":
+        return True
+    if user.role not in INPUT_ROLES:
+        return False
+    return is_assigned(user, lecture_id)
+
+
+def can_edit_structure(user: User, lecture_id: int) -> bool:
+    """Whether a user may change a lecture's structure (sessions, enrollments, exams, homework, answer
+    keys): admins and the lecture's teachers, not its assistants."""
+    if user.role == "admin":
+        return True
+    return user.role == "teacher" and is_assigned(user, lecture_id)
 
 
 def require_role(user: User | None, *roles: str) -> None:

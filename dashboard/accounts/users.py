@@ -114,20 +114,20 @@ def create_user(username: str, password: str, role: str, lecture_ids: Iterable[i
 
 
 def set_role(user: User, role: str) -> None:
-    """Change a user's role; leaving the teacher role drops the lecture assignments."""
+    """Change a user's role; a role that takes no lectures (admin) drops the lecture assignments,
+    and so does a change between teacher and staff (teaching a lecture is not assisting in it)."""
     _check_role(role)
     if role == user.role:
         return
     if user.role == "admin":
         _keep_an_admin(user, "lose the admin role")
-    if role != "teacher":
-        _replace_lectures(user, [])
+    _replace_lectures(user, [])
     user.role = role
     db.session.flush()
 
 
 def assign_lectures(user: User, lecture_ids: Iterable[int]) -> None:
-    """Replace a teacher's assigned lectures with exactly these."""
+    """Replace a teacher's (or an assistant's) assigned lectures with exactly these."""
     _replace_lectures(user, _check_lectures(user.role, lecture_ids))
 
 
@@ -204,6 +204,10 @@ def _clean_username(username: str) -> str:
     return username
 
 
+# Roles that may be assigned lectures: teachers teach them, staff assist in them (조교).
+LECTURE_ROLES = ("teacher", "staff")
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -215,12 +219,14 @@ def _check_password(password: str) -> None:
 
 
 def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
-    """The distinct lecture ids, each existing; only a teacher may be given any."""
+    """The distinct lecture ids, each existing; only a teacher or a staff member (an assistant, who then
+    edits those lectures' inputs) may be given any."""
     wanted = sorted(set(lecture_ids))
     if not wanted:
         return []
-    if role != "teacher":
-        raise AccountError(f"only teachers are assigned lectures ({role} sees every lecture)", field="lectures")
+    if role not in LECTURE_ROLES:
+        raise AccountError(f"only teachers and staff are assigned lectures ({role} edits every lecture)",
+                           field="lectures")
     found = set(db.session.execute(select(Lecture.id).where(Lecture.id.in_(wanted))).scalars())
     missing = [str(lecture_id) for lecture_id in wanted if lecture_id not in found]
     if missing:

@@ -32,10 +32,11 @@ from dashboard.accounts import audit
 from dashboard.clock import parse_input_time
 from dashboard.errors import Invalid, describe
 from dashboard.dbtypes import utcnow
-from dashboard.visible_text import has_visible_character
+from dashboard.text.visible import has_visible_character
 from dashboard.extensions import db
 from dashboard.models import (
     INVALID_REASONS,
+    PRESENCE_VALUES,
     Activity,
     AnswerFact,
     Attempt,
@@ -57,7 +58,7 @@ from dashboard.progress.policy_validation import POLICY_FIELDS, parse_score, val
 from dashboard.omr.intake import regrade_exam
 from dashboard.parents import guardians as guardian_rules
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
-from dashboard.progress.rules import POLICY_DEFAULTS
+from dashboard.progress.rules import POLICY_DEFAULTS, PresenceConflict, roll_call
 
 KINDS: tuple[str, ...] = (
     "lectures",
@@ -498,8 +499,9 @@ _KIND_LIST = (
     ),
     _Kind(
         "activities", Activity, ("enrollment_id", "session_id"),
-        {"attendance": _Field(_choice("online", "offline")), "video_rate": _Field(_int_range(0, 100))},
-        required=(), defaults={"attendance": "online", "video_rate": 0},
+        {"attendance": _Field(_choice("online", "offline")), "video_rate": _Field(_int_range(0, 100)),
+         "presence": _Field(_choice(*PRESENCE_VALUES), nullable=True)},
+        required=(), defaults={"attendance": "online", "video_rate": 0, "presence": None},
     ),
 )
 _KINDS: dict[str, _Kind] = {kind.name: kind for kind in _KIND_LIST}
@@ -662,7 +664,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "homeworks": ("id", "session_id", "title", "max_score"),
     "attempts": ("id", "enrollment_id", "exam_id", "attempt_no", "score", "submitted_at"),
     "homework_submissions": ("id", "enrollment_id", "homework_id", "submitted", "score", "approved"),
-    "activities": ("id", "enrollment_id", "session_id", "attendance", "video_rate"),
+    "activities": ("id", "enrollment_id", "session_id", "attendance", "video_rate", "presence"),
 }
 
 
@@ -1247,6 +1249,31 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
                                        f"(enrollment {key[0]}'s lecture)")
 
 
+def _settle_roll_calls(items, stored: _Stored, problems: list[ImportProblem]) -> None:
+    """Give each activity the attendance its presence means, or clear a stored presence its new
+    attendance contradicts (SPEC §12), so the plan sees the values that will be stored: importing
+    the same snapshot again then finds nothing to change."""
+    for key, item in items["activities"].items():
+        if item.delete or not item.ok:
+            continue
+        given = {name: item.values[name] for name in ("attendance", "presence") if name in item.values}
+        if not given:
+            continue
+        base = stored.rows["activities"].get(key) or {"attendance": "online", "presence": None}
+        try:
+            attendance, presence = roll_call(base["attendance"], base["presence"], **given)
+        except PresenceConflict:
+            item.ok = False
+            problems.append(ImportProblem(item.path("presence"), f"{given['presence']} contradicts attendance "
+                                          f"{given['attendance']} (present and late mean offline, absent and "
+                                          "excused online)"))
+            continue
+        if "presence" in given or presence != base["presence"]:
+            item.values["presence"] = presence
+        if "attendance" in given or attendance != base["attendance"]:
+            item.values["attendance"] = attendance
+
+
 # ---------------------------------------------------------------- planning
 
 
@@ -1436,7 +1463,7 @@ def _diff(kind: _Kind, key: tuple, item: _Item, base: dict[str, Any], stored: _S
 # Field changes that alter no derived row.
 _COSMETIC = {"lectures": {"title"}, "sessions": {"title"},
              "students": {"name", "contact", "guardian_contact", "guardians"},
-             "exams": {"title"}, "homeworks": {"title"}}
+             "exams": {"title"}, "homeworks": {"title"}, "activities": {"presence"}}
 
 
 def _recompute_after_write(kind: str, key: tuple, row: Mapping[str, Any], base: Mapping[str, Any] | None,
@@ -1721,6 +1748,7 @@ def _prepare(data: Any, *, progress: ProgressCallback | None = None
     problems: list[ImportProblem] = []
     items = _parse_snapshot(data, problems)
     stored = _load(items)
+    _settle_roll_calls(items, stored, problems)
     after = _After(items, stored)
     _validate(items, stored, after, problems)
     if problems:

@@ -25,6 +25,7 @@ from dashboard.clock import parse_input_time
 from dashboard.extensions import db
 from dashboard.models import (
     ATTENDANCE_TYPES,
+    PRESENCE_VALUES,
     Activity,
     Attempt,
     Enrollment,
@@ -35,6 +36,8 @@ from dashboard.models import (
     LectureSession,
     User,
 )
+from dashboard.parents import outbox
+from dashboard.progress import rules
 from dashboard.progress.policy_validation import decimal_from_text, parse_score
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
@@ -191,27 +194,55 @@ def _recompute(enrollment: Enrollment, session_ids: frozenset[int]) -> CellChang
 
 # ---------------------------------------------------------------- activity
 
-def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance: Any, video_rate: Any) -> CellChange:
-    """Attendance (online/offline) and video rate (0..100) of one enrollment in one session."""
+def parse_presence(value: Any) -> str | None:
+    """A roll call's word (present, late, absent, excused) or None: not taken."""
+    if value is not None and value not in PRESENCE_VALUES:
+        raise InputError("presence", _("must be present, late, absent or excused"))
+    return value
+
+
+def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance: Any = rules.KEEP,
+                 video_rate: Any = rules.KEEP, presence: Any = rules.KEEP) -> CellChange:
+    """Attendance (online/offline), video rate (0..100) and roll call of one enrollment in one session.
+
+    A value left out (`rules.KEEP`) keeps the stored one. A presence sets the attendance it means;
+    an attendance given alone clears a presence that contradicts it; both given and contradicting
+    are refused, naming `presence` (SPEC §12).
+    """
     enrollment = _enrollment_for(user, enrollment_id)
     session = _session_in(enrollment, session_id)
-    attendance = parse_attendance(attendance)
-    video_rate = parse_video_rate(video_rate)
+    if attendance is not rules.KEEP:
+        attendance = parse_attendance(attendance)
+    if video_rate is not rules.KEEP:
+        video_rate = parse_video_rate(video_rate)
+    if presence is not rules.KEEP:
+        presence = parse_presence(presence)
     lock_lecture(enrollment.lecture_id)
     activity = db.session.execute(
         select(Activity).where(Activity.enrollment_id == enrollment.id, Activity.session_id == session.id)
     ).scalar_one_or_none()
-    before = None if activity is None else {"attendance": activity.attendance, "video_rate": activity.video_rate}
+    before = None if activity is None else {"attendance": activity.attendance, "video_rate": activity.video_rate,
+                                            "presence": activity.presence}
+    try:
+        new_attendance, new_presence = rules.roll_call(
+            activity.attendance if activity else "online", activity.presence if activity else None,
+            attendance=attendance, presence=presence)
+    except rules.PresenceConflict:
+        raise InputError("presence", _("contradicts the attendance: present and late mean offline, "
+                                       "absent and excused online")) from None
     if activity is None:
-        activity = Activity(enrollment_id=enrollment.id, session_id=session.id)
+        activity = Activity(enrollment_id=enrollment.id, session_id=session.id, video_rate=0)
         db.session.add(activity)
-    activity.attendance = attendance
-    activity.video_rate = video_rate
+    activity.attendance = new_attendance
+    activity.presence = new_presence
+    if video_rate is not rules.KEEP:
+        activity.video_rate = video_rate
     change = _recompute(enrollment, frozenset({session.id}))
-    if before != {"attendance": attendance, "video_rate": video_rate}:  # a save of the same values is no change
+    after = {"attendance": activity.attendance, "video_rate": activity.video_rate, "presence": activity.presence}
+    if before != after:  # a save of the same values is no change
         audit.record("activity.set", "activity", activity.id, before,
-                     {"enrollment_id": enrollment.id, "session_id": session.id, "attendance": attendance,
-                      "video_rate": video_rate}, user, enrollment.lecture_id)
+                     {"enrollment_id": enrollment.id, "session_id": session.id, **after}, user, enrollment.lecture_id)
+    outbox.presence_changed(enrollment.id, session.id, before["presence"] if before else None, activity.presence)
     return change
 
 

@@ -47,7 +47,7 @@ from dashboard.progress import rules
 from dashboard.progress.recompute import ensure_fresh
 from dashboard.listing import like_pattern, refresh_stale
 
-STATUSES = ("completed", "incomplete", "pending", "upcoming", "none")
+STATUSES = rules.GRID_STATUSES
 STATUS_ICONS = {"completed": "✓", "incomplete": "✗", "pending": "◔", "upcoming": "·", "none": "–"}
 STATUS_LABELS = {
     "completed": _l("Completed"),
@@ -58,6 +58,9 @@ STATUS_LABELS = {
 }
 # The parts a held cell still misses, as short marks (explained by the grid's legend).
 PART_MARKS = {"video": _l("V"), "exam": _l("E"), "homework": _l("H")}
+# A roll call's words (SPEC §12); the grid marks a cell with the word's first letter (P, L, A, E;
+# 출, 지, 결, 공 in Korean).
+PRESENCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "absent": _l("Absent"), "excused": _l("Excused")}
 RISK_LEVELS = ("NORMAL", "WARNING", "DANGER")
 RISK_SEVERITY = {"NORMAL": 0, "WARNING": 1, "DANGER": 2}
 SORTS = ("name", "risk", "completion")
@@ -71,18 +74,16 @@ def status_word(status: str) -> str:
     return str(STATUS_LABELS[status])
 
 
-def cell_status(session: rules.SessionInfo, enrollment: rules.EnrollmentInfo, today: date, grace_days: int,
-                completed: bool) -> str:
-    """The status of one cell (module docstring), from the pure date rules."""
-    if not rules.is_counted(session, enrollment):
-        return "none"
-    if not rules.is_held(session, enrollment, today):
-        return "upcoming"
-    if completed:
-        return "completed"
-    if rules.is_due(session, enrollment, today, grace_days):
-        return "incomplete"
-    return "pending"
+def presence_word(presence: str | None) -> str:
+    return str(PRESENCE_LABELS[presence]) if presence else ""
+
+
+def presence_mark(presence: str | None) -> str:
+    return presence_word(presence)[:1]
+
+
+# The cell status is a pure rule (progress.rules.grid_status); the grid and the column entry share it.
+cell_status = rules.grid_status
 
 
 # ---------------------------------------------------------------- lecture list
@@ -199,6 +200,8 @@ class GridRow:
     held: int
     # (session id, status, marks of the parts still missing) per session, in session order
     cells: list[tuple[int, str, str]]
+    # The roll call per session where one was taken (session id -> present, late, absent, excused).
+    presence: dict[int, str] = field(default_factory=dict)
 
     @property
     def completion_rate(self) -> float | None:
@@ -299,6 +302,16 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
     ):
         completed_cells[row[0]][row[1]] = row[2:]
 
+    presence: dict[int, dict[int, str]] = defaultdict(dict)
+    for enrollment, session_id, word in db.session.execute(
+        select(Activity.enrollment_id, Activity.session_id, Activity.presence)
+        .join(Enrollment, Enrollment.id == Activity.enrollment_id)
+        .join(Student, Student.id == Enrollment.student_id)
+        .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
+        .where(*conditions, Activity.presence.is_not(None))
+    ):
+        presence[enrollment][session_id] = word
+
     marks = {part: str(mark) for part, mark in PART_MARKS.items()}
     # Statuses depend on (start date, session, completed): work out the date part once per start date.
     date_statuses: dict[date | None, list[str]] = {}
@@ -336,6 +349,7 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
             failed=person.failed_sessions or 0,
             held=held,
             cells=cells,
+            presence=presence.get(person.id, {}),
         ))
     sort_rows(rows, query.sort)
     total = len(rows)
@@ -404,6 +418,7 @@ class CellDetail:
     policy: rules.Policy
     attendance: str
     video_rate: int
+    presence: str | None
     progress: SessionProgress | None
     exams: list[ExamView]
     homeworks: list[HomeworkView]
@@ -485,6 +500,7 @@ def load_cell(lecture_id: int, enrollment_id: int, session_id: int) -> CellDetai
         withdrawn=enrollment.withdrawn_at is not None, session_id=session.id, session_order=session.order,
         session_title=session.title, session_date=session.date, status=status, policy=policy,
         attendance=activity.attendance if activity else "online", video_rate=activity.video_rate if activity else 0,
+        presence=activity.presence if activity else None,
         progress=progress, exams=list(exams.values()), homeworks=homeworks,
     )
 
@@ -515,6 +531,8 @@ class StudentPage:
     timeline: list[TimelinePoint]
     risk_logs: list[Any]
     clinic_links: list[Any]
+    # How often the roll call said present, late, absent or excused (words never taken are absent).
+    presence_counts: dict[str, int] = field(default_factory=dict)
 
 
 def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
@@ -569,5 +587,13 @@ def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
         select(LectureProgress).where(LectureProgress.enrollment_id == enrollment_id)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+    presence_counts = dict(db.session.execute(
+        select(Activity.presence, func.count(Activity.id))
+        .join(LectureSession, LectureSession.id == Activity.session_id)
+        .where(Activity.enrollment_id == enrollment_id, LectureSession.lecture_id == lecture_id,
+               Activity.presence.is_not(None))
+        .group_by(Activity.presence)
+    ).all())
     return StudentPage(lecture_id, title, enrollment_id, name, enrollment.start_date,
-                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links)
+                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links,
+                       presence_counts)

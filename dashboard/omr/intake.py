@@ -505,7 +505,8 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
     its points change). Returns how many attempts changed.
 
     Graded scans get their attempt's score and answer facts rewritten where they differ (a
-    person's corrections still apply; answers to questions no longer in the key are dropped);
+    person's corrections still apply; answers to questions no longer in the key are dropped),
+    unless a person typed the attempt's score since (its source is no longer "omr");
     scans waiting for review get their answer reasons refreshed. With `recompute_changes` (the
     default) the enrollments whose attempts changed are recomputed; a caller that recomputes the
     exam's lectures anyway (the importer) may pass False.
@@ -534,6 +535,9 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
         identifier_reasons = [code for code in scan.review_reasons or [] if code in rules.IDENTIFIER_REASONS]
         reasons = rules.review_reasons(grading.reasons, [] if scan.status == "graded" else identifier_reasons)
         attempt = attempts.get(scan.attempt_id) if scan.attempt_id is not None else None
+        if attempt is not None and attempt.source != "omr":
+            # A person typed this attempt's score (column entry): the key no longer decides it.
+            attempt = None
         if reasons == list(scan.review_reasons or []) and (
             attempt is None or (attempt.score == grading.score and not _facts_differ(grading, facts[attempt.id]))
         ):

@@ -221,6 +221,15 @@ def cancel_absence(enrollment_id: int, session_id: int) -> int:
     return _cancel_by_cause(Notification.event_key == absence_key(enrollment_id, session_id))
 
 
+def presence_changed(enrollment_id: int, session_id: int, before: str | None, after: str | None) -> None:
+    """A roll call was written: an absence recorded queues its message, an absence corrected
+    cancels it; any other change tells nobody."""
+    if after == "absent" and before != "absent":
+        queue_absence(enrollment_id, session_id)
+    elif before == "absent" and after != "absent":
+        cancel_absence(enrollment_id, session_id)
+
+
 def booking_key(booking_id: int) -> str:
     return f"booking:{booking_id}"
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 
-from dashboard import versioning
+from dashboard.models import versions as versioning
 from dashboard.accounts import audit
 from dashboard.extensions import db
 from dashboard.models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User

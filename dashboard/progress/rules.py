@@ -477,3 +477,66 @@ def link_transition(cause_present: bool, link: LinkState | None, cause_meta: dic
 
 def _without_flags(meta: dict | None) -> dict:
     return {k: v for k, v in (meta or {}).items() if k != "auto_resolved"}
+
+
+# ---------------------------------------------------------------- §12 roll call and the grid's words
+
+# What a roll call's word means for the video part: present and late attended in person.
+PRESENCE_ATTENDANCE: dict[str, str] = {"present": "offline", "late": "offline", "absent": "online",
+                                       "excused": "online"}
+
+
+class _Keep:
+    """A value a change leaves out (it keeps the stored one), unlike None, which clears."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+class PresenceConflict(ValueError):
+    """A change gives a presence and an attendance that contradict each other."""
+
+
+def presence_fits(presence: str | None, attendance: str) -> bool:
+    """Whether a presence agrees with an attendance (no presence agrees with both)."""
+    return presence is None or PRESENCE_ATTENDANCE[presence] == attendance
+
+
+def roll_call(stored_attendance: str, stored_presence: str | None, *, attendance: Any = KEEP,
+              presence: Any = KEEP) -> tuple[str, str | None]:
+    """An activity's (attendance, presence) after a change (SPEC §12).
+
+    A presence sets the attendance it means; an explicit None clears the roll call and leaves
+    the attendance; an attendance given alone clears a stored presence that contradicts it.
+    Both given and contradicting: PresenceConflict.
+    """
+    if presence is not KEEP and presence is not None:
+        implied = PRESENCE_ATTENDANCE[presence]
+        if attendance is not KEEP and attendance != implied:
+            raise PresenceConflict(presence, attendance)
+        return implied, presence
+    new_attendance = stored_attendance if attendance is KEEP else attendance
+    if presence is None:
+        return new_attendance, None
+    return new_attendance, stored_presence if presence_fits(stored_presence, new_attendance) else None
+
+
+GRID_STATUSES = ("completed", "incomplete", "pending", "upcoming", "none")
+
+
+def grid_status(session: SessionInfo, enrollment: EnrollmentInfo, today: date, grace_days: int,
+                completed: bool) -> str:
+    """A cell's word on the grid: `none` (before the student's start), `upcoming` (not held),
+    `completed`, `incomplete` (due, not completed) or `pending` (held, not yet due)."""
+    if not is_counted(session, enrollment):
+        return "none"
+    if not is_held(session, enrollment, today):
+        return "upcoming"
+    if completed:
+        return "completed"
+    if is_due(session, enrollment, today, grace_days):
+        return "incomplete"
+    return "pending"

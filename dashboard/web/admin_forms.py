@@ -212,7 +212,7 @@ class NewUserForm(FlaskForm):
                            filters=[_strip])
     password = PasswordField(_l("Password"), validators=[InputRequired()])
     role = SelectField(_l("Role"), choices=_role_choices)
-    lectures = MultiCheckboxField(_l("Lectures (teachers only)"), coerce=int, validate_choice=False)
+    lectures = MultiCheckboxField(_l("Lectures (teachers; staff as assistants)"), coerce=int, validate_choice=False)
 
     def validate_password(self, field) -> None:
         if not (field.data or "").strip():

@@ -37,7 +37,7 @@ from dashboard.clinic.open_queue import (
 from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from dashboard.web.ui import academy_time, is_htmx
-from dashboard.spreadsheet import csv_bytes
+from dashboard.text.spreadsheet import csv_bytes
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 

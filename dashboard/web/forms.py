@@ -46,8 +46,17 @@ class PageForm(FlaskForm):
         csrf = False
 
 
+PRESENCE_CHOICES = [SelectChoice("", _l("Not taken")), SelectChoice("present", _l("Present")),
+                    SelectChoice("late", _l("Late")), SelectChoice("absent", _l("Absent")),
+                    SelectChoice("excused", _l("Excused"))]
+
+
 class ActivityForm(PageForm):
-    """Attendance and video rate of one enrollment in one session."""
+    """Attendance, video rate and roll call of one enrollment in one session."""
+
+    # Not posted at all (an older form, a script): the stored roll call stays (the view checks raw_data).
+    presence = SelectField(_l("Roll call"), choices=PRESENCE_CHOICES, validate_choice=False,
+                           validators=[Parsed(lambda value: inputs.parse_presence(value or None))])
 
     attendance = SelectField(_l("Attendance"),
                              choices=[SelectChoice("online", _l("Online")), SelectChoice("offline", _l("Offline"))],

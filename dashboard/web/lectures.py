@@ -28,7 +28,7 @@ from dashboard.models import MAX_ID
 from dashboard.web import forms
 from dashboard.web.ui import is_htmx
 from dashboard.parents import read as parents_read
-from dashboard.spreadsheet import csv_bytes
+from dashboard.text.spreadsheet import csv_bytes
 
 bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 
@@ -73,6 +73,9 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
             "completed_held": _("completed / held"),
             "failed": _("failed (due and not completed)"),
             "withdrawn": _("withdrawn"),
+            "entry": _("Roll call"),
+            # The entry page's URL without its session part; each column header appends its session id.
+            "entry_url": url_for("entry.column", lecture_id=lecture_id, session_id=0)[:-len("0/entry")],
             # The student page's URL without its last part; each row appends its enrollment id.
             "student_url": url_for(".student", lecture_id=lecture_id, enrollment_id=0)[:-1],
         },
@@ -92,12 +95,21 @@ def grid_cells(row: grid.GridRow, cell_url: str, words: dict[str, str]) -> Marku
     link = f'<a href="{escape(cell_url)}?enrollment={row.enrollment_id}&amp;session='
     tails = {status: f'<span class="vh">{escape(words[status])}</span></a></td>' for status in grid.STATUSES}
     icons = {status: f'<span aria-hidden="true">{grid.STATUS_ICONS[status]}</span>' for status in grid.STATUSES}
+    presence = {session_id: _presence_mark(word) for session_id, word in row.presence.items()}
     parts = []
     for session_id, status, missing in row.cells:
         marks = f"<small>{escape(missing)}</small>" if missing else ""
-        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}'
+        roll = presence.get(session_id, "")
+        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}{roll}'
                      f'{tails[status]}')
     return Markup("".join(parts))
+
+
+def _presence_mark(word: str) -> str:
+    """The roll call in a grid cell: its first letter for the eye, the whole word for screen readers."""
+    label = escape(grid.presence_word(word))
+    return (f'<span class="presence presence-{word}" data-presence="{word}" aria-hidden="true">{label[:1]}</span>'
+            f'<span class="vh">{label}</span>')
 
 
 def _local_input(value) -> str:
@@ -149,7 +161,8 @@ def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
     """Unbound forms holding the stored values (formdata=None: a POST must not fill the others)."""
     built: dict[Any, Any] = {
         "activity": forms.ActivityForm(formdata=None, prefix="activity",
-                                       data={"attendance": detail.attendance, "video_rate": str(detail.video_rate)}),
+                                       data={"attendance": detail.attendance, "video_rate": str(detail.video_rate),
+                                             "presence": detail.presence or ""}),
     }
     for homework in detail.homeworks:
         built[("homework", homework.id)] = forms.HomeworkSubmissionForm(
@@ -249,10 +262,16 @@ def save_activity(lecture_id: int):
     form = forms.ActivityForm(prefix="activity")
     if not form.validate_on_submit():
         return _render_cell(detail, {"activity": form}, status=422)
+    # Only what the person changed is handed on, so that picking "late" alone sets offline, and
+    # switching attendance alone clears a roll call that contradicts it (SPEC §12).
+    changed: dict[str, Any] = {}
+    if form.presence.raw_data and form.presence.parsed != detail.presence:
+        changed["presence"] = form.presence.parsed
+    if form.attendance.parsed != detail.attendance:
+        changed["attendance"] = form.attendance.parsed
     try:
         _service_errors(lambda: inputs.set_activity(
-            current_user, detail.enrollment_id, detail.session_id,
-            attendance=form.attendance.parsed, video_rate=form.video_rate.parsed))
+            current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed, **changed))
     except inputs.InputError as refused:
         return _refused(detail, "activity", form, refused)
     return _saved(detail)

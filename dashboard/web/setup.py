@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dashboard.academy import structure as setup
-from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.accounts.access import can_edit_structure, role_required
 from dashboard.models import MAX_ID, Lecture, LectureSession
 from dashboard.parents import guardians
 from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
@@ -57,7 +57,7 @@ def readable_lecture_or_404(lecture_id: int) -> Lecture:
 def _editable_lecture(lecture_id: int) -> Lecture:
     """For a write to the lecture's sessions or enrollments: 404 when hidden, 403 when read-only."""
     lecture = readable_lecture_or_404(lecture_id)
-    if not can_edit_inputs(current_user, lecture.id):
+    if not can_edit_structure(current_user, lecture.id):
         abort(403)
     return lecture
 
@@ -180,7 +180,7 @@ def restore_lecture(lecture_id: int):
 
 def _render_sessions(lecture: Lecture, add_form: SessionForm | None = None, term_form: TermForm | None = None,
                      status: int = 200, saved: str | None = None, problem: str | None = None):
-    editable = can_edit_inputs(current_user, lecture.id) and lecture.archived_at is None
+    editable = can_edit_structure(current_user, lecture.id) and lecture.archived_at is None
     if editable:
         add_form = add_form or SessionForm(formdata=None, prefix="session")
         term_form = term_form or TermForm(formdata=None, prefix="term", data={"count": "10"})
@@ -320,7 +320,7 @@ def _render_enrollments(lecture: Lecture, student_form: StudentForm | None = Non
                         status: int = 200, saved: str | None = None, problem: str | None = None):
     include_withdrawn = request.values.get("withdrawn") in ("1", "true", "on")
     term = request.args.get("q", "")
-    editable = can_edit_inputs(current_user, lecture.id) and lecture.archived_at is None
+    editable = can_edit_structure(current_user, lecture.id) and lecture.archived_at is None
     if editable:
         student_form = student_form or StudentForm(formdata=None, prefix="student")
     context = dict(lecture=lecture, enrollments=setup.enrollments_of(lecture.id, include_withdrawn),

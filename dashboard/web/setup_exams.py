@@ -20,7 +20,7 @@ from flask_login import current_user
 from wtforms import SelectField, StringField
 
 from dashboard.academy import structure as setup, exams as setup_exams
-from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.accounts.access import can_edit_structure, role_required
 from dashboard.models import Lecture
 from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
 from dashboard.web.setup_forms import MultiCheckboxField, SetupForm
@@ -52,12 +52,12 @@ class HomeworkForm(SetupForm):
 
 
 def _editable(lecture: Lecture) -> bool:
-    return can_edit_inputs(current_user, lecture.id) and lecture.archived_at is None
+    return can_edit_structure(current_user, lecture.id) and lecture.archived_at is None
 
 
 def _editable_lecture(lecture_id: int) -> Lecture:
     lecture = _lecture(lecture_id)
-    if not can_edit_inputs(current_user, lecture.id):
+    if not can_edit_structure(current_user, lecture.id):
         abort(403)
     return lecture
 

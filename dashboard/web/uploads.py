@@ -25,10 +25,10 @@ from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dashboard.academy import structure as setup, uploads
-from dashboard.accounts.access import can_edit_inputs, role_required
+from dashboard.accounts.access import can_edit_inputs, can_edit_structure, role_required
 from dashboard.models import MAX_ID, Lecture
-from dashboard import idempotency
-from dashboard.spreadsheet import csv_bytes
+from dashboard.web import idempotency
+from dashboard.text.spreadsheet import csv_bytes
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
 
@@ -50,7 +50,8 @@ KIND_HELP = {
     "homework": _l("One row per student and homework: submitted and approved are yes or no, score a number. "
                    "Blank cells keep what is stored."),
     "activity": _l("One row per student and session (its order): attendance online or offline, video_rate "
-                   "0 to 100. Blank cells keep what is stored."),
+                   "0 to 100, presence (the roll call) present, late, absent or excused — present and late "
+                   "mean offline. Blank cells keep what is stored. CSV (UTF-8 or CP949) or an Excel workbook."),
 }
 
 
@@ -77,10 +78,12 @@ def _editable(lecture: Lecture) -> bool:
     return can_edit_inputs(current_user, lecture.id) and lecture.archived_at is None
 
 
-def _writable_lecture(lecture_id: int) -> Lecture:
-    """For a post: 404 when hidden, 403 when read-only (staff, or not their lecture)."""
+def _writable_lecture(lecture_id: int, kind: str) -> Lecture:
+    """For a post: 404 when hidden, 403 when read-only (staff, or not their lecture). A roster
+    enrolls students, which is the lecture's structure: not for its assistants."""
     lecture = _lecture(lecture_id)
-    if not can_edit_inputs(current_user, lecture.id):
+    allowed = can_edit_structure if kind == "roster" else can_edit_inputs
+    if not allowed(current_user, lecture.id):
         abort(403)
     return lecture
 
@@ -121,8 +124,8 @@ def _refused_archived(lecture: Lecture, kind: str):
 @role_required(*EVERYONE)
 def preview(lecture_id: int, kind: str):
     """Read the uploaded file and show what it would change (nothing is written)."""
-    lecture = _writable_lecture(lecture_id)
     kind = _kind(kind)
+    lecture = _writable_lecture(lecture_id, kind)
     refused = _refused_archived(lecture, kind)
     if refused is not None:
         return refused
@@ -148,8 +151,8 @@ def preview(lecture_id: int, kind: str):
 @role_required(*EVERYONE)
 def apply(lecture_id: int, kind: str):
     """Apply a previewed file (its signed text), all or nothing."""
-    lecture = _writable_lecture(lecture_id)
     kind = _kind(kind)
+    lecture = _writable_lecture(lecture_id, kind)
     refused = _refused_archived(lecture, kind)
     if refused is not None:
         return refused

@@ -53,7 +53,7 @@ def _account_problem(error: accounts.AccountError) -> str:
     if "last active admin" in error.message:
         return _("The last active admin cannot lose the admin role or be deactivated.")
     if error.field == "lectures" and "only teachers" in error.message:
-        return _("Only teachers are assigned lectures; admins and staff see every lecture.")
+        return _("Only teachers and staff (as assistants) are assigned lectures; admins edit every lecture.")
     return error.message
 
 

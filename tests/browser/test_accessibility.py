@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from dashboard.demo import DEMO_PASSWORD, create_demo
 from dashboard.extensions import db
-from dashboard.models import Enrollment, Exam, ExamQuestion, Homework, LectureSession, OmrScan, Student, User
+from dashboard.models import Enrollment, Exam, ExamQuestion, Homework, LectureSession, OmrScan, User
 
 from .conftest import sign_in
 

@@ -70,11 +70,24 @@ def test_unknown_lecture_is_refused_and_nothing_is_written(app):
     assert count(TeacherLecture) == 0
 
 
-@pytest.mark.parametrize("role", ["admin", "staff"])
-def test_only_teachers_are_assigned_lectures(app, role):
+def test_admins_are_not_assigned_lectures(app):
     lecture = make_lecture()
-    with pytest.raises(accounts.AccountError, match="only teachers"):
-        accounts.create_user("lee", "pw-lee", role, [lecture.id])
+    with pytest.raises(accounts.AccountError, match="only teachers and staff"):
+        accounts.create_user("lee", "pw-lee", "admin", [lecture.id])
+
+
+def test_staff_are_assigned_lectures_as_assistants(app):
+    """An assistant (staff with lectures) edits those lectures' inputs, not their structure."""
+    from dashboard.accounts.access import can_edit_inputs, can_edit_structure, can_read_lecture
+
+    first, second = make_lecture("Algebra"), make_lecture("Geometry")
+    assistant = accounts.create_user("lee", "pw-lee", "staff", [first.id])
+    assert accounts.lecture_ids_of(assistant) == [first.id]
+    assert can_edit_inputs(assistant, first.id) and not can_edit_inputs(assistant, second.id)
+    assert not can_edit_structure(assistant, first.id)
+    assert can_read_lecture(assistant, second.id)  # staff still read every lecture
+    accounts.set_role(assistant, "teacher")  # teaching a lecture is not assisting in it
+    assert accounts.lecture_ids_of(assistant) == []
 
 
 @pytest.mark.parametrize("username,password,role,field", [

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select, update
 
-from dashboard import idempotency
+from dashboard.web import idempotency
 from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import ApiToken, ClinicLink, IdempotencyKey

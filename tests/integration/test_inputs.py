@@ -53,7 +53,7 @@ def test_set_activity_updates_the_existing_record_and_audits_before_and_after(ac
     inputs.set_activity(teacher, academy.minji.id, week1.id, attendance="offline", video_rate=10)
     assert count(Activity) == 3  # Minji's three rows, one of them changed
     entry = db.session.execute(select(AuditLog).where(AuditLog.action == "activity.set")).scalar_one()
-    assert entry.before == {"attendance": "online", "video_rate": 95}
+    assert entry.before == {"attendance": "online", "video_rate": 95, "presence": None}
     assert entry.after["attendance"] == "offline" and entry.after["video_rate"] == 10
     assert (entry.username, entry.lecture_id) == ("teacher_a", academy.algebra.id)
     assert progress(academy.minji, week1).completed is True  # offline counts as watched

@@ -136,3 +136,27 @@ def test_an_unchanged_template_changes_nothing(academy):
             assert preview.problems == [] and not preview.changes, kind
     roster = uploads.template_rows(academy.algebra.id, "roster")
     assert roster[0] == list(uploads.COLUMNS["roster"]) and len(roster) == 4  # Minji, Jisoo, Park (Choi withdrawn)
+
+
+def test_an_excel_workbook_and_a_cp949_file_upload_like_csv(academy):
+    """Korean Excel's two ways of saving: an .xlsx workbook (scores) and "CSV (쉼표로 분리)" in CP949
+    (attendance with the roll call)."""
+    import io
+
+    from openpyxl import Workbook
+
+    from dashboard.models import Activity, Attempt
+
+    admin = academy.users["admin"]
+    workbook = Workbook()
+    workbook.active.append(["student_id", "exam_id", "score", "student_name"])
+    workbook.active.append([academy.park.student_id, academy.quiz.id, 88, "박"])
+    out = io.BytesIO()
+    workbook.save(out)
+    uploads.apply(admin, academy.algebra.id, "scores", out.getvalue(), "점수.xlsx")
+    assert db.session.execute(select(Attempt.score).where(Attempt.enrollment_id == academy.park.id)
+                              ).scalar_one() == Decimal(88)
+    text = f"student_id,session,presence,student_name\n{academy.park.student_id},1,late,박지성\n"
+    uploads.apply(admin, academy.algebra.id, "activity", text.encode("cp949"), "출결.csv")
+    assert db.session.execute(select(Activity.attendance, Activity.presence)
+                              .where(Activity.enrollment_id == academy.park.id)).one() == ("offline", "late")

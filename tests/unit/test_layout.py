@@ -8,7 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
-AREAS = {path.name for path in DASHBOARD.iterdir() if path.is_dir() and (path / "__init__.py").exists()} - {"web"}
+# The tables (models/) are shared infrastructure like extensions.py, not an area.
+AREAS = {path.name for path in DASHBOARD.iterdir() if path.is_dir() and (path / "__init__.py").exists()} - {"web", "models"}
 # Modules still over the size a newcomer reads at once; each is to be split along its own sections.
 OVERSIZED = {"importer/snapshot.py", "progress/recompute.py", "omr/intake.py", "web/api/openapi_spec.py"}
 MAX_LINES = 700

@@ -32,11 +32,39 @@ def rows(kind: str, text: str) -> list[Row]:
     return uploads.read_rows(kind, uploads.decode(text.encode("utf-8")))
 
 
-def test_decode_takes_utf8_with_or_without_bom_and_refuses_other_encodings():
+def test_decode_takes_utf8_with_or_without_bom_or_cp949_and_refuses_other_bytes():
     assert uploads.decode("\ufeffname\n김민지\n".encode()) == "name\n김민지\n"
     assert uploads.decode("name\n김민지\n".encode()) == "name\n김민지\n"
+    # Korean Excel's "CSV (쉼표로 분리)".
+    assert uploads.decode("name\n김민지\n".encode("cp949")) == "name\n김민지\n"
     with pytest.raises(uploads.UploadRejected):
-        uploads.decode("name\n김민지\n".encode("cp949"))
+        uploads.decode(b"name\n\xff\xfe\xff\n")
+
+
+def test_decode_reads_the_first_sheet_of_an_excel_workbook():
+    """Numbers as typed (85, not 85.0; 72.5), dates as YYYY-MM-DD, empty cells blank, Korean kept."""
+    import io
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["student_id", "exam_id", "score", "submitted_at", "student_name"])
+    sheet.append([3, 500, 85, date(2026, 3, 9), "김민지"])
+    sheet.append([4, 500, 72.5, None, "이지수"])
+    workbook.create_sheet("ignored").append(["not", "read"])
+    out = io.BytesIO()
+    workbook.save(out)
+    text = uploads.decode(out.getvalue())
+    assert text == ("student_id,exam_id,score,submitted_at,student_name\n3,500,85,2026-03-09,김민지\n"
+                    "4,500,72.5,,이지수\n")
+    assert [r.values["score"] for r in uploads.read_rows("scores", text)] == ["85", "72.5"]
+
+
+def test_a_broken_workbook_is_refused():
+    with pytest.raises(uploads.UploadRejected):
+        uploads.decode(b"PK\x03\x04 not really a zip")
 
 
 def test_rows_keep_the_line_they_start_on_and_skip_blank_lines():

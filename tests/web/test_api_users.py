@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from dashboard.accounts import users as accounts
 from dashboard.extensions import db
-from dashboard.models import ApiToken, AuditLog, Lecture, TeacherLecture, User
+from dashboard.models import ApiToken, AuditLog, Lecture, LectureSession, TeacherLecture, User
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +98,21 @@ def test_admin_lists_users(client, people):
     assert all("password" not in key for user in body["results"] for key in user)
 
 
+def test_admin_assigns_staff_as_an_assistant(client, people):
+    """A staff user with lectures is their assistant: they may then save that lecture's column."""
+    lecture_id = people["lecture_id"]
+    response = client.patch(f"/api/users/{user_id('desk')}/", headers=auth(people, "boss"),
+                            json={"lectures": [lecture_id]})
+    assert response.status_code == 200
+    assert (response.get_json()["role"], response.get_json()["lectures"]) == ("staff", [lecture_id])
+    session = LectureSession(lecture_id=lecture_id, order=1)
+    db.session.add(session)
+    db.session.commit()
+    saved = client.put(f"/api/lectures/{lecture_id}/sessions/{session.id}/entry", headers=auth(people, "desk"),
+                       json={"rows": []})
+    assert saved.status_code == 200 and saved.get_json() == {"saved": 0, "changed": []}
+
+
 def test_admin_creates_a_teacher(client, people):
     lecture_id = people["lecture_id"]
     response = client.post("/api/users/", headers=auth(people, "boss"),
@@ -133,6 +148,7 @@ def test_creating_an_existing_username_is_409(client, people):
     ({"username": "lee", "password": "x", "role": "teacher", "lectures": [True]}, "lectures[0]"),
     ({"username": "lee", "password": "x", "role": "teacher", "lectures": "1"}, "lectures"),
     ({"username": "lee", "password": "x", "role": "staff", "is_admin": True}, "is_admin"),
+    ({"username": "lee", "password": "x", "role": "admin", "lectures": [1]}, "lectures"),  # admins take none
 ])
 def test_invalid_new_user_is_400_and_nothing_is_written(client, people, body, field):
     response = client.post("/api/users/", headers=auth(people, "boss"), json=body)

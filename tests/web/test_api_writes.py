@@ -12,7 +12,7 @@ from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink, LectureProgress, ProgressPolicy, SessionProgress, Student
 from dashboard.progress.recompute import recompute_lecture
 
-from tests.factories import bearer, build_academy, make_activity, make_manual_link, policy_of
+from tests.factories import bearer, build_academy, make_activity, make_manual_link, make_token, make_user, policy_of
 
 BASE = "/api/progress"
 
@@ -20,6 +20,9 @@ BASE = "/api/progress"
 @pytest.fixture
 def academy(app):
     academy = build_academy()
+    # An assistant: staff assigned to Algebra. They enter its inputs, never its policy, imports or users.
+    academy.users["assistant"] = make_user("assistant", "staff", (academy.algebra,))
+    academy.tokens["assistant"] = make_token(academy.users["assistant"])
     # Committed: the client shares this session, and a refused request rolls back what is not.
     db.session.commit()
     return academy
@@ -190,7 +193,7 @@ def test_policy_body_must_be_a_json_object(client, academy, raw):
 
 
 @pytest.mark.parametrize("who, status", [
-    ("staff", 403), ("teacher_a", 403), ("teacher_b", 404), (None, 401),
+    ("staff", 403), ("assistant", 403), ("teacher_a", 403), ("teacher_b", 404), (None, 401),
 ])
 def test_only_admins_edit_policies_checked_before_validation(client, academy, who, status):
     before = table_state()
@@ -238,6 +241,7 @@ def test_manual_links_repeat_freely(client, academy):
 
 @pytest.mark.parametrize("who, overrides, status, field", [
     ("staff", {"reason": "TEACHER_RECOMMEND"}, 403, None),
+    ("assistant", {"reason": "TEACHER_RECOMMEND"}, 403, None),         # an assistant is staff, not a teacher
     ("teacher_b", {}, 403, None),                                     # another lecture's enrollment
     ("teacher_b", {"memo": None}, 403, None),                         # authorization before validation
     ("teacher_a", {"session": "GEOMETRY_WEEK"}, 403, None),           # another lecture's session
@@ -421,7 +425,7 @@ def test_a_rejected_snapshot_names_its_items_and_writes_nothing(client, academy)
     assert table_state() == before
 
 
-@pytest.mark.parametrize("who, status", [("staff", 403), ("teacher_a", 403), (None, 401)])
+@pytest.mark.parametrize("who, status", [("staff", 403), ("assistant", 403), ("teacher_a", 403), (None, 401)])
 def test_only_admins_import(client, academy, who, status):
     before = table_state()
     assert call(client, academy, "POST", "/api/import", who=who, body=snapshot_for(academy)).status_code == status
@@ -436,7 +440,8 @@ def test_import_takes_bodies_beyond_the_ordinary_limit(client, academy):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("who, status", [("admin", 200), ("staff", 403), ("teacher_a", 403), (None, 401)])
+@pytest.mark.parametrize("who, status", [("admin", 200), ("staff", 403), ("assistant", 403), ("teacher_a", 403),
+                                         (None, 401)])
 def test_audit_trail_is_for_admins(client, academy, who, status):
     call(client, academy, "PATCH", algebra_policy_path(academy), body={"completion_grace_days": 3})
     response = call(client, academy, "GET", "/api/audit", who=who)

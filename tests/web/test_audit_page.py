@@ -9,8 +9,7 @@ import pytest
 from dashboard.accounts import audit
 from dashboard.accounts.audit_trail import changes
 from dashboard.extensions import db
-from dashboard.models import AuditLog
-from tests.factories import build_academy, make_user
+from tests.factories import build_academy
 from tests.web.pages import HTMX, sign_in
 
 

@@ -258,6 +258,28 @@ def test_create_user_command(runner):
     assert accounts.lecture_ids_of(user) == [lecture.id]
 
 
+def test_create_user_command_assigns_an_assistant(runner):
+    """`--lecture` with `--role staff` makes an assistant (SPEC §12): staff who enter that lecture's data."""
+    from dashboard.accounts.access import can_edit_inputs, can_edit_structure
+
+    algebra, geometry = make_lecture("Algebra"), make_lecture("Geometry")
+    result = runner.invoke(args=["create-user", "jo", "--role", "staff", "--lecture", str(algebra.id)],
+                           env={"DASHBOARD_PASSWORD": "jo password"})
+    assert result.exit_code == 0, result.output
+    user = accounts.user_by_username("jo")
+    assert (user.role, accounts.lecture_ids_of(user)) == ("staff", [algebra.id])
+    assert can_edit_inputs(user, algebra.id) and not can_edit_inputs(user, geometry.id)
+    assert not can_edit_structure(user, algebra.id)
+
+
+def test_create_user_command_refuses_lectures_for_an_admin(runner):
+    lecture = make_lecture("Algebra")
+    result = runner.invoke(args=["create-user", "boss", "--role", "admin", "--lecture", str(lecture.id)],
+                           env={"DASHBOARD_PASSWORD": "boss password"})
+    assert result.exit_code != 0
+    assert count(User) == 0
+
+
 def test_create_user_command_prompts_for_the_password(runner):
     result = runner.invoke(args=["create-user", "desk", "--role", "staff"], input="desk pass\ndesk pass\n",
                            env={"DASHBOARD_PASSWORD": ""})

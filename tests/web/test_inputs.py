@@ -145,6 +145,51 @@ def test_staff_sees_no_edit_forms_and_cannot_post(client, academy):
     assert activity_count() == 3
 
 
+@pytest.mark.parametrize("who, status", [
+    ("admin", 200), ("teacher_a", 200), ("assistant", 200),  # staff assigned to Algebra
+    ("staff", 403), ("assistant_b", 403),  # unassigned staff, or assigned to Geometry only: read-only here
+    ("teacher_b", 404),
+])
+def test_who_may_edit_a_cell(client, academy, who, status):
+    """The cell panel's roll call and video: the lecture's teacher and its assistants edit like an
+    admin; other staff read; another lecture's teacher does not even see it. Presence 'late' alone
+    makes Park's Week 3 offline, so it completes."""
+    from tests.factories import make_user
+
+    users = {**academy.users, "assistant": make_user("assistant", "staff", (academy.algebra,)),
+             "assistant_b": make_user("assistant_b", "staff", (academy.geometry,))}
+    db.session.commit()
+    sign_in(client, users[who])
+    token = csrf_token(client)
+    response = client.post(activity_url(academy, academy.park, academy.weeks[2]),
+                           data={"activity-attendance": "online", "activity-video_rate": "0",
+                                 "activity-presence": "late"},
+                           headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == status
+    if status == 200:
+        assert progress_of(academy.park, academy.weeks[2]).completed is True
+        stored = db.session.execute(select(Activity.attendance, Activity.presence)
+                                    .where(Activity.enrollment_id == academy.park.id)).one()
+        assert tuple(stored) == ("offline", "late")
+        assert 'name="activity-presence"' in response.get_data(as_text=True)
+    else:
+        assert activity_count() == 3
+
+
+def test_the_cell_panel_refuses_a_contradicting_pair_naming_the_roll_call(client, academy):
+    sign_in(client, academy.users["admin"])
+    token = csrf_token(client)
+    response = client.post(activity_url(academy, academy.minji, academy.weeks[0]),
+                           data={"activity-attendance": "offline", "activity-video_rate": "95",
+                                 "activity-presence": "absent"},
+                           headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == 422
+    assert "contradicts the attendance" in response.get_data(as_text=True)
+    assert db.session.execute(select(Activity.presence).where(Activity.enrollment_id == academy.minji.id,
+                                                              Activity.session_id == academy.weeks[0].id)
+                              ).scalar_one() is None
+
+
 def test_teacher_of_another_lecture_gets_404_on_a_write(client, academy):
     sign_in(client, academy.users["teacher_b"])
     token = csrf_token(client)

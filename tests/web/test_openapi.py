@@ -538,6 +538,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
     real_ids["enrollment_id"] = academy.minji.id
     real_ids["report_link_id"] = call(client, admin, "post", "/api/reports/{enrollment_id}/links/", {},
                                       enrollment_id=academy.minji.id).get_json()["id"]
+    real_ids["session_id"] = academy.weeks[0].id
 
     def ids_for(path: str) -> dict[str, int]:
         ids = {}

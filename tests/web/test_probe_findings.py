@@ -180,7 +180,7 @@ def test_the_attempt_form_refuses_foreign_digits_extreme_numbers_and_times(clien
     ("\t=1+1", "'\t=1+1"), ("\r=1+1", "'\r=1+1"), ("Kim", "Kim"), ("", ""), (" =1", " =1"),
 ])
 def test_one_formula_guard_neutralises_tab_and_cr_too(text, guarded):
-    from dashboard.spreadsheet import formula_safe, unguarded
+    from dashboard.text.spreadsheet import formula_safe, unguarded
 
     assert formula_safe(text) == guarded
     assert unguarded(guarded) == text
@@ -357,7 +357,7 @@ def test_a_name_of_invisible_characters_is_refused_by_the_setup_form(client, aca
 
 
 def test_names_with_visible_characters_stay_valid():
-    from dashboard.visible_text import has_visible_character
+    from dashboard.text.visible import has_visible_character
 
     assert all(has_visible_character(name) for name in ("김민지", "Kim\u200bMinji", "O'Neil", "ㄱ", "é", "7"))
     assert not any(has_visible_character(name) for name in INVISIBLE_NAMES)

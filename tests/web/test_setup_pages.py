@@ -23,6 +23,10 @@ from .test_clinic_pages import sign_in_with_form
 @pytest.fixture
 def academy(app):
     built = build_academy()
+    # An assistant: staff assigned to Algebra, who enters its data but never changes its structure.
+    from tests.factories import make_user
+
+    built.users["assistant"] = make_user("assistant", "staff", (built.algebra,))
     db.session.commit()
     return built
 
@@ -54,7 +58,8 @@ def session_orders(lecture_id: int) -> list[tuple[int, int]]:
 
 # ---------------------------------------------------------------- navigation and roles
 
-@pytest.mark.parametrize("who, shown", [("admin", True), ("teacher_a", True), ("staff", False)])
+@pytest.mark.parametrize("who, shown", [("admin", True), ("teacher_a", True), ("staff", False),
+                                        ("assistant", False)])
 def test_setup_in_the_navigation_for_admins_and_teachers(client, academy, who, shown):
     sign_in_with_form(client, academy.users[who])
     page = get(client, "/").get_data(as_text=True)
@@ -78,7 +83,7 @@ def test_lecture_list_is_scoped_and_only_admins_get_the_create_form(client, acad
     assert get(client, "/setup/lectures/99999/").status_code == 404
 
 
-@pytest.mark.parametrize("who", ["teacher_a", "staff"])
+@pytest.mark.parametrize("who", ["teacher_a", "staff", "assistant"])
 def test_lecture_writes_are_for_admins(client, academy, who):
     token = sign_in_with_form(client, academy.users[who])
     lecture_id = academy.algebra.id
@@ -91,8 +96,9 @@ def test_lecture_writes_are_for_admins(client, academy, who):
     assert "<form method=\"post\" action=\"/setup/lectures/" not in page
 
 
-def test_staff_read_sessions_and_enrollments_without_forms_and_cannot_post(client, academy):
-    token = sign_in_with_form(client, academy.users["staff"])
+@pytest.mark.parametrize("who", ["staff", "assistant"])
+def test_staff_read_sessions_and_enrollments_without_forms_and_cannot_post(client, academy, who):
+    token = sign_in_with_form(client, academy.users[who])
     lecture_id = academy.algebra.id
     sessions = get(client, f"/setup/lectures/{lecture_id}/sessions").get_data(as_text=True)
     assert "Week 1" in sessions and 'id="session-add"' not in sessions and 'id="term-generate"' not in sessions

@@ -102,6 +102,24 @@ def test_a_teacher_of_another_lecture_gets_404(client, academy):
     assert upload(client, f"{base}/roster", token, "name\nX\n").status_code == 404
 
 
+def test_an_assistant_uploads_results_but_not_a_roster(client, academy):
+    """Staff assigned to Algebra (an assistant) upload its attendance; a roster enrolls students,
+    which is the lecture's structure: 403."""
+    from tests.factories import make_user
+
+    assistant = make_user("assistant", "staff", (academy.algebra,))
+    db.session.commit()
+    token = sign_in_with_form(client, assistant)
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    assert 'type="file"' in get(client, base).get_data(as_text=True)
+    response = upload(client, f"{base}/activity", token, f"student_id,session,presence\n{academy.park.student_id},1,late\n")
+    assert response.status_code == 200
+    assert upload(client, f"{base}/roster", token, "name\nX\n").status_code == 403
+    other = f"/setup/lectures/{academy.geometry.id}/uploads"
+    assert upload(client, f"{other}/activity", token, f"student_id,session\n{academy.minho.student_id},1\n"
+                  ).status_code == 403
+
+
 def test_staff_see_no_forms_and_cannot_post(client, academy):
     token = sign_in_with_form(client, academy.users["staff"])
     base = f"/setup/lectures/{academy.algebra.id}/uploads"

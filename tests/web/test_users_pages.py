@@ -116,13 +116,29 @@ def test_create_refusals_at_the_field(client, academy, data, field, message):
     assert len(accounts.list_users()) == 4
 
 
-def test_only_teachers_get_lectures(client, academy):
+def test_admins_get_no_lectures(client, academy):
+    token = sign_in_with_form(client, academy.users["admin"])
+    response = client.post("/users/", data={"csrf_token": token, "username": "boss2", "password": "p",
+                                            "role": "admin", "lectures": [str(academy.algebra.id)]})
+    assert response.status_code == 422
+    assert "Only teachers and staff (as assistants) are assigned lectures" in response.get_data(as_text=True)
+    assert user_named("boss2") is None
+
+
+def test_staff_get_lectures_as_assistants(client, academy):
+    """The Users page assigns an assistant: staff with lectures, shown on the list and the detail."""
     token = sign_in_with_form(client, academy.users["admin"])
     response = client.post("/users/", data={"csrf_token": token, "username": "desk2", "password": "p",
                                             "role": "staff", "lectures": [str(academy.algebra.id)]})
-    assert response.status_code == 422
-    assert "Only teachers are assigned lectures" in response.get_data(as_text=True)
-    assert user_named("desk2") is None
+    assert response.status_code == 302
+    assistant = user_named("desk2")
+    assert accounts.lecture_ids_of(assistant) == [academy.algebra.id]
+    page = client.get(f"/users/{assistant.id}/").get_data(as_text=True)
+    assert "Lectures this assistant enters data for" in page
+    response = client.post(f"/users/{assistant.id}/lectures",
+                           data={"csrf_token": token, "lectures-lectures": [str(academy.geometry.id)]})
+    assert response.status_code in (200, 302)
+    assert accounts.lecture_ids_of(assistant) == [academy.geometry.id]
 
 
 def test_create_without_csrf_token_is_refused(client, academy):

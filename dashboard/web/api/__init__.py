@@ -19,8 +19,8 @@ What every route gets from this module, without doing anything:
 - a body limit of API_BODY_LIMIT, except for endpoints listed in LARGE_BODY_ENDPOINTS.
 - SPEC §8's optional guarantees: a body must be JSON (415 otherwise; no body needs no
   Content-Type); a POST with `Idempotency-Key` answers its first answer again
-  (dashboard/idempotency.py); API_RATE_LIMIT per token (dashboard/rate_limit.py, 429 with
-  Retry-After); a stale `If-Match`/`version` answers 409 (dashboard/versioning.py, checked by
+  (dashboard/web/idempotency.py); API_RATE_LIMIT per token (dashboard/rate_limit.py, 429 with
+  Retry-After); a stale `If-Match`/`version` answers 409 (dashboard/models/versions.py, checked by
   the services; a concurrent writer that slipped past the check meets the ORM's version guard,
   StaleDataError, also 409).
 """
@@ -45,7 +45,8 @@ from dashboard.extensions import csrf, db
 from dashboard.web.guards import has_nul
 from dashboard.transactions import TransactionConflict, run_in_transaction
 
-API_MODULES = ("progress", "importing", "audit", "openapi", "users", "omr", "clinic", "notifications", "reports")
+API_MODULES = ("progress", "importing", "audit", "openapi", "users", "omr", "clinic", "notifications", "reports",
+               "entry")
 
 # Other bodies are small JSON objects; the snapshot import may be big (SPEC §8: >= 64 MB).
 API_BODY_LIMIT = 2 * 1024 * 1024
@@ -310,7 +311,7 @@ def _transactional(view: Callable) -> Callable:
 
 def _answer_once(key: str, answer: Callable[[], Any]):
     """Run the POST once per (user, Idempotency-Key); the same key again answers the stored answer."""
-    from dashboard import idempotency
+    from dashboard.web import idempotency
 
     def run() -> idempotency.Answer:
         response = answer()
@@ -372,7 +373,8 @@ def api_error_for(exc: BaseException):
         # Another writer changed a versioned object between this request's read and its write.
         return error_response(409, describe(Refused("stale_version")), "version", code="conflict")
     if isinstance(exc, Refused):
-        return error_response(exc.status, describe(exc), exc.field, code=exc.kind)
+        every = [{"error": p.kind, "message": describe(p), "field": p.field} for p in (exc, *exc.also)]
+        return error_response(exc.status, describe(exc), exc.field, every if exc.also else None, code=exc.kind)
     if isinstance(exc, TransactionConflict):
         current_app.logger.error("%s", exc)
         return error_response(503, "Other changes to the same data kept conflicting with this one; "

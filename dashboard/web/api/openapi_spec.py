@@ -24,11 +24,13 @@ from dashboard.models import (
     NOTIFICATION_EVENTS,
     NOTIFICATION_STATES,
     OMR_STATUSES,
+    PRESENCE_VALUES,
     RISK_LEVELS,
     RISK_RULES,
     ROLES,
 )
 from dashboard.omr.grading import REVIEW_REASONS
+from dashboard.progress.rules import GRID_STATUSES
 from dashboard.progress.policy_validation import (
     EXAM_AGGREGATE_STRATEGIES,
     EXAM_PASS_SOURCES,
@@ -213,6 +215,7 @@ SCHEMAS: dict[str, Schema] = {
             "lecture": ID,
             "student_name": TEXT,
             "attendance_type": enum(ATTENDANCE_TYPES),
+            "presence": nullable(enum(PRESENCE_VALUES, "the roll call (SPEC §12); null when not taken")),
             "video_progress_rate": int_range(0, 100),
             "video_completed": BOOL,
             "exam_attempted": BOOL,
@@ -432,7 +435,10 @@ SCHEMAS: dict[str, Schema] = {
                 "approved": BOOL, "delete": BOOL}, required=["enrollment_id", "homework_id"])},
             "activities": {"type": "array", "items": obj({
                 "enrollment_id": ID, "session_id": ID, "attendance": enum(ATTENDANCE_TYPES),
-                "video_rate": int_range(0, 100), "delete": BOOL}, required=["enrollment_id", "session_id"])},
+                "video_rate": int_range(0, 100),
+                "presence": nullable(enum(PRESENCE_VALUES, "the roll call; sets attendance (present, late: offline; "
+                                                           "absent, excused: online); null clears it")),
+                "delete": BOOL}, required=["enrollment_id", "session_id"])},
         },
     },
     "User": obj({
@@ -440,7 +446,8 @@ SCHEMAS: dict[str, Schema] = {
         "username": TEXT,
         "role": enum(ROLES),
         "is_active": BOOL,
-        "lectures": {"type": "array", "items": ID, "description": "lectures assigned (teachers)"},
+        "lectures": {"type": "array", "items": ID, "description": "lectures assigned: a teacher's, or an assistant's "
+                                                                  "(staff who enter those lectures' inputs)"},
         **STAMPS,
     }),
     "UserCreate": obj(
@@ -475,6 +482,42 @@ SCHEMAS: dict[str, Schema] = {
     }),
     "TokenCreate": obj({"name": nullable({"type": "string", "description": "a label"})}, required=[]),
 }
+
+# Column entry (SPEC §12): one session's roll call, video, scores and homework for many students.
+GRID_WORD = enum(GRID_STATUSES, "the grid's word for a cell: none (before the start), upcoming (not held), "
+                                "pending (held, not due, not completed), incomplete (due, not completed), completed")
+SCHEMAS.update({
+    "ColumnEntryHomework": obj(
+        {"submitted": BOOL, "score": nullable(SCORE), "approved": BOOL}, required=[],
+        description="A key left out keeps its value; a null score clears it.",
+    ),
+    "ColumnEntryRow": obj(
+        {
+            "enrollment_id": ID,
+            "presence": nullable(enum(PRESENCE_VALUES, "sets attendance (present, late: offline; absent, excused: "
+                                                       "online); null clears the roll call and leaves attendance")),
+            "video_rate": int_range(0, 100),
+            "scores": {"type": "object", "additionalProperties": SCORE,
+                       "description": "exam id (of an exam linked to the session) -> score: replaces the result's "
+                                      "score (hand-entered from then on), or creates attempt 1; with `retake`, a "
+                                      "new attempt. A score cannot be deleted here."},
+            "homework": {"type": "object", "additionalProperties": ref("ColumnEntryHomework"),
+                         "description": "homework id (of the session) -> its submission"},
+        },
+        required=["enrollment_id"],
+        description="Every key but `enrollment_id` is optional; a key left out changes nothing.",
+    ),
+    "ColumnEntry": obj(
+        {"retake": {"type": "boolean", "default": False},
+         "rows": {"type": "array", "items": ref("ColumnEntryRow")}},
+        required=["rows"],
+    ),
+    "ColumnEntryResult": obj({
+        "saved": COUNT,
+        "changed": {"type": "array", "items": obj({"enrollment_id": ID, "session": ID, "before": GRID_WORD,
+                                                   "after": GRID_WORD})},
+    }, description="`changed` lists the cells whose grid word changed, by session order then enrollment."),
+})
 
 
 def page_of(item: str, description: str) -> Schema:
@@ -819,6 +862,23 @@ def _other_paths() -> dict[str, Schema]:
             "responses": {**ok("ImportResult", "What was created, updated and deleted (all zeros for a "
                                                "re-import)."), **errors(400, 403, 409, 413)},
         }},
+        "/api/lectures/{lecture_id}/sessions/{session_id}/entry": {
+            "parameters": [path_id("lecture_id", "the lecture's id"), path_id("session_id", "a session of the lecture")],
+            "put": {
+                "operationId": "column_entry",
+                "tags": ["entry"],
+                "summary": "Save one session's column for many students (admin, the lecture's teacher or assistant)",
+                "description": "SPEC §12. A session not in the lecture is 404 before any role check; staff not "
+                               "assigned to the lecture get 403. One transaction and one recompute of the cells "
+                               "the changes feed. Any invalid value refuses the whole request (400 naming "
+                               "`rows[i].presence`, `rows[i].video_rate`, `rows[i].scores.<exam_id>`, "
+                               "`rows[i].homework.<homework_id>.score`, every problem in `errors`); an "
+                               "`enrollment_id` not of the lecture is a 400.",
+                "requestBody": body("ColumnEntry"),
+                "responses": {**ok("ColumnEntryResult", "How many rows were saved and which cells changed their "
+                                                        "grid word."), **errors(400, 403, 404, 413)},
+            },
+        },
         "/api/audit": {"get": {
             "operationId": "audit_list",
             "tags": ["audit"],
@@ -1275,14 +1335,6 @@ def _report_paths() -> dict[str, Schema]:
     }
 
 
-@lru_cache(maxsize=1)
-def build_document() -> dict[str, Any]:
-    """The whole document."""
-    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_notification_paths(), **_report_paths(),
-             **_omr_paths()}
-    schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **REPORT_SCHEMAS, **OMR_SCHEMAS}
-    tags = ["progress", "clinic links", "clinic sessions", "import", "audit", "users", "notifications", "reports",
-            "omr", "meta"]
 def _every_post_takes_an_idempotency_key(paths: dict[str, Schema]) -> None:
     """SPEC §8: any POST may carry Idempotency-Key; a body not sent as JSON answers 415."""
     for item in paths.values():
@@ -1297,16 +1349,14 @@ def _every_post_takes_an_idempotency_key(paths: dict[str, Schema]) -> None:
         post["responses"].setdefault("400", {"$ref": "#/components/responses/Validation"})
 
 
-@lru_cache(maxsize=2)
-def build_document(include_omr: bool) -> dict[str, Any]:
-    """The whole document; the OMR paths only when the app serves them (their module is optional)."""
-    paths = {**_progress_paths(), **_other_paths()}
-    schemas = {**SCHEMAS, **LIST_SCHEMAS}
-    tags = ["progress", "clinic links", "import", "audit", "users", "meta"]
-    if include_omr:
-        paths.update(_omr_paths())
-        schemas.update(OMR_SCHEMAS)
-        tags.insert(-1, "omr")
+@lru_cache(maxsize=1)
+def build_document() -> dict[str, Any]:
+    """The whole document."""
+    paths = {**_progress_paths(), **_other_paths(), **_clinic_paths(), **_notification_paths(), **_report_paths(),
+             **_omr_paths()}
+    schemas = {**SCHEMAS, **LIST_SCHEMAS, **CLINIC_SCHEMAS, **REPORT_SCHEMAS, **OMR_SCHEMAS}
+    tags = ["progress", "clinic links", "clinic sessions", "entry", "import", "audit", "users", "notifications",
+            "reports", "omr", "meta"]
     _every_post_takes_an_idempotency_key(paths)
     return {
         "openapi": OPENAPI_VERSION,

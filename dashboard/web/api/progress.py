@@ -8,7 +8,8 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from dashboard.clinic import links as clinic
-from dashboard import listing as queries, serializers, versioning
+from dashboard import listing as queries, serializers
+from dashboard.models import versions as versioning
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.models import ProgressPolicy
 from dashboard.progress.policy import PolicyRejected, describe, save_policy

@@ -1,0 +1,1 @@
+"""Text as people type and read it: names that show something, cells a spreadsheet will not run."""
