@@ -36,7 +36,7 @@ def links_of(enrollment) -> list[int]:
 
 
 def group_html(html: str, enrollment_id: int) -> str:
-    match = re.search(rf'<details class="todo-student" data-clinic-student="{enrollment_id}".*?</details>', html, re.DOTALL)
+    match = re.search(rf'<div class="todo-student" data-clinic-student="{enrollment_id}".*?</details>', html, re.DOTALL)
     assert match
     return match.group(0)
 
