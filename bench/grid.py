@@ -12,6 +12,7 @@ separately the read queries alone (dashboard.lectures.grid.load_grid). Figures g
 from __future__ import annotations
 
 import argparse
+import gzip
 import statistics
 import sys
 import time
@@ -62,6 +63,23 @@ def run(url: str, label: str, repeats: int) -> None:
                 page_times.append(time.perf_counter() - start)
                 assert response.status_code == 200
                 sizes.append(len(response.data))
+            # The same page as a browser gets it: gzipped by the app (dashboard/web/compression.py).
+            zipped_times, zipped_sizes = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                response = client.get(f"/lectures/{lecture_id}/", headers={"Accept-Encoding": "gzip"})
+                zipped_times.append(time.perf_counter() - start)
+                assert response.headers.get("Content-Encoding") == "gzip"
+                zipped_sizes.append(len(response.data))
+            html = gzip.decompress(response.data)
+            levels = []
+            for level in (1, 5, 6, 9):
+                start = time.perf_counter()
+                size = len(gzip.compress(html, compresslevel=level, mtime=0))
+                levels.append(f"level {level}: {size / 1024:.0f} KiB in {(time.perf_counter() - start) * 1000:.0f} ms")
+            print(f"[{label}] {students} x {sessions} gzipped: page median "
+                  f"{statistics.median(zipped_times) * 1000:.0f} ms, {zipped_sizes[-1] / 1024:.0f} KiB on the wire "
+                  f"(from {sizes[-1] / 1024:.0f} KiB, {zipped_sizes[-1] / sizes[-1]:.1%}); {'; '.join(levels)}")
             query_times = []
             for _ in range(repeats):
                 statements.clear()

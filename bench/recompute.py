@@ -13,16 +13,24 @@ import argparse
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flask import current_app  # noqa: E402
 from sqlalchemy import event, select, text, update  # noqa: E402
 
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import Activity, Enrollment, LectureSession, ProgressPolicy  # noqa: E402
-from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture  # noqa: E402
-from dashboard.synthetic import build_lecture  # noqa: E402
+from dashboard.progress.recompute import (  # noqa: E402
+    Scope,
+    lock_lecture,
+    recompute,
+    recompute_day,
+    recompute_lecture,
+)
+from dashboard.synthetic import TODAY, build_lecture  # noqa: E402
 
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 
@@ -119,6 +127,42 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
         print(f"[{label}] single cell edit (lock + input write + recompute): median "
               f"{statistics.median(times) * 1000:.1f} ms, p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.1f} ms; "
               f"recompute statements min {min(counts)} max {max(counts)}")
+
+        run_daily(label, lecture_id, repeats, engine)
+
+
+def run_daily(label: str, lecture_id: int, repeats: int, engine) -> None:
+    """The daily run when 0, 1 or every session becomes held overnight: the day's work
+    (`recompute_day`, what a read or the scheduler now does) against the whole-lecture
+    recompute that a stale lecture got before. Each repetition starts from the lecture fully
+    recomputed the day before."""
+    app = current_app
+    session_ids = db.session.execute(
+        select(LectureSession.id).where(LectureSession.lecture_id == lecture_id).order_by(LectureSession.order)
+    ).scalars().all()
+    eve = TODAY + timedelta(days=400)
+    day = eve + timedelta(days=1)
+    for newly_held in (0, 1, len(session_ids)):
+        # The other sessions are long due (held and due on both days): only the newly held change.
+        old = len(session_ids) - newly_held
+        for index, session_id in enumerate(session_ids):
+            db.session.execute(update(LectureSession).where(LectureSession.id == session_id)
+                               .values(date=TODAY if index < old else day))
+        db.session.commit()
+        for name, work in (("whole lecture (before)", recompute_lecture), ("day's work (now)", recompute_day)):
+            times = []
+            for _ in range(repeats):
+                app.config["DASHBOARD_TODAY"] = eve.isoformat()
+                recompute_lecture(lecture_id)  # the eve, fully: the newly held rows are not there
+                db.session.commit()
+                app.config["DASHBOARD_TODAY"] = day.isoformat()
+                seconds, statements, rows = timed(lambda: work(lecture_id), engine)
+                db.session.commit()
+                times.append(seconds)
+            print(f"[{label}] daily run, {newly_held} newly held sessions, {name}: median "
+                  f"{statistics.median(times) * 1000:.1f} ms (min {min(times) * 1000:.1f}, "
+                  f"max {max(times) * 1000:.1f}), {statements} statements, {rows} session rows")
+    app.config["DASHBOARD_TODAY"] = TODAY.isoformat()
 
 
 def main() -> None:

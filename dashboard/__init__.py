@@ -59,8 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dashboard.extensions import csrf, db, login_manager, migrate
 
     from dashboard import request_log
+    from dashboard.web import compression, static_files
 
-    # First: its timer starts before every other hook runs, its log line is written after them all.
+    # Registered first, so that its after_request runs last, on the finished response.
+    compression.init_app(app)
+    static_files.init_app(app)
+    # Next: its timer starts before every other hook runs, its log line is written after them all.
     request_log.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -123,18 +123,23 @@ def import_snapshot_command(file) -> None:
 @bp.cli.command("recompute")
 @click.option("--lecture", "lecture_ids", type=int, multiple=True, metavar="ID",
               help="Only this lecture (repeatable); default: every lecture.")
-def recompute_command(lecture_ids: tuple[int, ...]) -> None:
-    """Recompute derived progress (for a daily scheduler: sessions become held and due as days pass).
+@click.option("--full", is_flag=True,
+              help="Recompute every lecture whole, even one already brought up to today.")
+def recompute_command(lecture_ids: tuple[int, ...], full: bool) -> None:
+    """Bring derived progress up to today (for a daily scheduler: sessions become held and due as days pass).
 
-    Each lecture is locked, recomputed and committed on its own, so a long run holds no
-    lock for longer than one lecture takes. Unchanged rows are not rewritten.
+    A lecture last computed for an earlier day gets only the day's work (the sessions that
+    became held or due since); one never computed, or computed for a later day, is recomputed
+    whole; one already up to today is left as it is unless --full. Each lecture is locked,
+    recomputed and committed on its own, so a long run holds no lock for longer than one
+    lecture takes. Unchanged rows are not rewritten.
     """
     import time
 
     from sqlalchemy import select
 
     from dashboard.models import Lecture
-    from dashboard.progress.recompute import recompute_lecture
+    from dashboard.progress.recompute import recompute_day, recompute_lecture
 
     known = db.session.execute(select(Lecture.id).order_by(Lecture.id)).scalars().all()
     if lecture_ids:
@@ -147,7 +152,7 @@ def recompute_command(lecture_ids: tuple[int, ...]) -> None:
     total_rows = 0
     for number, lecture_id in enumerate(targets, start=1):
         started = time.perf_counter()
-        rows = recompute_lecture(lecture_id)
+        rows = recompute_lecture(lecture_id) if full else recompute_day(lecture_id)
         db.session.commit()
         total_rows += rows
         click.echo(f"[{number}/{len(targets)}] lecture {lecture_id}: {rows} session rows "

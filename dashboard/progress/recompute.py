@@ -21,8 +21,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce
+from sqlalchemy import (JSON, BigInteger, DateTime, and_, bindparam, cast, func, or_, select, text, type_coerce,
+                        update)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from dashboard.clock import academy_timezone, academy_today, now
 from dashboard.extensions import db
@@ -68,20 +71,89 @@ class Scope:
 # ---------------------------------------------------------------- entry points
 
 def lock_lecture(lecture_id: int) -> None:
-    """SELECT ... FOR UPDATE on the lecture row; SQLite locks the whole file on write instead."""
-    db.session.execute(select(Lecture.id).where(Lecture.id == lecture_id).with_for_update())
+    """Lock the lecture before changing its inputs, and bring it up to today first if it was last
+    computed for another day (`recompute_day`), so that the day's work sees the inputs as they
+    were and a recompute after the change starts from today's rows."""
+    found, since = _lock(lecture_id)
+    if found and since != academy_today():
+        _bring_up_to_date(lecture_id, since)
+
+
+def _lock(lecture_id: int) -> tuple[bool, Any]:
+    """SELECT ... FOR UPDATE on the lecture row (SQLite locks the whole file on write instead);
+    answers whether it exists and its `recomputed_for`."""
+    row = db.session.execute(
+        select(Lecture.recomputed_for).where(Lecture.id == lecture_id).with_for_update()
+    ).first()
+    return (row is not None, row[0] if row is not None else None)
 
 
 def recompute_lecture(lecture_id: int) -> int:
     """The whole lecture; also records today as the lecture's `recomputed_for`."""
-    lock_lecture(lecture_id)
-    count = recompute(Scope(lecture_id))
-    lecture = db.session.get(Lecture, lecture_id)
-    today = academy_today()
-    if lecture is not None and lecture.recomputed_for != today:
-        lecture.recomputed_for = today
-        db.session.flush()
+    _lock(lecture_id)
+    return _whole_lecture(lecture_id)
+
+
+def _whole_lecture(lecture_id: int) -> int:
+    count = _recompute(Scope(lecture_id), day_checked=True)
+    _mark_recomputed_for(lecture_id, academy_today())
     return count
+
+
+def recompute_day(lecture_id: int) -> int:
+    """Bring one lecture up to today (the daily run, and every read of a stale lecture).
+
+    When only the date moved forward since the lecture's `recomputed_for`, the one input that
+    changed is *today*, and what depends on it is which sessions are held and due: a session
+    whose date (held) or date + grace days (due) fell in the days between is recomputed for every
+    enrollment — its cells, its automatic clinic links, and the lecture progress (and risk logs)
+    of the enrollments — and nothing else. A day on which no session becomes held or due costs the
+    lock, one read of the dated sessions and the update of `recomputed_for`. A lecture never
+    computed, or one last computed for a later day (the date went back), is recomputed whole.
+    Returns how many session-progress rows were recomputed.
+    """
+    found, since = _lock(lecture_id)
+    return _bring_up_to_date(lecture_id, since) if found else 0
+
+
+def _bring_up_to_date(lecture_id: int, since) -> int:
+    today = academy_today()
+    if since == today:
+        return 0
+    if since is None or since > today:
+        return _whole_lecture(lecture_id)
+    sessions = sessions_changed_between(lecture_id, since, today)
+    count = _recompute(Scope(lecture_id, None, sessions), day_checked=True) if sessions else 0
+    _mark_recomputed_for(lecture_id, today)
+    return count
+
+
+def sessions_changed_between(lecture_id: int, since, today) -> frozenset[int]:
+    """The lecture's sessions that become held or due after `since`, up to and including `today`
+    (`since` < `today`). Undated sessions are always held and due: never among them."""
+    rows = db.session.execute(
+        select(LectureSession.id, LectureSession.date, ProgressPolicy.completion_grace_days)
+        .join(ProgressPolicy, ProgressPolicy.lecture_id == LectureSession.lecture_id)
+        # A session dated after today is neither held nor due today.
+        .where(LectureSession.lecture_id == lecture_id, LectureSession.date.is_not(None),
+               LectureSession.date <= today)
+    ).all()
+    return frozenset(
+        session_id for session_id, day, grace in rows
+        if rules.held_or_due_changed(day, grace, since, today)
+    )
+
+
+def _mark_recomputed_for(lecture_id: int, today) -> None:
+    _set_recomputed_for(lecture_id, today, or_(Lecture.recomputed_for.is_(None), Lecture.recomputed_for != today))
+
+
+def _set_recomputed_for(lecture_id: int, value, *where) -> None:
+    """One UPDATE; a Lecture already loaded in the session sees the new value too."""
+    db.session.execute(update(Lecture.__table__).where(Lecture.id == lecture_id, *where).values(recomputed_for=value))
+    loaded = db.session.identity_map.get(identity_key(Lecture, lecture_id))
+    if loaded is not None:
+        set_committed_value(loaded, "recomputed_for", value)
 
 
 def recompute_exam(exam_id: int, enrollment_ids: frozenset[int] | None = None) -> int:
@@ -102,26 +174,36 @@ def recompute_exam(exam_id: int, enrollment_ids: frozenset[int] | None = None) -
 
 
 def ensure_fresh(lecture_id: int) -> bool:
-    """Read paths call this first: recompute the whole lecture when it was last done for another day.
-
-    Returns True when it recomputed (the caller's boundary commits).
+    """Read paths call this first: bring the lecture up to today when it was last done for another
+    day (`recompute_day`: only the day's work). Returns True when it did (the caller's boundary commits).
     """
     recomputed_for = db.session.execute(
         select(Lecture.recomputed_for).where(Lecture.id == lecture_id)
     ).scalar_one_or_none()
     if recomputed_for == academy_today():
         return False
-    lock_lecture(lecture_id)
-    recompute_lecture(lecture_id)
+    recompute_day(lecture_id)
     return True
 
 
 def recompute(scope: Scope) -> int:
-    """Recompute one scope. Returns how many session-progress rows were recomputed."""
+    """Recompute one scope. Returns how many session-progress rows were recomputed.
+
+    A scope narrower than the lecture first brings a lecture last computed for another day up to
+    today (`recompute_day`), so that every stored row follows the lecture's `recomputed_for`: the
+    day's work can then start from that day, whichever way the date moved since.
+    """
+    return _recompute(scope, day_checked=scope.enrollment_ids is None and scope.session_ids is None)
+
+
+def _recompute(scope: Scope, day_checked: bool) -> int:
     with _gc_paused():
-        facts = _Facts.load(scope)
+        facts = _Facts.load(scope, None if day_checked else academy_today())
         if facts.policy is None:
             return 0
+        if facts.stale:  # a caller that changed inputs without `lock_lecture` first
+            recompute_day(scope.lecture_id)
+            facts = _Facts.load(scope, None)
         writer = _Writer(scope, facts, now())
         recomputed = writer.run()
     # Guardians hear of a risk level that rose (or stop hearing of one that fell): SPEC §14.
@@ -150,11 +232,13 @@ class _Facts:
     policy: rules.Policy | None
 
     @classmethod
-    def load(cls, scope: Scope) -> "_Facts":
+    def load(cls, scope: Scope, today=None) -> "_Facts":
+        """With `today`, stop after the structure when the lecture was last computed for another day (`stale`)."""
         self = cls()
         self.scope = scope
         self._load_structure()
-        if self.policy is None:
+        self.stale = today is not None and self.recomputed_for != today
+        if self.policy is None or self.stale:
             return self
         self._enrollment_filters()
         self.enrollments: dict[int, rules.EnrollmentInfo] = {}
@@ -187,10 +271,12 @@ class _Facts:
         self.homeworks: dict[int, dict[int, rules.HomeworkInfo]] = defaultdict(dict)
         self.session_exams: dict[int, dict[int, rules.ExamInfo]] = defaultdict(dict)
         policy_columns = [getattr(ProgressPolicy, name) for name in rules.POLICY_DEFAULTS]
+        self.recomputed_for = None
         for row in _rows(
-            select(*policy_columns, LectureSession.id, LectureSession.order, LectureSession.date,
-                   Homework.id, Homework.max_score, Exam.id, Exam.max_score, Exam.pass_score)
+            select(*policy_columns, Lecture.recomputed_for, LectureSession.id, LectureSession.order,
+                   LectureSession.date, Homework.id, Homework.max_score, Exam.id, Exam.max_score, Exam.pass_score)
             .select_from(ProgressPolicy)
+            .join(Lecture, Lecture.id == ProgressPolicy.lecture_id)
             .outerjoin(LectureSession, LectureSession.lecture_id == ProgressPolicy.lecture_id)
             .outerjoin(Homework, Homework.session_id == LectureSession.id)
             .outerjoin(ExamSession, ExamSession.session_id == LectureSession.id)
@@ -200,6 +286,8 @@ class _Facts:
             n = len(policy_columns)
             if self.policy is None:
                 self.policy = rules.Policy(**dict(zip(rules.POLICY_DEFAULTS, row[:n])))
+                self.recomputed_for = row[n]
+            n += 1
             sid, order, day, hw_id, hw_max, exam_id, exam_max, exam_pass = row[n:]
             if sid is None:
                 continue
@@ -504,7 +592,7 @@ class _Writer:
     def _widened(self) -> int:
         """Recompute every session of the scope's enrollments (repairs cells never computed)."""
         wider = Scope(self.scope.lecture_id, self.scope.enrollment_ids, None)
-        return recompute(wider)
+        return _recompute(wider, day_checked=True)
 
     # -- session progress
 

@@ -173,6 +173,14 @@ def is_due(session: SessionInfo, enrollment: EnrollmentInfo, today: date, grace_
     return session.date is None or session.date + timedelta(days=grace_days) <= today
 
 
+def held_or_due_changed(session_date: date, grace_days: int, since: date, today: date) -> bool:
+    """Whether a dated session becomes held (its date) or due (its date + grace days) on a day
+    after `since` and up to `today` — the only cells a day's passing changes (for an enrollment
+    the session counts for; whether it counts does not depend on the day)."""
+    due_from = session_date + timedelta(days=grace_days)
+    return since < session_date <= today or since < due_from <= today
+
+
 def round_half_up(value: Decimal, quantum: Decimal = CENT) -> Decimal:
     return value.quantize(quantum, rounding=ROUND_HALF_UP)
 

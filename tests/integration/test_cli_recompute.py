@@ -44,3 +44,11 @@ def test_recompute_one_lecture_and_unknown_id(runner):
     result = runner.invoke(args=["recompute", "--lecture", str(first + second + 100)])
     assert result.exit_code != 0
     assert f"no lecture with id {first + second + 100}" in result.output
+
+
+def test_recompute_does_the_days_work_and_full_redoes_everything(runner, app):
+    _lecture("A", 2)
+    assert "Recomputed 1 lecture(s), 2 session-progress rows." in runner.invoke(args=["recompute"]).output
+    # Up to today already: nothing to do, unless asked for the whole lecture.
+    assert "Recomputed 1 lecture(s), 0 session-progress rows." in runner.invoke(args=["recompute"]).output
+    assert "Recomputed 1 lecture(s), 2 session-progress rows." in runner.invoke(args=["recompute", "--full"]).output

@@ -6,7 +6,7 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from dashboard.extensions import db
 from dashboard.models import AuditLog, ClinicLink, Lecture, LectureProgress, SessionProgress
@@ -403,14 +403,15 @@ def test_details_outside_the_scope_are_404(client, academy):
 # ---------------------------------------------------------------- freshness (SPEC §7, last row)
 
 def test_a_read_recomputes_a_lecture_computed_for_another_day(client, academy):
-    # Park watches Week 1 fully, but nothing recomputes; the lecture was last done yesterday.
-    make_activity(academy.park, academy.weeks[0], video_rate=100)
-    db.session.get(Lecture, academy.algebra.id).recomputed_for = date(2026, 3, 31)
+    # As if Algebra was last computed on March 15, before Week 3 (March 16) was held: Park has no
+    # Week 3 row yet. A read does the days' work since then, which brings the row.
+    db.session.execute(delete(SessionProgress).where(SessionProgress.enrollment_id == academy.park.id,
+                                                     SessionProgress.session_id == academy.weeks[2].id))
+    db.session.get(Lecture, academy.algebra.id).recomputed_for = date(2026, 3, 15)
     db.session.commit()
     body = get(client, academy, f"{BASE}/session-progress/", enrollment_id=academy.park.id,
-               session=academy.weeks[0].id).get_json()
-    # Week 1 is out of exam range and has no homework: video 100 >= 90 completes it.
-    assert body["results"][0]["completed"] is True
+               session=academy.weeks[2].id).get_json()
+    assert len(body["results"]) == 1
     assert db.session.get(Lecture, academy.algebra.id).recomputed_for == date(2026, 4, 1)
 
 

@@ -546,6 +546,9 @@ def test_generated_requests_get_documented_answers_and_no_server_error(app, clie
             ids[name] = real_ids[path.split("/")[3]] if name in ("object_id", "link_id") else real_ids[name]
         return ids
 
+    # Schemathesis asks for gzip but reads a WSGI answer without decoding it: plain bodies here
+    # (tests/web/test_compression.py covers the gzipped ones).
+    app.config["COMPRESS_RESPONSES"] = False
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=SCHEMATHESIS_CONFIG)
     headers = bearer(admin)
     failures = []
