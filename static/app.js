@@ -166,3 +166,24 @@
     }
   });
 })();
+
+// A wide table that scrolls in its own box on a small screen can be scrolled with the keyboard:
+// it becomes focusable (and takes its caption as its name) while it overflows.
+(function () {
+  "use strict";
+  function markScrollableTables() {
+    document.querySelectorAll("table.table").forEach(function (table) {
+      var scrolls = table.scrollWidth > table.clientWidth + 1;
+      if (scrolls && !table.hasAttribute("tabindex")) {
+        table.setAttribute("tabindex", "0");
+        table.dataset.scrollFocus = "1";
+      } else if (!scrolls && table.dataset.scrollFocus) {
+        table.removeAttribute("tabindex");
+        delete table.dataset.scrollFocus;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", markScrollableTables);
+  document.addEventListener("htmx:afterSettle", markScrollableTables);
+  window.addEventListener("resize", markScrollableTables);
+})();
