@@ -39,6 +39,7 @@ from dashboard.models import (
     ProgressPolicy,
     Student,
 )
+from dashboard.parents.read import guardians_by_enrollment
 
 PAGE_SIZE = 50
 
@@ -92,6 +93,7 @@ class StudentTodo:
     consecutive: int
     links: tuple[TodoLink, ...]
     today: date
+    guardians: tuple[Any, ...] = ()  # the student's guardians, to call or write to
 
     @property
     def sessions(self) -> list[tuple[int, date | None]]:
@@ -207,9 +209,10 @@ def load_todo(filters: TodoFilters, visible: set[int] | None) -> FilteredPage:
         .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
     ).all()
     links = _links_of([row[0] for row in page])
+    guardians = guardians_by_enrollment([row[0] for row in page])
     today = academy_today()
     rows = [StudentTodo(enrollment_id, name, lecture_id, title, risk, consecutive,
-                        tuple(links.get(enrollment_id, ())), today)
+                        tuple(links.get(enrollment_id, ())), today, tuple(guardians.get(enrollment_id, ())))
             for enrollment_id, name, lecture_id, title, risk, consecutive, _count, _oldest in page]
     return FilteredPage(rows, count, filters, PAGE_SIZE)
 

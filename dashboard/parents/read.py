@@ -28,6 +28,19 @@ def guardians_of_enrollment(enrollment_id: int) -> list[Guardian]:
         .where(Enrollment.id == enrollment_id).order_by(Guardian.id)).scalars())
 
 
+def guardians_by_enrollment(enrollment_ids: list[int]) -> dict[int, list[Guardian]]:
+    """The guardians of many enrollments' students in one query (a page of the clinic to-do list)."""
+    found: dict[int, list[Guardian]] = {enrollment_id: [] for enrollment_id in enrollment_ids}
+    if not enrollment_ids:
+        return found
+    for enrollment_id, guardian in db.session.execute(
+        select(Enrollment.id, Guardian).join(Guardian, Guardian.student_id == Enrollment.student_id)
+        .where(Enrollment.id.in_(enrollment_ids)).order_by(Enrollment.id, Guardian.id)
+    ):
+        found[enrollment_id].append(guardian)
+    return found
+
+
 def student_parents(user: User, lecture_id: int, enrollment_id: int) -> StudentParents:
     """Guardians, the latest messages and (for those who may read them) the counselling notes."""
     recent = list(db.session.execute(

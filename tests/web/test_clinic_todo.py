@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from dashboard.clinic import bulk
 from dashboard.errors import Forbidden, NotFound
 from dashboard.extensions import db
-from dashboard.models import AuditLog, ClinicLink
+from dashboard.models import AuditLog, ClinicLink, Guardian
 from tests.factories import build_academy, enroll, make_manual_link
 
 from .pages import HTMX, csrf_token, nav_count, sign_in
@@ -39,6 +39,23 @@ def group_html(html: str, enrollment_id: int) -> str:
     match = re.search(rf'<div class="todo-student" data-clinic-student="{enrollment_id}".*?</details>', html, re.DOTALL)
     assert match
     return match.group(0)
+
+
+def test_each_student_shows_their_guardians_to_call_or_write(client, academy):
+    db.session.add_all([
+        Guardian(student_id=academy.jisoo.student_id, name="이지수 어머니", relation="모", phone="01000001234",
+                 channel="sms", language="ko", consent=True),
+        Guardian(student_id=academy.jisoo.student_id, name="Lee Father", relation="부", email="dad@example.com",
+                 channel="email", language="en", consent=False),
+    ])
+    db.session.commit()
+    sign_in(client, academy.users["staff"])
+    html = client.get("/clinic/students/").get_data(as_text=True)
+    jisoo = re.search(rf'data-clinic-student="{academy.jisoo.id}".*?</div>', html, re.DOTALL).group(0)
+    assert '<a href="tel:01000001234" class="contact-link">01000001234</a>' in jisoo
+    assert '<a href="mailto:dad@example.com" class="contact-link">' in jisoo
+    park = re.search(rf'data-clinic-student="{academy.park.id}".*?</div>', html, re.DOTALL).group(0)
+    assert "tel:" not in park and "Guardians:" not in park
 
 
 def test_one_row_per_student_with_sessions_reasons_and_age(client, academy):
