@@ -36,9 +36,20 @@ from sqlalchemy import select
 
 from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
-from dashboard.models import PRESENCE_VALUES, Enrollment, ExamSession, Homework, LectureSession, Student, User
+from dashboard.models import (
+    PRESENCE_VALUES,
+    Enrollment,
+    ExamSession,
+    Guardian,
+    Homework,
+    LectureSession,
+    Student,
+    User,
+)
+from dashboard.parents import guardians as guardian_rules
 from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
 from dashboard.text.spreadsheet import unguarded
@@ -49,7 +60,8 @@ MAX_ROWS = 5000
 # Columns per kind; the first ones are required in the header. `student_name` is for the
 # reader of the spreadsheet only (the templates fill it in) and is not checked.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "roster": ("name", "student_id", "contact", "guardian_contact", "start_date"),
+    "roster": ("name", "student_id", "contact", "guardian_contact", "start_date", *(
+        f"guardian_{name}" for name in ("name", "relation", "phone", "email", "consent"))),
     "scores": ("student_id", "exam_id", "score", "attempt_no", "submitted_at", "student_name"),
     "homework": ("student_id", "homework_id", "submitted", "score", "approved", "student_name"),
     "activity": ("student_id", "session", "attendance", "video_rate", "presence", "student_name"),
@@ -198,6 +210,8 @@ class LectureFacts:
     homework_ids: frozenset[int]
     session_by_order: Mapping[int, int]
     editable_students: frozenset[int] | None  # None: every student (admins)
+    # The stored guardians of the existing students named by the file (a roster row may add one).
+    guardians: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -361,18 +375,49 @@ def _build_row(kind: str, values: Mapping[str, str], facts: LectureFacts,
 
 
 _DETAILS = ("name", "contact", "guardian_contact")
+_GUARDIAN_COLUMNS = ("guardian_name", "guardian_relation", "guardian_phone", "guardian_email", "guardian_consent")
+
+
+def _roster_guardian(values: Mapping[str, str]) -> dict[str, Any] | None:
+    """The guardian a roster row names (guardian_name, _relation, _phone, _email, _consent), checked
+    as the setup page checks one; None when the row names none. E-mail is the channel only when
+    there is no phone."""
+    given = {name: _unquoted(values[name]) for name in _GUARDIAN_COLUMNS if values.get(name)}
+    if not given:
+        return None
+    if "guardian_name" not in given:
+        raise _RowProblem(_("A guardian needs a name (guardian_name)."))
+    raw: dict[str, Any] = {
+        "name": given["guardian_name"], "relation": given.get("guardian_relation", ""),
+        "phone": given.get("guardian_phone"), "email": given.get("guardian_email"),
+        "channel": "email" if given.get("guardian_email") and not given.get("guardian_phone") else "sms",
+        "consent": _flag(given["guardian_consent"], "guardian_consent") if "guardian_consent" in given else False,
+    }
+    try:
+        return guardian_rules.clean(raw, "guardian_")
+    except Invalid as error:
+        raise _RowProblem(f"{error.field}: {describe(error)}") from None
+
+
+def _with_guardian(stored: list[dict[str, Any]], guardian: dict[str, Any]) -> list[dict[str, Any]]:
+    """The student's whole list with this guardian added, or replacing the stored one of the same
+    name and relation (the others stay as they are)."""
+    same = [row for row in stored if (row["name"], row["relation"]) == (guardian["name"], guardian["relation"])]
+    kept = [{key: row[key] for key in ("id", *guardian_rules.FIELDS)} for row in stored if row not in same]
+    return kept + [{"id": same[0]["id"], **guardian} if same else guardian]
 
 
 def _roster_row(values: Mapping[str, str], facts: LectureFacts,
                 new_ids: Callable[[str], int]) -> tuple[tuple, Items]:
     details = {name: _unquoted(values[name]) for name in _DETAILS if values.get(name)}
     start_date = _day(values["start_date"]) if values.get("start_date") else None
+    guardian = _roster_guardian(values)
     if not values.get("student_id"):
         if "name" not in details:
             raise _RowProblem(_("A new student needs a name."))
         student_id = new_ids("students")
         return ("new", student_id), [
-            ("students", {"id": student_id, **details}),
+            ("students", {"id": student_id, **details, **({"guardians": [guardian]} if guardian else {})}),
             ("enrollments", {"id": new_ids("enrollments"), "student_id": student_id,
                              "lecture_id": facts.lecture_id, "start_date": start_date})]
     student_id = _whole(values["student_id"], "student_id")
@@ -380,6 +425,12 @@ def _roster_row(values: Mapping[str, str], facts: LectureFacts,
     if stored is None:
         raise _RowProblem(_("There is no student %(id)s.", id=student_id))
     changed = {name: value for name, value in details.items() if value != stored[_DETAILS.index(name)]}
+    if guardian is not None:
+        stored_guardians = facts.guardians.get(student_id, [])
+        wanted = _with_guardian(stored_guardians, guardian)
+        as_stored = [{key: row[key] for key in ("id", *guardian_rules.FIELDS)} for row in stored_guardians]
+        if sorted(map(repr, wanted)) != sorted(map(repr, as_stored)):
+            changed["guardians"] = wanted
     if changed and facts.editable_students is not None and student_id not in facts.editable_students:
         raise _RowProblem(_("You may not change the details of student %(id)s.", id=student_id))
     items: Items = [("students", {"id": student_id, **changed})] if changed else []
@@ -429,7 +480,14 @@ def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts
     if user.role != "admin":
         editable = frozenset(db.session.execute(select(Enrollment.student_id).where(
             Enrollment.lecture_id.in_(sorted(visible or ())))).scalars())
-    return LectureFacts(lecture_id, enrollments, students, exam_ids, homework_ids, by_order, editable)
+    guardians: dict[int, list[dict[str, Any]]] = {}
+    if named:
+        for row in db.session.execute(
+            select(Guardian.id, Guardian.student_id, *(getattr(Guardian, name) for name in guardian_rules.FIELDS))
+            .where(Guardian.student_id.in_(named)).order_by(Guardian.id)
+        ).mappings():
+            guardians.setdefault(row["student_id"], []).append(dict(row))
+    return LectureFacts(lecture_id, enrollments, students, exam_ids, homework_ids, by_order, editable, guardians)
 
 
 def _id_source() -> Callable[[str], int]:
@@ -557,7 +615,7 @@ def template_rows(lecture_id: int, kind: str) -> list[list[Any]]:
         .where(Enrollment.lecture_id == lecture_id, Enrollment.withdrawn_at.is_(None))
         .order_by(Student.name, Student.id)).all()
     if kind == "roster":
-        return [header] + [[name, sid, contact or "", guardian or "", start.isoformat() if start else ""]
+        return [header] + [[name, sid, contact or "", guardian or "", start.isoformat() if start else "", *[""] * 5]
                            for sid, name, contact, guardian, start in enrolled]
     sessions = select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)
     if kind == "scores":

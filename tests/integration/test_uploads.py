@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from dashboard.academy import exams as setup_exams, uploads
 from dashboard.extensions import db
 from dashboard.models import (
+    Guardian,
     Activity,
     Attempt,
     AuditLog,
@@ -160,3 +161,38 @@ def test_an_excel_workbook_and_a_cp949_file_upload_like_csv(academy):
     uploads.apply(admin, academy.algebra.id, "activity", text.encode("cp949"), "출결.csv")
     assert db.session.execute(select(Activity.attendance, Activity.presence)
                               .where(Activity.enrollment_id == academy.park.id)).one() == ("offline", "late")
+
+
+def test_a_roster_row_adds_or_updates_one_guardian_and_keeps_the_others(academy):
+    """guardian_* columns: a new student gets the guardian; an existing student's guardian of the
+    same name and relation is updated, the others stay; the same file again changes nothing."""
+    admin, algebra, minji = academy.users["admin"], academy.algebra, academy.minji
+    db.session.add(Guardian(student_id=minji.student_id, name="Kim Father", relation="부", phone="01000000001",
+                            channel="sms", language="ko", consent=True))
+    db.session.add(Guardian(student_id=minji.student_id, name="Kim Mother", relation="모", phone="01000000002",
+                            channel="sms", language="ko", consent=False))
+    db.session.flush()
+    text = ("name,student_id,guardian_name,guardian_relation,guardian_phone,guardian_email,guardian_consent\n"
+            "Han Yuri,,Han Mother,모,010-0000-7777,,yes\n"
+            f"Kim Minji,{minji.student_id},Kim Mother,모,010 0000 0003,mom@example.com,yes\n").encode()
+    preview = uploads.preview(admin, algebra.id, "roster", text)
+    assert preview.problems == [] and outcomes(preview) == {2: "create", 3: "update"}
+    uploads.apply(admin, algebra.id, "roster", text, "roster.csv")
+    db.session.expire_all()
+    han = db.session.execute(select(Student).where(Student.name == "Han Yuri")).scalar_one()
+    assert [(g.name, g.relation, g.phone, g.channel, g.consent) for g in
+            db.session.execute(select(Guardian).where(Guardian.student_id == han.id)).scalars()] \
+        == [("Han Mother", "모", "01000007777", "sms", True)]
+    kims = {g.name: (g.phone, g.email, g.consent) for g in
+            db.session.execute(select(Guardian).where(Guardian.student_id == minji.student_id)).scalars()}
+    assert kims == {"Kim Father": ("01000000001", None, True), "Kim Mother": ("01000000003", "mom@example.com", True)}
+    again = uploads.preview(admin, algebra.id, "roster", text.replace(b"Han Yuri,,", f"Han Yuri,{han.id},".encode()))
+    assert again.problems == [] and outcomes(again) == {2: "unchanged", 3: "unchanged"}
+
+
+def test_a_roster_guardian_without_a_name_or_with_a_bad_phone_is_refused(academy):
+    admin, algebra = academy.users["admin"], academy.algebra
+    for row, word in (("Lee,,,모,010,,", "guardian_name"), ("Lee,,Lee Mother,모,call me,,", "guardian_phone")):
+        text = f"name,student_id,guardian_name,guardian_relation,guardian_phone,guardian_email,guardian_consent\n{row}\n"
+        preview = uploads.preview(admin, algebra.id, "roster", text.encode())
+        assert len(preview.problems) == 1 and word in preview.problems[0][1], preview.problems
