@@ -56,7 +56,7 @@ from dashboard.models import (
 from dashboard.progress import bulk
 from dashboard.progress.policy_validation import POLICY_FIELDS, parse_score, validate_policy_change
 from dashboard.omr.intake import regrade_exam
-from dashboard.parents import guardians as guardian_rules
+from dashboard.parents import guardians as guardian_rules, outbox
 from dashboard.progress.recompute import Scope, lock_lecture, recompute, recompute_lecture
 from dashboard.progress.rules import POLICY_DEFAULTS, PresenceConflict, roll_call
 
@@ -1631,6 +1631,16 @@ def _apply(plan: ImportPlan, stored: _Stored, progress: ProgressCallback | None)
     _advance_sequences(work)
 
 
+def _tell_guardians_of_absences(plan: ImportPlan) -> None:
+    """An absence the snapshot records queues its guardians' message, and an absence it corrects
+    or deletes cancels it (SPEC §14), as a roll call on a page does. Absences are few: one call each."""
+    for change in plan.changes.get("activities", ()):
+        before = (change.before or {}).get("presence")
+        after = None if change.action == "delete" else (change.after or {}).get("presence", before)
+        if (before == "absent") != (after == "absent"):
+            outbox.presence_changed(change.key[0], change.key[1], before, after)
+
+
 def _apply_guardians(work: _Work) -> None:
     """Guardians left out go first, so a new one may take a departed one's name and relation."""
     if work.guardian_deletes:
@@ -1805,6 +1815,7 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
     for exam_id in sorted(plan._work.questions):
         regrade_exam(exam_id, user, recompute_changes=False)
     result.recomputed = _run_recompute(plan._work, progress)
+    _tell_guardians_of_absences(plan)
     if audit_import:
         audit.record("import_snapshot", "snapshot", None, None, result.as_dict(), user)
     if inserted_before is not None:
