@@ -109,6 +109,11 @@ class Page:
 
 # ---------------------------------------------------------------- the resources
 
+def _stamped_filter(column: ColumnElement[Any]) -> Filter:
+    """true: rows whose time `column` is set (resolved, cancelled); false: rows where it is not."""
+    return Filter("bool", lambda value: column.is_not(None) if value else column.is_(None))
+
+
 def _int_filter(column: ColumnElement[Any]) -> Filter:
     return Filter("int", lambda value: column == value)
 
@@ -316,10 +321,7 @@ RESOURCES: dict[str, ListSpec] = {
             "reason": _text_filter(ClinicLink.reason),
             "is_auto": _bool_filter(ClinicLink.is_auto),
             "approved": _bool_filter(ClinicLink.approved),
-            "resolved": Filter(
-                "bool",
-                lambda value: ClinicLink.resolved_at.is_not(None) if value else ClinicLink.resolved_at.is_(None),
-            ),
+            "resolved": _stamped_filter(ClinicLink.resolved_at),
         },
         search_columns=(Student.name, LectureSession.title, Lecture.title, ClinicLink.memo),
         ordering=_orderings(ClinicLink, "approved", "is_auto"),
@@ -334,10 +336,7 @@ RESOURCES: dict[str, ListSpec] = {
         filters={
             "lecture": _int_filter(ClinicSession.lecture_id),
             "teacher": _text_filter(TeacherOf.username),
-            "cancelled": Filter(
-                "bool",
-                lambda value: ClinicSession.cancelled_at.is_not(None) if value else ClinicSession.cancelled_at.is_(None),
-            ),
+            "cancelled": _stamped_filter(ClinicSession.cancelled_at),
         },
         search_columns=(ClinicSession.room, ClinicSession.note),
         ordering=_orderings(ClinicSession, "starts_at", "ends_at", "capacity"),
