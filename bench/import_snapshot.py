@@ -31,7 +31,7 @@ from sqlalchemy import event  # noqa: E402
 
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
-from dashboard.importer.snapshot import analyze_grown_tables, import_snapshot  # noqa: E402
+from dashboard.importer import analyze_grown_tables, import_snapshot  # noqa: E402
 from dashboard.progress.recompute import Scope, recompute  # noqa: E402
 from dashboard.synthetic import KST, TODAY  # noqa: E402
 

@@ -96,7 +96,7 @@ def import_snapshot_command(file) -> None:
     prints each problem as 'field: message' on stderr, writes nothing and exits with 1. Once
     committed, the tables the import grew substantially are analysed (PostgreSQL).
     """
-    from dashboard.importer.snapshot import ImportRejected, analyze_grown_tables, import_snapshot
+    from dashboard.importer import ImportRejected, analyze_grown_tables, import_snapshot
 
     try:
         # Decimal keeps each number exactly as written, so 72.505 is refused rather than rounded.

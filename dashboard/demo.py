@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from dashboard.accounts import users as accounts
 from dashboard.clock import academy_today
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportResult, import_snapshot
+from dashboard.importer import ImportResult, import_snapshot
 from dashboard.models import Activity, Enrollment, Lecture, LectureSession, Student, User
 from dashboard.parents import notes, outbox
 

@@ -30,7 +30,7 @@ from dashboard.accounts import audit
 from dashboard.lectures import cells as inputs
 from dashboard.accounts.access import can_edit_exam
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
     Attempt,
     Exam,

@@ -35,7 +35,7 @@ from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
 from dashboard.clock import now, to_academy_iso
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
     Activity,
     ClinicLink,

@@ -38,7 +38,7 @@ from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportRejected, import_snapshot, preview_snapshot
+from dashboard.importer import ImportRejected, import_snapshot, preview_snapshot
 from dashboard.models import (
     PRESENCE_VALUES,
     Enrollment,

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.importer.snapshot import KINDS, ImportRejected, import_snapshot, preview_snapshot
+from dashboard.importer import KINDS, ImportRejected, import_snapshot, preview_snapshot
 from dashboard.models import (
     Activity,
     AnswerFact,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ANALYZE_MIN_ROWS, import_snapshot
+from dashboard.importer import ANALYZE_MIN_ROWS, import_snapshot
 from dashboard.models import Activity, SessionProgress
 from tests.factories import bearer, make_token, make_user
 

@@ -570,7 +570,7 @@ def test_omr_simulate_refuses_an_exam_without_a_key(setup, runner):
 
 def test_a_snapshot_changing_the_key_regrades_scanned_attempts_and_recomputes(setup):
     """SPEC §7: an answer key changed by an import regrades OMR-graded attempts first."""
-    from dashboard.importer.snapshot import import_snapshot
+    from dashboard.importer import import_snapshot
 
     scan = register(setup, setup.minji)
     # Question 4 read as "2" only: wrong against "24" -> 25 + 25 + 25 = 75.

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import Guardian
 
 MOTHER = {"name": "Kim Mother", "relation": "모", "phone": "010-1111-2222", "consent": True}

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dashboard.academy import uploads
 from dashboard.extensions import db
-from dashboard.importer.snapshot import ImportRejected, import_snapshot
+from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.lectures import cells
 from dashboard.models import Activity, SessionProgress
 
