@@ -191,16 +191,16 @@ def omr_simulate_command(exam_id: int | None, count: int, seed: int | None) -> N
     (confident, low-confidence, blank, multi-marked, bad identifier) through the intake services."""
     import random
 
-    from dashboard.omr import intake as omr
+    from dashboard.omr import scans, simulation
 
     try:
-        exam = omr.simulation_exam(exam_id)
-        made = omr.simulate(exam, count, random.Random(seed))
-    except omr.OmrError as exc:
+        exam = simulation.simulation_exam(exam_id)
+        made = simulation.simulate(exam, count, random.Random(seed))
+    except scans.OmrError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
     for item in made:
-        row = omr.describe(omr.scan_row(item.scan.id))
+        row = scans.describe(scans.scan_row(item.scan.id))
         outcome = row["status"]
         if row["attempt_no"] is not None:
             outcome += f" as attempt {row['attempt_no']}, score {row['score']}"

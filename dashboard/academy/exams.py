@@ -41,7 +41,7 @@ from dashboard.models import (
     LectureSession,
     User,
 )
-from dashboard.omr.intake import exam_lecture_ids
+from dashboard.omr.scans import exam_lecture_ids
 from dashboard.progress.recompute import lock_lecture
 from dashboard.academy.structure import (
     TITLE_MAX_LENGTH,

@@ -29,7 +29,7 @@ from dashboard.importer.results import ImportPlan, ImportProblem, ImportRejected
 from dashboard.importer.stored import _load, _Stored
 from dashboard.importer.validate import _settle_roll_calls, _validate
 from dashboard.models import User
-from dashboard.omr.intake import regrade_exam
+from dashboard.omr.regrade import regrade_exam
 from dashboard.progress.recompute import lock_lecture
 
 # The JSON API and the schema test import these from here.

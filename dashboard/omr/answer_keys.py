@@ -6,7 +6,7 @@ of none of the exam's lectures is told nothing (AnswerKeyNotFound, as for any un
 
 Saving validates every row (errors name the row and the field), locks the exam's lectures
 (sorted, like every exam-wide write), writes only the questions that differ, regrades the
-attempts graded from the exam's scans (`omr.regrade_exam`), recomputes every enrollment of the
+attempts graded from the exam's scans (`regrade.regrade_exam`), recomputes every enrollment of the
 exam's lectures (SPEC §7: an answer key or points changed) and records the change in the audit
 trail. Saving the key as it is writes nothing. Services only flush: the request commits.
 
@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from dashboard.accounts import audit
-from dashboard.omr import intake as omr
+from dashboard.omr import regrade, scans
 from dashboard.accounts.access import can_edit_exam, can_read_exam
 from dashboard.extensions import db
 from dashboard.lectures.cells import InputError, parse_score_text
@@ -101,7 +101,7 @@ def can_edit_key(user: User, exam_id: int) -> bool:
 
 def questions_of(exam_id: int) -> list[KeyQuestion]:
     """The stored key, by question number."""
-    return [KeyQuestion(q.number, q.answer, q.points) for q in omr.answer_key(exam_id)]
+    return [KeyQuestion(q.number, q.answer, q.points) for q in scans.answer_key(exam_id)]
 
 
 def read_scan_count(exam_id: int) -> int:
@@ -212,7 +212,7 @@ def save_answer_key(user: User, exam_id: int, rows: Sequence[Mapping[str, Any]])
     if not can_edit_key(user, exam_id):
         raise AnswerKeyForbidden(exam_id)
     wanted = validate_rows(exam, rows)
-    lectures = omr.exam_lecture_ids(exam_id)
+    lectures = scans.exam_lecture_ids(exam_id)
     for lecture_id in lectures:
         lock_lecture(lecture_id)
     stored = {q.number: q for q in db.session.execute(
@@ -239,7 +239,7 @@ def save_answer_key(user: User, exam_id: int, rows: Sequence[Mapping[str, Any]])
 
     # The exam's lectures are recomputed whole just below (SPEC §7), so the regrade need not
     # recompute the enrollments it changed.
-    regraded = omr.regrade_exam(exam_id, user, recompute_changes=False)
+    regraded = regrade.regrade_exam(exam_id, user, recompute_changes=False)
     recomputed = sum(recompute_lecture(lecture_id) for lecture_id in lectures)
     audit.record(AUDIT_ACTION, "exam", exam_id, {"questions": _as_json(before)},
                  {"questions": _as_json(wanted), "regraded": regraded}, user=user,

@@ -2,9 +2,9 @@
 first) with the navigation's count, one scan's row, what the queue's filters offer, the students
 a scan may be assigned to and who corrected it.
 
-Kept apart from `omr`, the OMR service (intake, grading, corrections and the API's list), which
-this module leans on for the one rule of which scans a user sees (`omr.visible_condition`) and
-of which need a person (`omr.needs_review_condition`).
+Kept apart from `omr.scans` (the scans' lookups and the API's list), which
+this module leans on for the one rule of which scans a user sees (`scans.visible_condition`) and
+of which need a person (`scans.needs_review_condition`).
 
 `visible` is what `access.visible_lecture_ids` answers for the signed-in user: None for every
 lecture, else the ids of the lectures they may read. A scan belongs to its student's lecture, or
@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import Select, false, func, select
 
-from dashboard.omr import intake as omr
+from dashboard.omr import scans
 from dashboard.extensions import db
 from dashboard.models import (
     Attempt,
@@ -81,7 +81,7 @@ class ScanRow:
 
 def _scoped(statement: Select, visible: set[int] | None) -> Select:
     # The service's own rule of which scans a user sees (shared with the API), not a copy of it.
-    condition = omr.visible_condition(visible)
+    condition = scans.visible_condition(visible)
     return statement if condition is None else statement.where(condition)
 
 
@@ -101,7 +101,7 @@ def _scan_select(visible: set[int] | None) -> Select:
 def review_count(visible: set[int] | None) -> int:
     """Scans needing a person (waiting for their student, or graded with answers flagged)."""
     statement = (select(func.count(OmrScan.id)).select_from(OmrScan)
-                 .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id).where(omr.needs_review_condition()))
+                 .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id).where(scans.needs_review_condition()))
     return db.session.execute(_scoped(statement, visible)).scalar_one()
 
 
@@ -109,12 +109,12 @@ def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
     """One page of the scans among the `visible` lectures, oldest first (two queries)."""
     statement = _scan_select(visible)
     if filters.needs_review != "all":
-        needs = omr.needs_review_condition()
+        needs = scans.needs_review_condition()
         statement = statement.where(needs if filters.needs_review == "true" else ~needs)
     if filters.exam is not None:
         statement = statement.where(OmrScan.exam_id == filters.exam)
     if filters.lecture is not None:
-        statement = statement.where(omr.visible_condition({filters.lecture}))
+        statement = statement.where(scans.visible_condition({filters.lecture}))
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     results = db.session.execute(
         statement.order_by(OmrScan.id).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
@@ -153,7 +153,7 @@ def load_choices(visible: set[int] | None) -> Choices:
 def assignable(scan: OmrScan, visible: set[int] | None, q: str = "") -> list[tuple[int, str, str]]:
     """(enrollment id, student name, lecture title) of the active enrollments this scan may be
     assigned to: the exam's lectures, within the `visible` ones; `q` searches the name."""
-    lectures = set(omr.exam_lecture_ids(scan.exam_id))
+    lectures = set(scans.exam_lecture_ids(scan.exam_id))
     if visible is not None:
         lectures &= visible
     if not lectures:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.widgets import NumberInput
 
-from dashboard.omr import answer_keys, intake as omr
+from dashboard.omr import answer_keys, scans
 from dashboard.accounts.access import role_required, shown_exam_lecture_ids
 from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
@@ -137,7 +137,7 @@ def save_answer_key(exam_id: int):
         # Rows marked for removal are gone from the form shown again (they were not validated).
         form.questions.entries = kept
         return _render(exam, form, 422, key_errors=key_errors)
-    except omr.OmrConflict as conflict:
+    except scans.OmrConflict as conflict:
         db.session.rollback()
         return _render(exam, form, 422, key_errors=[conflict.message])
 

@@ -1,6 +1,7 @@
 """The OMR review queue (SPEC §10, docs/omr.md): scanned sheets waiting for a person, and one
 scan's page where its answers are read against the key, corrected, or the sheet is assigned to
-its student when the identifier could not be read. The services are dashboard/omr/intake.py.
+its student when the identifier could not be read. The services are in dashboard/omr/: intake.py
+(writes) and scans.py (lookups).
 
 Roles: admins and staff act on every scan; a teacher sees and acts on the scans of their
 lectures only (a scan belongs to its student's lecture, or to every lecture of the exam while the
@@ -24,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from dashboard.omr import intake as omr
+from dashboard.omr import intake as omr, scans
 from dashboard.accounts.access import role_required, visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.listing import id_or_none
@@ -98,7 +99,7 @@ def _scan_context(scan_id: int, q: str = "", errors: Mapping[int, str] | None = 
     scan = row.scan
     corrector = corrected_by(scan)
     return dict(
-        row=row, scan=scan, answers=omr.review_answers(scan),
+        row=row, scan=scan, answers=scans.review_answers(scan),
         can_correct=scan.status in ("graded", "needs_review"),
         can_assign=scan.status == "needs_review",
         students=assignable(scan, visible_lecture_ids(current_user), q) if scan.status == "needs_review" else [],

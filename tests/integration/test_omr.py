@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.omr import intake as omr
+from dashboard.omr import intake as omr, regrade, scans
 from dashboard.extensions import db
 from dashboard.models import (
     AnswerFact,
@@ -484,7 +484,7 @@ def test_regrade_exam_after_a_key_edit_keeps_corrections_and_recomputes(setup):
     rows[4].answer, rows[4].points = "2", Decimal(30)
     rows[1].points = Decimal(10)
     db.session.flush()
-    assert omr.regrade_exam(setup.quiz.id, setup.staff) == 1
+    assert regrade.regrade_exam(setup.quiz.id, setup.staff) == 1
     # 10 + 25 + 25 (still corrected) + 30 (question 4 read "2" is right now) = 90
     assert described(graded)["score"] == 90
     assert facts_of(graded.attempt_id)[3] == (4, True, None, "2")
@@ -493,7 +493,7 @@ def test_regrade_exam_after_a_key_edit_keeps_corrections_and_recomputes(setup):
     # The waiting scan's multi marking is now unexpected on a one-mark question.
     assert described(waiting)["review_reasons"] == ["ANSWER_BLANK_OR_MULTI", "IDENTIFIER_NOT_OK"]
     # Nothing left to change: a second regrade writes nothing.
-    assert omr.regrade_exam(setup.quiz.id) == 0
+    assert regrade.regrade_exam(setup.quiz.id) == 0
 
 
 def test_regrade_exam_drops_answers_to_a_question_removed_from_the_key(setup):
@@ -505,7 +505,7 @@ def test_regrade_exam_drops_answers_to_a_question_removed_from_the_key(setup):
                                                              ExamQuestion.number == 1)).scalar_one()
     db.session.delete(question)
     db.session.flush()
-    assert omr.regrade_exam(setup.quiz.id) == 1
+    assert regrade.regrade_exam(setup.quiz.id) == 1
     # 25 (q2) + 25 (q4) = 50 < 60: week 2 no longer passed.
     assert described(scan)["score"] == 50
     assert [fact[0] for fact in facts_of(scan.attempt_id)] == [2, 3, 4]
@@ -533,7 +533,7 @@ def test_the_queue_lists_scans_needing_review_within_the_callers_lectures(setup)
     assert ids(setup.teacher, needs_review="TRUE", exam_id=setup.quiz.id) == [flagged.id, unknown.id]
     assert ids(setup.staff, exam_id=setup.quiz.id + 1) == []
     assert ids(outsider) == []
-    review = omr.review_answers(flagged)
+    review = scans.review_answers(flagged)
     assert [(r.question, r.detected, r.flags, r.is_correct) for r in review] == [
         (1, ["1"], ["ANSWER_LOW_CONFIDENCE"], False), (2, None, [], False), (3, None, [], False),
         (4, None, [], False)]
