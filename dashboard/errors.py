@@ -42,6 +42,32 @@ TEXTS: dict[str, Any] = {
     "bad_time": _l("Enter a date and time (ISO 8601)."),
     "stale_version": _l("Someone else changed this meanwhile; reload to see their change, or save again to overwrite it."),
     "already_used": _l("This request was already made; nothing was done again."),
+    # numbers as they are typed or sent, and policies (SPEC §2); the words follow the field's name
+    "score_not_number": _l("must be a number"),
+    "score_not_finite": _l("must be a finite number"),
+    "score_too_large": _l("is too large"),
+    "score_decimals": _l("must have at most 2 decimal places"),
+    "not_whole_number": _l("must be an integer"),
+    "at_least": _l("must be at least %(n)s"),
+    "at_most": _l("must be at most %(n)s"),
+    "one_of": _l("must be one of %(choices)s"),
+    "null": _l("cannot be null"),
+    "read_only_field": _l("is read-only"),
+    "not_policy_field": _l("is not a policy field"),
+    "at_least_field": _l("must be at least %(other)s (%(value)s)"),
+    "at_most_field": _l("must be at most %(other)s (%(value)s)"),
+    # cell inputs
+    "is_required": _l("is required"),
+    "video_rate_whole": _l("must be a whole number from 0 to 100"),
+    "video_rate_range": _l("must be from 0 to 100"),
+    "attendance_choice": _l("must be online or offline"),
+    "presence_choice": _l("must be present, late, absent or excused"),
+    "presence_contradicts": _l("contradicts the attendance: present and late mean offline, absent and excused online"),
+    "time_text": _l("must be a date and time such as 2026-03-09T10:00"),
+    "time_without_zone": _l("must be a date and time with its timezone"),
+    "true_or_false": _l("must be true or false"),
+    "enrollment_withdrawn": _l("the student has withdrawn from this lecture; their record is frozen"),
+    "inputs_forbidden": _l("only an admin or the lecture's teacher may change its inputs"),
     # scores
     "score_above_max": _l("The score must be at most {max}."),
     "score_negative": _l("The score must not be negative."),
@@ -81,6 +107,13 @@ TEXTS: dict[str, Any] = {
     "time_out_of_range": _l("This date and time is out of range."),
     "invisible_name": _l("A name needs at least one visible character."),
     "unknown_parameter": _l("Unknown parameter {name}."),
+    "question_number": _l("must be a whole number of at least 1"),
+    "marks_with_spaces": _l("write the marks together without spaces, such as 24"),
+    "too_many_marks": _l("must have at most %(n)s marks"),
+    "repeated_mark": _l("must not repeat a mark"),
+    "question_twice": _l("question %(n)s appears twice"),
+    "key_points_above_max": _l("The points add up to %(total)s, more than the exam's maximum score %(max)s."),
+    "graded_key_emptied": _l("Scans of this exam have been graded from its key: it cannot be emptied."),
     "empty_answer_key": _l("An answer key needs at least one question; nothing was changed."),
     "exam_shared_lecture": _l("This exam is shared with a lecture you do not teach; only someone who teaches all of its lectures may change it."),
     # class day: roll call and column entry
@@ -151,5 +184,7 @@ def all_of(problems: list[Refused]) -> Refused:
 
 
 def describe(error: Refused) -> str:
-    """The error's text in the current language, its parameters filled in."""
-    return str(TEXTS[error.reason]).format(**error.params)
+    """The error's text in the current language, its parameters filled in (texts shared with
+    other messages of the catalogue keep their ``%(name)s`` placeholders)."""
+    text = str(TEXTS[error.reason])
+    return text % error.params if "%(" in text else text.format(**error.params)

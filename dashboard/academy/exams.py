@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from dashboard.accounts import audit
 from dashboard.lectures import cells as inputs
 from dashboard.accounts.access import can_edit_exam
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
@@ -201,8 +202,8 @@ def _apply(data: Mapping[str, Any], user: User) -> None:
 def _score(problems: list, field: str, text: str | None, required: bool) -> Decimal | None:
     try:
         return inputs.parse_score_text(text, field, required=required)
-    except inputs.InputError as refused:
-        problems.append((field, refused.message))
+    except Invalid as refused:
+        problems.append((field, describe(refused)))
         return None
 
 

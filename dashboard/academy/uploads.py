@@ -244,7 +244,7 @@ def _whole(text: str, what: str, lowest: int = 1, highest: int = 2_147_483_647) 
 def _decimal(text: str, what: str) -> Decimal:
     try:
         number = decimal_from_text(text)
-    except ValueError:
+    except Invalid:
         raise _RowProblem(_("%(what)s must be a number.", what=what)) from None
     if not number.is_finite():
         raise _RowProblem(_("%(what)s must be a number.", what=what))

@@ -84,8 +84,8 @@ def _bool(value: Any) -> bool:
 def _score(value: Any) -> Decimal:
     try:
         number = parse_score(value)
-    except ValueError as exc:
-        raise _Bad(str(exc)) from None
+    except Invalid as refused:
+        raise _Bad(describe(refused)) from None
     if number < 0:
         raise _Bad("must be at least 0")
     return number

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from dashboard.errors import describe
 from dashboard.importer.after import _PARENTS, _After
 from dashboard.importer.kinds import _KIND_LIST, _Item
 from dashboard.importer.results import ImportProblem
@@ -63,9 +64,9 @@ def _validate_lectures(items, stored: _Stored, refuse) -> None:
         if item.delete or "policy" not in item.extra:
             continue
         base = stored.policies.get(key[0], POLICY_DEFAULTS)
-        merged, errors = validate_policy_change(base, item.extra["policy"])
-        for name, message in errors:
-            refuse(item, f"policy.{name}", message)
+        merged, problems = validate_policy_change(base, item.extra["policy"])
+        for problem in problems:
+            refuse(item, f"policy.{problem.field}", describe(problem))
         item.extra["policy_merged"] = merged
 
 

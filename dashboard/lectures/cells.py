@@ -1,6 +1,6 @@
 """Editing one cell's inputs: activity, homework submissions and exam attempts.
 
-Each change: check the caller may edit the lecture's inputs, validate (an `InputError` names
+Each change: check the caller may edit the lecture's inputs, validate (an `errors.Invalid` names
 the field), lock the lecture, write, flush, recompute exactly the cells it touches (SPEC §7),
 and record the change in the audit trail. Nothing here commits: the request boundary does.
 
@@ -15,13 +15,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from dashboard.accounts import audit
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import parse_input_time
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import (
     ATTENDANCE_TYPES,
@@ -42,23 +41,6 @@ from dashboard.progress.policy_validation import decimal_from_text, parse_score
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
-class InputError(ValueError):
-    """An invalid value; `field` names the input (as the forms name it)."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.message = message
-
-
-class InputNotFound(LookupError):
-    """The enrollment, session, homework, exam or attempt is unknown or outside what the caller may see."""
-
-
-class InputForbidden(PermissionError):
-    """The caller may see the lecture but not change its inputs (staff, or a teacher of another lecture)."""
-
-
 @dataclass(frozen=True)
 class CellChange:
     """What a save touched: the lecture, the enrollment and the sessions recomputed."""
@@ -71,31 +53,23 @@ class CellChange:
 
 # ---------------------------------------------------------------- parsing (shared with the forms)
 
-# parse_score's messages (dashboard/progress/policy_validation.py is pure), translated here.
-_SCORE_MESSAGES = {
-    "must be a number": _l("must be a number"),
-    "must be a finite number": _l("must be a finite number"),
-    "is too large": _l("is too large"),
-    "must have at most 2 decimal places": _l("must have at most 2 decimal places"),
-}
-
 def parse_video_rate(value: Any) -> int:
     """A whole percentage 0..100 (form text or a JSON integer; booleans and fractions are refused)."""
     if isinstance(value, str):
         text = value.strip()
         if not text.isascii() or not text.isdigit():
-            raise InputError("video_rate", _("must be a whole number from 0 to 100"))
+            raise Invalid("video_rate_whole", "video_rate")
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError("video_rate", _("must be a whole number from 0 to 100"))
+        raise Invalid("video_rate_whole", "video_rate")
     if not 0 <= value <= 100:
-        raise InputError("video_rate", _("must be from 0 to 100"))
+        raise Invalid("video_rate_range", "video_rate")
     return value
 
 
 def parse_attendance(value: Any) -> str:
     if value not in ATTENDANCE_TYPES:
-        raise InputError("attendance", _("must be online or offline"))
+        raise Invalid("attendance_choice", "attendance")
     return value
 
 
@@ -104,12 +78,12 @@ def parse_score_text(text: str | None, field: str = "score", required: bool = Tr
     text = (text or "").strip()
     if not text:
         if required:
-            raise InputError(field, _("is required"))
+            raise Invalid("is_required", field)
         return None
     try:
         number = decimal_from_text(text)
-    except ValueError:
-        raise InputError(field, _("must be a number")) from None
+    except Invalid:
+        raise Invalid("score_not_number", field) from None
     return check_score(number, None, field)
 
 
@@ -117,12 +91,12 @@ def check_score(value: Any, max_score: Decimal | None, field: str = "score") -> 
     """Exact, at most 2 decimals, and 0 <= value <= max_score (when given)."""
     try:
         score = parse_score(value)
-    except ValueError as refused:
-        raise InputError(field, str(_SCORE_MESSAGES.get(str(refused), refused))) from None
+    except Invalid as refused:
+        raise Invalid(refused.reason, field, **refused.params) from None
     if score < 0:
-        raise InputError(field, _("must be at least 0"))
+        raise Invalid("at_least", field, n=0)
     if max_score is not None and score > max_score:
-        raise InputError(field, _("must be at most %(max)s", max=_plain(max_score)))
+        raise Invalid("at_most", field, n=_plain(max_score))
     return score
 
 
@@ -134,20 +108,20 @@ def parse_time_text(text: str | None, field: str = "submitted_at") -> datetime |
     try:
         return parse_input_time(text)
     except ValueError:
-        raise InputError(field, _("must be a date and time such as 2026-03-09T10:00")) from None
+        raise Invalid("time_text", field) from None
 
 
 def _check_time(value: Any, field: str = "submitted_at") -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InputError(field, _("must be a date and time with its timezone"))
+        raise Invalid("time_without_zone", field)
     return value
 
 
 def _check_flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
-        raise InputError(field, _("must be true or false"))
+        raise Invalid("true_or_false", field)
     return value
 
 
@@ -162,18 +136,18 @@ def _enrollment_for(user: User, enrollment_id: int) -> Enrollment:
     """The enrollment, when the caller may see its lecture and edit its inputs."""
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None or not can_read_lecture(user, enrollment.lecture_id):
-        raise InputNotFound("enrollment")
+        raise NotFound()
     if not can_edit_inputs(user, enrollment.lecture_id):
-        raise InputForbidden("only an admin or the lecture's teacher may change its inputs")
+        raise Forbidden("inputs_forbidden")
     if enrollment.withdrawn_at is not None:
-        raise InputError(None, _("the student has withdrawn from this lecture; their record is frozen"))
+        raise Invalid("enrollment_withdrawn")
     return enrollment
 
 
 def _session_in(enrollment: Enrollment, session_id: int) -> LectureSession:
     session = db.session.get(LectureSession, session_id)
     if session is None or session.lecture_id != enrollment.lecture_id:
-        raise InputNotFound("session")
+        raise NotFound()
     return session
 
 
@@ -197,7 +171,7 @@ def _recompute(enrollment: Enrollment, session_ids: frozenset[int]) -> CellChang
 def parse_presence(value: Any) -> str | None:
     """A roll call's word (present, late, absent, excused) or None: not taken."""
     if value is not None and value not in PRESENCE_VALUES:
-        raise InputError("presence", _("must be present, late, absent or excused"))
+        raise Invalid("presence_choice", "presence")
     return value
 
 
@@ -228,8 +202,7 @@ def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance:
             activity.attendance if activity else "online", activity.presence if activity else None,
             attendance=attendance, presence=presence)
     except rules.PresenceConflict:
-        raise InputError("presence", _("contradicts the attendance: present and late mean offline, "
-                                       "absent and excused online")) from None
+        raise Invalid("presence_contradicts", "presence") from None
     if activity is None:
         activity = Activity(enrollment_id=enrollment.id, session_id=session.id, video_rate=0)
         db.session.add(activity)
@@ -254,7 +227,7 @@ def set_homework_submission(user: User, enrollment_id: int, homework_id: int, *,
     enrollment = _enrollment_for(user, enrollment_id)
     homework = db.session.get(Homework, homework_id)
     if homework is None:
-        raise InputNotFound("homework")
+        raise NotFound()
     session = _session_in(enrollment, homework.session_id)
     submitted = _check_flag(submitted, "submitted")
     approved = _check_flag(approved, "approved")
@@ -293,7 +266,7 @@ def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, sub
     exam = db.session.get(Exam, exam_id)
     session_ids = _exam_session_ids(exam_id, enrollment.lecture_id) if exam is not None else frozenset()
     if not session_ids:
-        raise InputNotFound("exam")
+        raise NotFound()
     score = check_score(score, exam.max_score, "score")
     submitted_at = _check_time(submitted_at)
     # The lock makes "the next number" safe: a second writer waits here until we commit.
@@ -312,11 +285,11 @@ def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, sub
 def _attempt_for(user: User, attempt_id: int) -> tuple[Attempt, Enrollment]:
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None:
-        raise InputNotFound("attempt")
+        raise NotFound()
     try:
         enrollment = _enrollment_for(user, attempt.enrollment_id)
-    except InputNotFound:
-        raise InputNotFound("attempt") from None
+    except NotFound:
+        raise NotFound() from None
     return attempt, enrollment
 
 

@@ -165,8 +165,8 @@ def _key_id(text: Any) -> int | None:
 def _score(value: Any, max_score: Decimal, where: str, problems: list[Refused]) -> Decimal | None:
     try:
         score = parse_score(value)
-    except ValueError as refused:
-        reason = "too_many_decimals" if "decimal" in str(refused) else "not_number"
+    except Invalid as refused:
+        reason = "too_many_decimals" if refused.reason == "score_decimals" else "not_number"
         problems.append(Invalid(reason, where))
         return None
     if score < 0:

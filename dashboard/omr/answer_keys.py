@@ -2,7 +2,7 @@
 of each ("3", or "24" for a choose-all question) and their points.
 
 Who: admins, and the teachers of a lecture the exam is linked to, edit; staff read. A teacher
-of none of the exam's lectures is told nothing (AnswerKeyNotFound, as for any unknown exam).
+of none of the exam's lectures is told nothing (not found, as for any unknown exam).
 
 Saving validates every row (errors name the row and the field), locks the exam's lectures
 (sorted, like every exam-wide write), writes only the questions that differ, regrades the
@@ -24,44 +24,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from dashboard.accounts import audit
 from dashboard.omr import regrade, scans
 from dashboard.accounts.access import can_edit_exam, can_read_exam
 from dashboard.extensions import db
-from dashboard.lectures.cells import InputError, parse_score_text
+from dashboard.errors import Forbidden, Invalid, NotFound, all_of
+from dashboard.lectures.cells import parse_score_text
 from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan, User
 from dashboard.progress.recompute import lock_lecture, recompute_lecture
 
 ANSWER_MAX_MARKS = 32  # ExamQuestion.answer is String(32); one character per mark
 AUDIT_ACTION = "exam.answer_key"
-
-
-class AnswerKeyNotFound(LookupError):
-    """No such exam among those the caller may see."""
-
-
-class AnswerKeyForbidden(PermissionError):
-    """The caller may read the key but not change it (staff)."""
-
-
-@dataclass(frozen=True)
-class KeyProblem:
-    """One refusal: `row` is the index in the rows given (None: the key as a whole)."""
-
-    row: int | None
-    field: str | None
-    message: str
-
-
-class AnswerKeyInvalid(ValueError):
-    """The rows cannot be saved; `problems` says where and why."""
-
-    def __init__(self, problems: list[KeyProblem]) -> None:
-        super().__init__("; ".join(problem.message for problem in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -86,10 +61,10 @@ class KeySaved:
 
 def readable_exam(user: User, exam_id: int) -> Exam:
     """The exam, when the caller may read its key: admin and staff always, a teacher when the exam
-    is linked to one of their lectures (AnswerKeyNotFound otherwise)."""
+    is linked to one of their lectures (errors.NotFound otherwise)."""
     exam = db.session.get(Exam, exam_id) if 0 < exam_id <= MAX_ID else None
     if exam is None or user.role not in ("admin", "staff", "teacher") or not can_read_exam(user, exam_id):
-        raise AnswerKeyNotFound(exam_id)
+        raise NotFound()
     return exam
 
 
@@ -120,18 +95,18 @@ def _text(value: Any) -> str:
 
 def _number(value: Any) -> int:
     if isinstance(value, bool):
-        raise InputError("number", _("must be a whole number of at least 1"))
+        raise Invalid("question_number", "number")
     if isinstance(value, int):
         number = value
     else:
         text = _text(value)
         if not text:
-            raise InputError("number", _("is required"))
+            raise Invalid("is_required", "number")
         if not text.isascii() or not text.isdigit():
-            raise InputError("number", _("must be a whole number of at least 1"))
+            raise Invalid("question_number", "number")
         number = int(text)
     if not 1 <= number <= MAX_ID:
-        raise InputError("number", _("must be a whole number of at least 1"))
+        raise Invalid("question_number", "number")
     return number
 
 
@@ -139,13 +114,13 @@ def parse_answer(value: Any) -> str:
     """The right marks written together ("3", "24"): one character each, none repeated."""
     text = _text(value)
     if not text:
-        raise InputError("answer", _("is required"))
+        raise Invalid("is_required", "answer")
     if any(character.isspace() for character in text):
-        raise InputError("answer", _("write the marks together without spaces, such as 24"))
+        raise Invalid("marks_with_spaces", "answer")
     if len(text) > ANSWER_MAX_MARKS:
-        raise InputError("answer", _("must have at most %(n)s marks", n=ANSWER_MAX_MARKS))
+        raise Invalid("too_many_marks", "answer", n=ANSWER_MAX_MARKS)
     if len(set(text)) != len(text):
-        raise InputError("answer", _("must not repeat a mark"))
+        raise Invalid("repeated_mark", "answer")
     return text
 
 
@@ -157,8 +132,10 @@ def _points(value: Any) -> Decimal:
 
 
 def validate_rows(exam: Exam, rows: Sequence[Mapping[str, Any]]) -> list[KeyQuestion]:
-    """The rows as a key, sorted by number; AnswerKeyInvalid lists every problem at once."""
-    problems: list[KeyProblem] = []
+    """The rows as a key, sorted by number. Refuses with every problem at once (`errors.all_of`):
+    each names its column (`number`, `answer`, `points`, or `total` for the key as a whole) and,
+    for a row's problem, the row's index in `rows` as the parameter `row`."""
+    problems: list[Invalid] = []
     questions: list[KeyQuestion] = []
     seen: dict[int, int] = {}
     for index, row in enumerate(rows):
@@ -169,12 +146,12 @@ def validate_rows(exam: Exam, rows: Sequence[Mapping[str, Any]]) -> list[KeyQues
         for name, parse in (("number", _number), ("answer", parse_answer), ("points", _points)):
             try:
                 parsed[name] = parse(values[name])
-            except InputError as refused:
-                problems.append(KeyProblem(index, name, refused.message))
+            except Invalid as refused:
+                problems.append(Invalid(refused.reason, name, row=index, **refused.params))
         number = parsed.get("number")
         if number is not None:
             if number in seen:
-                problems.append(KeyProblem(index, "number", _("question %(n)s appears twice", n=number)))
+                problems.append(Invalid("question_twice", "number", row=index, n=number))
                 continue
             seen[number] = index
         if len(parsed) == 3:
@@ -182,14 +159,11 @@ def validate_rows(exam: Exam, rows: Sequence[Mapping[str, Any]]) -> list[KeyQues
     if not problems:
         total = sum((q.points for q in questions), Decimal(0))
         if total > exam.max_score:
-            problems.append(KeyProblem(None, "total", _(
-                "The points add up to %(total)s, more than the exam's maximum score %(max)s.",
-                total=_plain(total), max=_plain(exam.max_score))))
+            problems.append(Invalid("key_points_above_max", "total", total=_plain(total), max=_plain(exam.max_score)))
         if not questions and read_scan_count(exam.id):
-            problems.append(KeyProblem(None, "total", _(
-                "Scans of this exam have been graded from its key: it cannot be emptied.")))
+            problems.append(Invalid("graded_key_emptied", "total"))
     if problems:
-        raise AnswerKeyInvalid(problems)
+        raise all_of(problems)
     return sorted(questions, key=lambda q: q.number)
 
 
@@ -206,11 +180,11 @@ def _as_json(questions: Sequence[KeyQuestion]) -> list[dict[str, Any]]:
 def save_answer_key(user: User, exam_id: int, rows: Sequence[Mapping[str, Any]]) -> KeySaved:
     """Replace the exam's key with `rows` (`number`, `answer`, `points` each), regrade and recompute.
 
-    Raises AnswerKeyNotFound, AnswerKeyForbidden, AnswerKeyInvalid; flushes, never commits.
+    Raises errors.NotFound, Forbidden or Invalid (`validate_rows`); flushes, never commits.
     """
     exam = readable_exam(user, exam_id)
     if not can_edit_key(user, exam_id):
-        raise AnswerKeyForbidden(exam_id)
+        raise Forbidden("exam_shared_lecture")
     wanted = validate_rows(exam, rows)
     lectures = scans.exam_lecture_ids(exam_id)
     for lecture_id in lectures:

@@ -18,23 +18,29 @@ from sqlalchemy import select
 
 from dashboard.models import versions as versioning
 from dashboard.accounts import audit
+from dashboard.errors import Invalid, describe as describe_error
 from dashboard.extensions import db
 from dashboard.models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
 from dashboard.progress.policy_validation import POLICY_FIELDS, validate_policy_change
 from dashboard.progress.recompute import lock_lecture, recompute_lecture
 
 
-class PolicyRejected(ValueError):
-    """The change breaks SPEC §2; `errors` lists (field, message), the first one is `field`."""
+class PolicyRejected(Invalid):
+    """The change breaks SPEC §2: the first problem, every further one in `also`."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(describe(name, message) for name, message in errors))
-        self.errors = errors
-        self.field = errors[0][0]
+    def __init__(self, problems: list[Invalid]) -> None:
+        first = problems[0]
+        super().__init__(first.reason, first.field, **first.params)
+        self.also = tuple(problems[1:])
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """(field, text) of every problem, for the API's `errors` list."""
+        return [(problem.field, describe_error(problem)) for problem in (self, *self.also)]
 
 
 def describe(name: str, message: str) -> str:
-    """A validator message as a sentence naming its field."""
+    """A problem's text as a sentence naming its field (the API's message)."""
     return message if message.startswith(name) else f"{name} {message}"
 
 

@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 from typing import Any, Mapping
 
+from dashboard.errors import Invalid
 from dashboard.progress.rules import INTEGER_MAX, POLICY_DEFAULTS, POLICY_FIELDS
 
 READ_ONLY_FIELDS: frozenset[str] = frozenset({"id", "lecture", "lecture_id", "created_at", "updated_at"})
@@ -55,101 +56,102 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0
 
 
 def decimal_from_text(text: str) -> Decimal:
-    """Decimal text in ASCII digits ('72.5', '-3', '1e2'); ValueError('must be a number') otherwise."""
+    """Decimal text in ASCII digits ('72.5', '-3', '1e2'); Invalid('score_not_number') otherwise."""
     if not _DECIMAL_TEXT.fullmatch(text):
-        raise ValueError("must be a number")
+        raise Invalid("score_not_number")
     return Decimal(text)
 
 
 def parse_score(value: Any) -> Decimal:
     """A score given as a JSON number (or a Decimal from a form): exact, at most 2 decimals.
 
-    Raises ValueError with a message fit for the user. Booleans and strings are refused.
+    Raises Invalid (no field: the caller knows it). Booleans and strings are refused.
     The checks read the number's digits and exponent instead of doing arithmetic, which
     silently rounds an exponent beyond the decimal context (1e-999999999 became 0) or
     raises Overflow (1E+999999999).
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise ValueError("must be a number")
+        raise Invalid("score_not_number")
     # str() of a float is its shortest repr, so 72.505 stays 72.505 and is refused below.
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
-        raise ValueError("must be a finite number")
+        raise Invalid("score_not_finite")
     if number.is_zero():
         return Decimal("0.00")
     sign, digits, exponent = number.as_tuple()
     significant = "".join(map(str, digits)).rstrip("0")
     lowest_place = exponent + (len(digits) - len(significant))  # the exponent of the last non-zero digit
     if number.adjusted() > 12:
-        raise ValueError("is too large")
+        raise Invalid("score_too_large")
     if lowest_place < -2:
-        raise ValueError("must have at most 2 decimal places")
+        raise Invalid("score_decimals")
     if abs(number) > MAX_SCORE_VALUE:
-        raise ValueError("is too large")
+        raise Invalid("score_too_large")
     return number.quantize(CENT)
 
 
-def _check_integer(value: Any, lowest: int, highest: int | None) -> str | None:
+def _check_integer(field: str, value: Any, lowest: int, highest: int | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        return "must be an integer"
+        raise Invalid("not_whole_number", field)
     if value < lowest:
-        return f"must be at least {lowest}"
+        raise Invalid("at_least", field, n=lowest)
     upper = highest if highest is not None else INTEGER_MAX
     if value > upper:
-        return f"must be at most {upper}"
-    return None
+        raise Invalid("at_most", field, n=upper)
 
 
-def _normalise(field: str, value: Any) -> tuple[Any, str | None]:
-    """The field's value in its stored form, or an error message."""
+def _normalise(field: str, value: Any) -> Any:
+    """The field's value in its stored form; Invalid naming the field otherwise."""
     if value is None:
-        return None, "cannot be null"
+        raise Invalid("null", field)
     if field in _INTEGER_BOUNDS:
-        return value, _check_integer(value, *_INTEGER_BOUNDS[field])
+        _check_integer(field, value, *_INTEGER_BOUNDS[field])
+        return value
     if field in _CHOICES:
         choices = _CHOICES[field]
         if not isinstance(value, str) or value not in choices:
-            return value, "must be one of " + ", ".join(choices)
-        return value, None
+            raise Invalid("one_of", field, choices=", ".join(choices))
+        return value
     # exam_pass_score, the only decimal field
     try:
         score = parse_score(value)
-    except ValueError as exc:
-        return value, str(exc)
+    except Invalid as refused:
+        raise Invalid(refused.reason, field, **refused.params) from None
     if score < 0:
-        return score, "must be at least 0"
-    return score, None
+        raise Invalid("at_least", field, n=0)
+    return score
 
 
 def validate_policy_change(
     stored: Mapping[str, Any], change: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+) -> tuple[dict[str, Any], list[Invalid]]:
     """Check `change` against SPEC §2 on the merged policy.
 
     `stored` holds the current values of every policy field (POLICY_DEFAULTS for a new
     lecture). Returns the merged policy (values normalised: exam_pass_score as Decimal) and
-    the problems as (field, message); any problem refuses the whole change.
+    the problems, each naming its field; any problem refuses the whole change.
     """
     merged = {name: stored.get(name, POLICY_DEFAULTS[name]) for name in POLICY_FIELDS}
-    errors: list[tuple[str, str]] = []
+    errors: list[Invalid] = []
     for name, value in change.items():
         if name in READ_ONLY_FIELDS:
-            errors.append((name, "is read-only"))
+            errors.append(Invalid("read_only_field", name))
             continue
         if name not in POLICY_DEFAULTS:
-            errors.append((name, "is not a policy field"))
+            errors.append(Invalid("not_policy_field", name))
             continue
-        normalised, problem = _normalise(name, value)
-        if problem:
-            errors.append((name, problem))
-        else:
-            merged[name] = normalised
-    failed = {name for name, _ in errors}
+        try:
+            merged[name] = _normalise(name, value)
+        except Invalid as problem:
+            errors.append(problem)
+    failed = {problem.field for problem in errors}
     for later, earlier in _ORDERED_PAIRS:
         if later in failed or earlier in failed:
             continue
         if merged[later] < merged[earlier]:
             # Name the field the caller touched; the later one when both or neither were.
-            blamed = earlier if earlier in change and later not in change else later
-            errors.append((blamed, f"{later} must be at least {earlier} ({merged[earlier]})"))
+            if earlier in change and later not in change:
+                errors.append(Invalid("at_most_field", earlier, other=later, value=merged[later]))
+            else:
+                errors.append(Invalid("at_least_field", later, other=earlier, value=merged[earlier]))
     return merged, errors

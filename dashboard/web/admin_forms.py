@@ -25,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, NumberInput, TextInput
 from dashboard.accounts.users import USERNAME_MAX_LENGTH
 from dashboard.clinic.links import MEMO_MAX_LENGTH
 from dashboard.models import ROLES
+from dashboard.errors import Invalid
 from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.web.forms import PageForm
 
@@ -138,7 +139,7 @@ class PolicyForm(FlaskForm):
             else:
                 try:
                     number = decimal_from_text(text)
-                except ValueError:
+                except Invalid:
                     number = None
                 if number is None or not number.is_finite():
                     field.errors = [*field.errors, _("must be a number")]

@@ -25,7 +25,7 @@ from wtforms.widgets import NumberInput
 
 from dashboard.omr import answer_keys, scans
 from dashboard.accounts.access import role_required, shown_exam_lecture_ids
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import Lecture
 from dashboard.web.forms import PageForm
@@ -63,7 +63,7 @@ def _stored_form(exam_id: int) -> AnswerKeyForm:
 def _exam_or_404(exam_id: int):
     try:
         return answer_keys.readable_exam(current_user, exam_id)
-    except answer_keys.AnswerKeyNotFound:
+    except NotFound:
         abort(404)
 
 
@@ -124,16 +124,16 @@ def save_answer_key(exam_id: int):
     rows = [{name: entry[name].data for name in ("number", "answer", "points")} for entry in kept]
     try:
         saved = answer_keys.save_answer_key(current_user, exam_id, rows)
-    except answer_keys.AnswerKeyForbidden:
+    except Forbidden:
         abort(403)
-    except answer_keys.AnswerKeyInvalid as invalid:
+    except Invalid as invalid:
         key_errors = []
-        for problem in invalid.problems:
-            if problem.row is None:
-                key_errors.append(problem.message)
+        for problem in (invalid, *invalid.also):
+            if "row" not in problem.params:
+                key_errors.append(describe(problem))
             else:
-                target = kept[problem.row][problem.field]
-                target.errors = [*target.errors, problem.message]
+                target = kept[problem.params["row"]][problem.field]
+                target.errors = [*target.errors, describe(problem)]
         # Rows marked for removal are gone from the form shown again (they were not validated).
         form.questions.entries = kept
         return _render(exam, form, 422, key_errors=key_errors)

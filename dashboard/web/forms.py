@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import DateTimeLocalInput, NumberInput, TextInput
 
+from dashboard.errors import Invalid, describe
 from dashboard.lectures import cells as inputs
 
 
@@ -34,9 +35,9 @@ class Parsed:
     def __call__(self, form: FlaskForm, field) -> None:
         try:
             field.parsed = self.parse(field.data)
-        except inputs.InputError as refused:
+        except Invalid as refused:
             field.parsed = None
-            raise ValidationError(refused.message) from None
+            raise ValidationError(describe(refused)) from None
 
 
 class PageForm(FlaskForm):
@@ -80,8 +81,8 @@ class HomeworkSubmissionForm(PageForm):
         try:
             value = inputs.parse_score_text(field.data, "score", required=False)
             field.parsed = None if value is None else inputs.check_score(value, self.max_score)
-        except inputs.InputError as refused:
-            raise ValidationError(refused.message) from None
+        except Invalid as refused:
+            raise ValidationError(describe(refused)) from None
 
 
 class AttemptForm(PageForm):
@@ -98,8 +99,8 @@ class AttemptForm(PageForm):
     def validate_score(self, field) -> None:
         try:
             field.parsed = inputs.check_score(inputs.parse_score_text(field.data), self.max_score)
-        except inputs.InputError as refused:
-            raise ValidationError(refused.message) from None
+        except Invalid as refused:
+            raise ValidationError(describe(refused)) from None
 
 
 class ConfirmForm(PageForm):

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from dashboard.lectures import grid, cells as inputs
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
+from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID
 from dashboard.web import forms
@@ -236,13 +237,13 @@ def _saved(detail: grid.CellDetail):
     return _render_cell(fresh, saved=True, oob=True)
 
 
-def _refused(detail: grid.CellDetail, key: Any, form, refused: inputs.InputError):
+def _refused(detail: grid.CellDetail, key: Any, form, refused: Invalid):
     """Put the service's complaint on the field it names (or on the form) and answer 422."""
     target = getattr(form, refused.field, None) if refused.field else None
     if target is not None and hasattr(target, "errors"):
-        target.errors = list(target.errors) + [refused.message]
+        target.errors = list(target.errors) + [describe(refused)]
     else:
-        form.form_errors.append(refused.message)
+        form.form_errors.append(describe(refused))
     return _render_cell(detail, {key: form}, status=422)
 
 
@@ -250,9 +251,9 @@ def _service_errors(call):
     """Run a service call, turning its not-found and forbidden refusals into 404 and 403."""
     try:
         return call()
-    except inputs.InputNotFound:
+    except NotFound:
         abort(404)
-    except inputs.InputForbidden:
+    except Forbidden:
         abort(403)
 
 
@@ -272,7 +273,7 @@ def save_activity(lecture_id: int):
     try:
         _service_errors(lambda: inputs.set_activity(
             current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed, **changed))
-    except inputs.InputError as refused:
+    except Invalid as refused:
         return _refused(detail, "activity", form, refused)
     return _saved(detail)
 
@@ -291,7 +292,7 @@ def save_homework(lecture_id: int, homework_id: int):
         _service_errors(lambda: inputs.set_homework_submission(
             current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
             score=form.score.parsed, approved=form.approved.data))
-    except inputs.InputError as refused:
+    except Invalid as refused:
         return _refused(detail, key, form, refused)
     return _saved(detail)
 
@@ -310,7 +311,7 @@ def add_attempt(lecture_id: int, exam_id: int):
         _service_errors(lambda: inputs.add_attempt(
             current_user, detail.enrollment_id, exam_id, score=form.score.parsed,
             submitted_at=form.submitted_at.parsed))
-    except inputs.InputError as refused:
+    except Invalid as refused:
         return _refused(detail, key, form, refused)
     return _saved(detail)
 
@@ -334,7 +335,7 @@ def edit_attempt(lecture_id: int, attempt_id: int):
     try:
         _service_errors(lambda: inputs.edit_attempt(
             current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
-    except inputs.InputError as refused:
+    except Invalid as refused:
         return _refused(detail, key, form, refused)
     return _saved(detail)
 
@@ -349,7 +350,7 @@ def delete_attempt(lecture_id: int, attempt_id: int):
         return _render_cell(detail, {key: form}, status=422)
     try:
         _service_errors(lambda: inputs.delete_attempt(current_user, attempt_id))
-    except inputs.InputError as refused:
+    except Invalid as refused:
         return _refused(detail, key, form, refused)
     return _saved(detail)
 

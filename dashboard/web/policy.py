@@ -19,7 +19,6 @@ and left out.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +30,7 @@ from sqlalchemy import select
 from dashboard.lectures import grid
 from dashboard.accounts.access import role_required
 from dashboard.clock import academy_today
-from dashboard.errors import Conflict
+from dashboard.errors import Conflict, Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
 from dashboard.progress.policy import PolicyRejected, policy_values, save_policy
@@ -151,33 +150,12 @@ def _save_with_impact(lecture_id: int, policy: ProgressPolicy, change: dict[str,
     return impact
 
 
-# Messages of validate_policy_change (pure, English) in the reader's language.
-_ORDERED = re.compile(r"(\w+) must be at least (\w+) \((.+)\)")
-_AT_LEAST = re.compile(r"must be at least (-?\d+)")
-_AT_MOST = re.compile(r"must be at most (-?\d+)")
-_ONE_OF = re.compile(r"must be one of (.+)")
-
-
-def _problem_text(form: PolicyForm, message: str) -> str:
-    if match := _ORDERED.fullmatch(message):
-        other = getattr(form, match.group(2), None)
-        label = str(other.label.text) if other is not None else match.group(2)
-        return _("must be at least %(field)s (%(value)s)", field=label, value=match.group(3))
-    if match := _AT_LEAST.fullmatch(message):
-        return _("must be at least %(n)s", n=match.group(1))
-    if match := _AT_MOST.fullmatch(message):
-        return _("must be at most %(n)s", n=match.group(1))
-    if match := _ONE_OF.fullmatch(message):
-        return _("must be one of %(choices)s", choices=match.group(1))
-    known = {
-        "must be an integer": _("must be a whole number"),
-        "must be a number": _("must be a number"),
-        "must be a finite number": _("must be a number"),
-        "is too large": _("is too large"),
-        "must have at most 2 decimal places": _("must have at most 2 decimal places"),
-        "cannot be null": _("A value is required."),
-    }
-    return known.get(message, message)
+def _problem_text(form: PolicyForm, problem: Invalid) -> str:
+    """The problem's text; another field it names is named by its label."""
+    if "other" in problem.params:
+        label = str(getattr(form, problem.params["other"]).label.text)
+        problem = Invalid(problem.reason, problem.field, **{**problem.params, "other": label})
+    return describe(problem)
 
 
 # ---------------------------------------------------------------- views
@@ -250,8 +228,8 @@ def submit(lecture_id: int):
             impact = _save_with_impact(lecture_id, policy, change, form.base_version())
             form.version.data = str(policy.version)
     except PolicyRejected as rejected:
-        for name, message in rejected.errors:
-            form.add_error(name, _problem_text(form, message))
+        for problem in (rejected, *rejected.also):
+            form.add_error(problem.field, _problem_text(form, problem))
         return _render(lecture, form, 422)
     except Conflict:
         # Someone saved this policy after the form was filled: show what they changed, keep this

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.lectures import cells as inputs
 from dashboard.extensions import db
 from dashboard.models import Activity, Attempt, AuditLog, HomeworkSubmission, SessionProgress
@@ -80,7 +81,7 @@ def test_an_attempt_edit_that_changes_nothing_records_nothing(academy):
 
 @pytest.mark.parametrize("value", [101, -1, True, 1.5, "3", None])
 def test_invalid_video_rate_names_the_field_and_writes_nothing(academy, value):
-    with pytest.raises(inputs.InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         inputs.set_activity(academy.users["admin"], academy.park.id, academy.weeks[0].id,
                             attendance="online", video_rate=value if value != "3" else 3.0)
     assert refused.value.field == "video_rate"
@@ -88,7 +89,7 @@ def test_invalid_video_rate_names_the_field_and_writes_nothing(academy, value):
 
 
 def test_invalid_attendance(academy):
-    with pytest.raises(inputs.InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         inputs.set_activity(academy.users["admin"], academy.park.id, academy.weeks[0].id,
                             attendance="hybrid", video_rate=50)
     assert refused.value.field == "attendance"
@@ -97,7 +98,7 @@ def test_invalid_attendance(academy):
 def test_parse_video_rate_from_form_text():
     assert inputs.parse_video_rate("0") == 0 and inputs.parse_video_rate(" 100 ") == 100
     for text in ("1_0", "١٠", "+5", "5.0", "", "1e2"):
-        with pytest.raises(inputs.InputError):
+        with pytest.raises(Invalid):
             inputs.parse_video_rate(text)
 
 
@@ -105,19 +106,19 @@ def test_parse_video_rate_from_form_text():
 
 def test_staff_may_not_edit_and_another_teacher_does_not_see(academy):
     week1 = academy.weeks[0]
-    with pytest.raises(inputs.InputForbidden):
+    with pytest.raises(Forbidden):
         inputs.set_activity(academy.users["staff"], academy.park.id, week1.id, attendance="online", video_rate=95)
-    with pytest.raises(inputs.InputNotFound):
+    with pytest.raises(NotFound):
         inputs.set_activity(academy.users["teacher_b"], academy.park.id, week1.id, attendance="online",
                             video_rate=95)
-    with pytest.raises(inputs.InputNotFound):  # a session of another lecture
+    with pytest.raises(NotFound):  # a session of another lecture
         inputs.set_activity(academy.users["admin"], academy.park.id, academy.geometry_week.id, attendance="online",
                             video_rate=95)
     assert count(Activity) == 3
 
 
 def test_a_withdrawn_enrollment_is_frozen(academy):
-    with pytest.raises(inputs.InputError):
+    with pytest.raises(Invalid):
         inputs.set_activity(academy.users["admin"], academy.choi.id, academy.weeks[0].id, attendance="online",
                             video_rate=95)
     assert count(Activity) == 3
@@ -131,7 +132,7 @@ def test_homework_submission_score_rules(academy):
     recompute_lecture(academy.algebra.id)
     admin = academy.users["admin"]
     for score in (Decimal("50.01"), Decimal("-0.5"), Decimal("12.345"), "12", True):
-        with pytest.raises(inputs.InputError) as refused:
+        with pytest.raises(Invalid) as refused:
             inputs.set_homework_submission(admin, academy.minji.id, homework.id, submitted=True, score=score,
                                            approved=False)
         assert refused.value.field == "score"
@@ -187,15 +188,15 @@ def test_attempt_numbers_follow_on_and_delete_falls_back(academy):
 def test_attempt_validation(academy):
     admin = academy.users["admin"]
     for score in (Decimal("100.01"), Decimal("-1"), 72.505, "70"):
-        with pytest.raises(inputs.InputError) as refused:
+        with pytest.raises(Invalid) as refused:
             inputs.add_attempt(admin, academy.jisoo.id, academy.quiz.id, score=score, submitted_at=None)
         assert refused.value.field == "score"
-    with pytest.raises(inputs.InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         inputs.add_attempt(admin, academy.jisoo.id, academy.quiz.id, score=50,
                            submitted_at=datetime(2026, 3, 10, 9, 0))  # naive
     assert refused.value.field == "submitted_at"
     geometry_exam = make_exam([academy.geometry_week])
-    with pytest.raises(inputs.InputNotFound):  # not linked to a session of Algebra
+    with pytest.raises(NotFound):  # not linked to a session of Algebra
         inputs.add_attempt(admin, academy.jisoo.id, geometry_exam.id, score=50, submitted_at=None)
     assert count(Attempt) == 2
 
@@ -204,5 +205,5 @@ def test_parse_score_text():
     assert inputs.parse_score_text("72.50") == Decimal("72.5")
     assert inputs.parse_score_text(" ", required=False) is None
     for text in ("72.505", "abc", "NaN", "Infinity", ""):
-        with pytest.raises(inputs.InputError):
+        with pytest.raises(Invalid):
             inputs.parse_score_text(text)

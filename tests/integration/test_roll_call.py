@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.academy import uploads
+from dashboard.errors import Invalid
 from dashboard.extensions import db
 from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.lectures import cells
@@ -71,14 +72,14 @@ def test_presence_null_clears_the_roll_call_and_leaves_attendance(academy):
 
 def test_a_contradicting_pair_is_refused_naming_presence(academy):
     week1 = academy.weeks[0]
-    with pytest.raises(cells.InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         cells.set_activity(academy.users["admin"], academy.minji.id, week1.id, attendance="online", presence="late")
     assert refused.value.field == "presence"
     assert activity(academy.minji, week1) == ("online", 95, None)
 
 
 def test_an_unknown_presence_is_refused(academy):
-    with pytest.raises(cells.InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         cells.set_activity(academy.users["admin"], academy.minji.id, academy.weeks[0].id, presence="asleep")
     assert refused.value.field == "presence"
 
