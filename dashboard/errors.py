@@ -116,6 +116,15 @@ TEXTS: dict[str, Any] = {
     "graded_key_emptied": _l("Scans of this exam have been graded from its key: it cannot be emptied."),
     "empty_answer_key": _l("An answer key needs at least one question; nothing was changed."),
     "exam_shared_lecture": _l("This exam is shared with a lecture you do not teach; only someone who teaches all of its lectures may change it."),
+    # setup pages: the importer's refusals in the words of the form
+    "value_required": _l("A value is required."),
+    "text_too_long": _l("This text is too long."),
+    "session_order_taken": _l("Another session of this lecture already has this order."),
+    "session_needed_by_attempts": _l(
+        "An exam's recorded attempts need this session: link the exam to another session first."),
+    "already_enrolled": _l("This student is already enrolled in this lecture."),
+    "stored_scores_above_max": _l("Stored scores are higher than this maximum."),
+    "exam_link_needed_by_attempts": _l("Recorded attempts need a session this exam would no longer be linked to."),
     # class day: roll call and column entry
     "not_in_session": _l("This {kind} is not part of this session."),
     "duplicate_row": _l("This student already has a row above."),

@@ -31,7 +31,6 @@ from dashboard.lectures import cells as inputs
 from dashboard.accounts.access import can_edit_exam
 from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
-from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
     Attempt,
     Exam,
@@ -46,18 +45,15 @@ from dashboard.omr.scans import exam_lecture_ids
 from dashboard.progress.recompute import lock_lecture
 from dashboard.academy.structure import (
     TITLE_MAX_LENGTH,
-    SetupError,
     SetupForbidden,
     SetupNotFound,
+    apply_snapshot,
     check_text,
     lecture_for_structure,
     new_id,
     raise_if,
     readable_lecture,
 )
-
-# The importer's item fields that the exam and homework forms show under the same name.
-_FORM_FIELDS = frozenset({"title", "pass_score", "max_score", "session_ids", "session_id"})
 
 
 # ---------------------------------------------------------------- reading (for the pages)
@@ -176,29 +172,6 @@ def homework_impact(homework_id: int) -> int:
 
 # ---------------------------------------------------------------- values
 
-def _translated(message: str) -> str:
-    if "below" in message and "score" in message:
-        return _("Stored scores are higher than this maximum.")
-    if "would no longer be linked" in message or "not linked" in message:
-        return _("Recorded attempts need a session this exam would no longer be linked to.")
-    if message.startswith("must be at most") and "characters" in message:
-        return _("This text is too long.")
-    return message
-
-
-def _apply(data: Mapping[str, Any], user: User) -> None:
-    """Import the snapshot; its refusal becomes a SetupError naming form fields."""
-    try:
-        import_snapshot(dict(data), user=user, audit_import=False)
-    except ImportRejected as rejected:
-        problems = []
-        for problem in rejected.errors:
-            path = problem.field or ""
-            name = path.split(".", 1)[1].split("[", 1)[0] if "." in path else None
-            problems.append((name if name in _FORM_FIELDS else None, _translated(problem.message)))
-        raise SetupError(problems) from None
-
-
 def _score(problems: list, field: str, text: str | None, required: bool) -> Decimal | None:
     try:
         return inputs.parse_score_text(text, field, required=required)
@@ -260,7 +233,7 @@ def create_exam(user: User, lecture_id: int, title: str | None, session_ids: Ite
     lock_lecture(lecture_id)
     exam_id = new_id(Exam)
     snapshot = {"id": exam_id, **_snapshot_exam(values, chosen)}
-    _apply({"exams": [snapshot]}, user)
+    apply_snapshot({"exams": [snapshot]}, user)
     exam = db.session.get(Exam, exam_id)
     audit.record("exam.create", "exam", exam_id, None, _exam_state(exam), user, lecture_id)
     return exam
@@ -290,7 +263,7 @@ def update_exam(user: User, lecture_id: int, exam_id: int, title: str | None, se
     own = set(db.session.execute(
         select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)).scalars())
     kept_elsewhere = linked_session_ids(exam_id) - own
-    _apply({"exams": [{"id": exam_id, **_snapshot_exam(values, chosen | kept_elsewhere)}]}, user)
+    apply_snapshot({"exams": [{"id": exam_id, **_snapshot_exam(values, chosen | kept_elsewhere)}]}, user)
     db.session.refresh(exam)
     after = _exam_state(exam)
     if after != before:
@@ -304,7 +277,7 @@ def remove_exam(user: User, lecture_id: int, exam_id: int) -> None:
     for locked in exam_lecture_ids(exam_id):
         lock_lecture(locked)
     before = {**_exam_state(exam), "attempts": exam_impact(exam_id).attempts}
-    _apply({"exams": [{"id": exam_id, "delete": True}]}, user)
+    apply_snapshot({"exams": [{"id": exam_id, "delete": True}]}, user)
     audit.record("exam.delete", "exam", exam_id, before, None, user, lecture_id)
 
 
@@ -342,7 +315,7 @@ def create_homework(user: User, lecture_id: int, session_id: int | None, title: 
     raise_if(problems)
     lock_lecture(lecture_id)
     homework_id = new_id(Homework)
-    _apply({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
+    apply_snapshot({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
     homework = db.session.get(Homework, homework_id)
     audit.record("homework.create", "homework", homework_id, None, _homework_state(homework), user, lecture_id)
     return homework
@@ -358,7 +331,7 @@ def update_homework(user: User, homework_id: int, session_id: int | None, title:
     raise_if(problems)
     lock_lecture(lecture_id)
     before = _homework_state(homework)
-    _apply({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
+    apply_snapshot({"homeworks": [{"id": homework_id, **_snapshot_homework(values)}]}, user)
     db.session.refresh(homework)
     after = _homework_state(homework)
     if after != before:
@@ -372,6 +345,6 @@ def remove_homework(user: User, homework_id: int) -> int:
     lecture_for_structure(user, lecture_id)
     lock_lecture(lecture_id)
     before = {**_homework_state(homework), "submissions": homework_impact(homework_id)}
-    _apply({"homeworks": [{"id": homework_id, "delete": True}]}, user)
+    apply_snapshot({"homeworks": [{"id": homework_id, "delete": True}]}, user)
     audit.record("homework.delete", "homework", homework_id, before, None, user, lecture_id)
     return lecture_id

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, text
 from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
 from dashboard.clock import now, to_academy_iso
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
@@ -292,38 +293,24 @@ def new_id(model: type) -> int:
 
 
 # The importer's item fields that the setup forms show under the same name.
-_FORM_FIELDS = frozenset({"title", "order", "date", "name", "contact", "guardian_contact", "start_date"})
+_FORM_FIELDS = frozenset({"title", "order", "date", "name", "contact", "guardian_contact", "start_date",
+                          "pass_score", "max_score", "session_ids", "session_id"})
 
 
-def _translated(message: str) -> str:
-    """The importer's (English) reasons, in the reader's language where they are expected here."""
-    if "is already used in lecture" in message:
-        return _("Another session of this lecture already has this order.")
-    if "would no longer be linked" in message:
-        return _("An exam's recorded attempts need this session: link the exam to another session first.")
-    if "is already enrolled" in message:
-        return _("This student is already enrolled in this lecture.")
-    if message.startswith("must be at most") and "characters" in message:
-        return _("This text is too long.")
-    if message == "must not be blank":
-        return _("A value is required.")
-    if message == "must have at least one visible character":
-        return _("A name needs at least one visible character.")
-    return message
-
-
-def _apply(data: Mapping[str, Any], user: User, whole_change: bool = False) -> None:
-    """Import the snapshot; its refusal becomes a SetupError naming form fields (the snapshot's
-    problems on several items, as a generated term makes, are reported for the change as a whole)."""
+def apply_snapshot(data: Mapping[str, Any], user: User, whole_change: bool = False) -> None:
+    """Write a setup page's change through the snapshot importer (audited by the caller); its refusal
+    becomes a SetupError naming the form's fields (the snapshot's problems on several items, as a
+    generated term makes, are reported for the change as a whole), in the form's words where the
+    importer gives the problem a code."""
     try:
         import_snapshot(dict(data), user=user, audit_import=False)
     except ImportRejected as rejected:
         problems = []
         for problem in rejected.errors:
             path = problem.field or ""
-            name = path.rsplit(".", 1)[1] if "." in path else None
+            name = path.rsplit(".", 1)[1].split("[", 1)[0] if "." in path else None
             field = name if name in _FORM_FIELDS and not whole_change else None
-            problems.append((field, _translated(problem.message)))
+            problems.append((field, describe(Invalid(problem.reason)) if problem.reason else problem.message))
         raise SetupError(problems) from None
 
 
@@ -379,7 +366,7 @@ def create_lecture(user: User, title: str, teacher_ids: Iterable[int] = ()) -> L
     title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
     raise_if(problems)
     lecture_id = new_id(Lecture)
-    _apply({"lectures": [{"id": lecture_id, "title": title}]}, user)
+    apply_snapshot({"lectures": [{"id": lecture_id, "title": title}]}, user)
     _set_teachers(lecture_id, teacher_ids)
     lecture = db.session.get(Lecture, lecture_id)
     audit.record("lecture.create", "lecture", lecture_id, None, _lecture_state(lecture), user, lecture_id)
@@ -394,7 +381,7 @@ def update_lecture(user: User, lecture_id: int, title: str, teacher_ids: Iterabl
     raise_if(problems)
     before = _lecture_state(lecture)
     lock_lecture(lecture_id)
-    _apply({"lectures": [{"id": lecture_id, "title": title}]}, user)
+    apply_snapshot({"lectures": [{"id": lecture_id, "title": title}]}, user)
     _set_teachers(lecture_id, teacher_ids)
     db.session.refresh(lecture)
     after = _lecture_state(lecture)
@@ -450,7 +437,7 @@ def add_session(user: User, lecture_id: int, order: int | None, title: str | Non
             raise SetupError([("order", _("An order is a whole number from 1 to %(n)s.", n=MAX_ORDER))])
     session_id = new_id(LectureSession)
     values = {"lecture_id": lecture_id, "order": order, "title": title, "date": on}
-    _apply({"sessions": [{"id": session_id, **_snapshot_values(values)}]}, user)
+    apply_snapshot({"sessions": [{"id": session_id, **_snapshot_values(values)}]}, user)
     audit.record("session.create", "session", session_id, None, values, user, lecture_id)
     return db.session.get(LectureSession, session_id)
 
@@ -472,7 +459,8 @@ def update_session(user: User, session_id: int, order: int, title: str | None, o
     raise_if(problems)
     lock_lecture(session.lecture_id)
     before = _session_state(session)
-    _apply({"sessions": [{"id": session_id, **_snapshot_values({"order": order, "title": title, "date": on})}]}, user)
+    values = _snapshot_values({"order": order, "title": title, "date": on})
+    apply_snapshot({"sessions": [{"id": session_id, **values}]}, user)
     db.session.refresh(session)
     after = _session_state(session)
     if after != before:
@@ -496,7 +484,7 @@ def move_session(user: User, session_id: int, step: int) -> None:
     if neighbour is None:
         return
     orders = {session.id: session.order, neighbour.id: neighbour.order}
-    _apply({"sessions": [{"id": session.id, "order": orders[neighbour.id]},
+    apply_snapshot({"sessions": [{"id": session.id, "order": orders[neighbour.id]},
                          {"id": neighbour.id, "order": orders[session.id]}]}, user, whole_change=True)
     audit.record("session.reorder", "lecture", lecture_id, orders,
                  {session.id: orders[neighbour.id], neighbour.id: orders[session.id]}, user, lecture_id)
@@ -510,7 +498,7 @@ def remove_session(user: User, session_id: int) -> None:
     lecture_for_structure(user, lecture_id)
     lock_lecture(lecture_id)
     before = _session_state(session)
-    _apply({"sessions": [{"id": session_id, "delete": True}]}, user, whole_change=True)
+    apply_snapshot({"sessions": [{"id": session_id, "delete": True}]}, user, whole_change=True)
     audit.record("session.delete", "session", session_id, before, None, user, lecture_id)
 
 
@@ -536,7 +524,7 @@ def generate_term(user: User, lecture_id: int, start: date, count: int, weekdays
     items = [{"id": session_id, "lecture_id": lecture_id, "order": first + i,
               "title": f"{prefix} {first + i}" if prefix else None, "date": day.isoformat()}
              for i, (session_id, day) in enumerate(zip(ids, dates))]
-    _apply({"sessions": items}, user, whole_change=True)
+    apply_snapshot({"sessions": items}, user, whole_change=True)
     audit.record("session.generate", "lecture", lecture_id, None,
                  {"sessions": [{k: v for k, v in item.items() if k != "lecture_id"} for item in items]},
                  user, lecture_id)
@@ -578,7 +566,7 @@ def create_student(user: User, name: str, contact: str | None = None, guardian_c
         enrollment_id = new_id(Enrollment)
         data["enrollments"] = [{"id": enrollment_id, "student_id": student_id, "lecture_id": lecture_id,
                                 "start_date": start_date.isoformat() if start_date else None}]
-    _apply(data, user)
+    apply_snapshot(data, user)
     audit.record("student.create", "student", student_id, None, values, user)
     if enrollment_id is not None:
         audit.record("enrollment.create", "enrollment", enrollment_id, None,
@@ -594,7 +582,7 @@ def update_student(user: User, student_id: int, name: str, contact: str | None,
         raise SetupForbidden("only an admin or a teacher of the student's lecture edits a student")
     values = _student_values(name, contact, guardian_contact)
     before = _student_state(student)
-    _apply({"students": [{"id": student_id, **values}]}, user)
+    apply_snapshot({"students": [{"id": student_id, **values}]}, user)
     db.session.refresh(student)
     if _student_state(student) != before:
         audit.record("student.update", "student", student_id, before, _student_state(student), user)
@@ -616,14 +604,14 @@ def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None
         if existing.withdrawn_at is None:
             raise SetupError([("student", _("This student is already enrolled in this lecture."))])
         before = {"withdrawn_at": existing.withdrawn_at}
-        _apply({"enrollments": [{"id": existing.id, "withdrawn_at": None}]}, user)
+        apply_snapshot({"enrollments": [{"id": existing.id, "withdrawn_at": None}]}, user)
         db.session.refresh(existing)
         audit.record("enrollment.reenroll", "enrollment", existing.id, before, {"withdrawn_at": None}, user,
                      lecture_id)
         return existing
     enrollment_id = new_id(Enrollment)
     values = {"student_id": student_id, "lecture_id": lecture_id, "start_date": start_date}
-    _apply({"enrollments": [{"id": enrollment_id, **_snapshot_values(values)}]}, user)
+    apply_snapshot({"enrollments": [{"id": enrollment_id, **_snapshot_values(values)}]}, user)
     audit.record("enrollment.create", "enrollment", enrollment_id, None, values, user, lecture_id)
     return db.session.get(Enrollment, enrollment_id)
 
@@ -651,7 +639,7 @@ def withdraw(user: User, enrollment_id: int) -> Enrollment:
     if enrollment.withdrawn_at is not None:
         return enrollment
     when = now()
-    _apply({"enrollments": [{"id": enrollment.id, "withdrawn_at": to_academy_iso(when)}]}, user)
+    apply_snapshot({"enrollments": [{"id": enrollment.id, "withdrawn_at": to_academy_iso(when)}]}, user)
     db.session.refresh(enrollment)
     audit.record("enrollment.withdraw", "enrollment", enrollment.id, {"withdrawn_at": None},
                  {"withdrawn_at": enrollment.withdrawn_at}, user, enrollment.lecture_id)

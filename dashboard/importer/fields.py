@@ -19,10 +19,13 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class _Bad(ValueError):
-    """Problems with one field value: (sub-path under the field, message) pairs."""
+    """Problems with one field value: (sub-path under the field, message) pairs; `reason` codes a
+    single problem for the setup pages (errors.TEXTS)."""
 
-    def __init__(self, message: str | None = None, sub: str = "", problems: list[tuple[str, str]] | None = None):
+    def __init__(self, message: str | None = None, sub: str = "", problems: list[tuple[str, str]] | None = None,
+                 reason: str | None = None):
         self.problems = problems if problems is not None else [(sub, message or "is invalid")]
+        self.reason = reason
         super().__init__(self.problems[0][1])
 
 
@@ -47,11 +50,11 @@ def _text(max_length: int) -> Callable[[Any], str]:
         if not isinstance(value, str):
             raise _Bad("must be a string")
         if not value.strip():
-            raise _Bad("must not be blank")
+            raise _Bad("must not be blank", reason="value_required")
         if not has_visible_character(value):
-            raise _Bad("must have at least one visible character")
+            raise _Bad("must have at least one visible character", reason="invisible_name")
         if len(value) > max_length:
-            raise _Bad(f"must be at most {max_length} characters")
+            raise _Bad(f"must be at most {max_length} characters", reason="text_too_long")
         return value
 
     return parse

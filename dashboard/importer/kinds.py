@@ -240,7 +240,7 @@ def _parse_item(kind: _Kind, index: int, entry: Any, problems: list[ImportProble
         try:
             parsed = spec.parse(raw)
         except _Bad as bad:
-            problems.extend(ImportProblem(item.path(name) + sub, message) for sub, message in bad.problems)
+            problems.extend(ImportProblem(item.path(name) + sub, message, bad.reason) for sub, message in bad.problems)
             item.bad.add(name)
             continue
         (item.values if spec.column else item.extra)[name] = parsed

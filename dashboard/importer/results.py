@@ -32,6 +32,8 @@ class ImportProblem:
 
     field: str | None
     message: str
+    # The refusal's code where a setup page words it its own way (errors.TEXTS); the API shows `message`.
+    reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"field": self.field, "message": self.message}

@@ -22,9 +22,9 @@ def _validate(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _Aft
               problems: list[ImportProblem]) -> None:
     """Check every item against the state the snapshot would produce."""
 
-    def refuse(item: _Item, name: str | None, message: str) -> None:
+    def refuse(item: _Item, name: str | None, message: str, reason: str | None = None) -> None:
         item.ok = False
-        problems.append(ImportProblem(item.path(name), message))
+        problems.append(ImportProblem(item.path(name), message, reason))
 
     for kind in _KIND_LIST:
         for key, item in items[kind.name].items():
@@ -90,7 +90,8 @@ def _validate_session_orders(items, stored: _Stored, after: _After, problems: li
                 item.ok = False
                 problems.append(ImportProblem(
                     item.path("order"),
-                    f"order {order} is already used in lecture {lecture_id} by session {', '.join(map(str, others))}"))
+                    f"order {order} is already used in lecture {lecture_id} by session {', '.join(map(str, others))}",
+                    "session_order_taken"))
 
 
 def _validate_enrollment_pairs(items, stored: _Stored, after: _After, refuse) -> None:
@@ -108,7 +109,7 @@ def _validate_enrollment_pairs(items, stored: _Stored, after: _After, refuse) ->
         pair = (row["student_id"], row["lecture_id"])
         if pairs[pair]:
             refuse(item, None, f"student {pair[0]} is already enrolled in lecture {pair[1]} "
-                               f"(enrollment {pairs[pair][0]})")
+                               f"(enrollment {pairs[pair][0]})", "already_enrolled")
         pairs[pair].append(key[0])
 
 
@@ -142,13 +143,13 @@ def _validate_exams(items, stored: _Stored, after: _After, refuse) -> None:
                    f"which attempts of enrollment {', '.join(map(str, sorted(set(enrollments))[:5]))} need")
         item = items["exams"].get((exam_id,))
         if item is not None and "session_ids" in item.extra:
-            refuse(item, "session_ids", message)
+            refuse(item, "session_ids", message, "exam_link_needed_by_attempts")
             continue
         # The links vanish with a deleted session: blame the deletes.
         for session_id in sorted(stored.links.get(exam_id, ())):
             session_item = items["sessions"].get((session_id,))
             if session_item is not None and session_item.delete:
-                refuse(session_item, "delete", message)
+                refuse(session_item, "delete", message, "session_needed_by_attempts")
 
 
 def _refuse_scores_above_max(items, kind: str, parent_kind: str, facts, after: _After, refuse, describe) -> None:
@@ -163,7 +164,8 @@ def _refuse_scores_above_max(items, kind: str, parent_kind: str, facts, after: _
             above[fact.parent].append(describe(fact))
     for parent_id, lines in above.items():
         refuse(items[parent_kind][(parent_id,)], "max_score",
-               f"is below stored scores ({'; '.join(sorted(lines)[:5])}{' …' if len(lines) > 5 else ''})")
+               f"is below stored scores ({'; '.join(sorted(lines)[:5])}{' …' if len(lines) > 5 else ''})",
+               "stored_scores_above_max")
 
 
 def _validate_homeworks(items, stored: _Stored, after: _After, refuse) -> None:
@@ -194,7 +196,8 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
             continue
         if enrollment["lecture_id"] not in after.lectures_linked(exam_id):
             refuse(item, "exam_id", f"exam {exam_id} is not linked to a session of lecture "
-                                    f"{enrollment['lecture_id']} (enrollment {enrollment_id}'s lecture)")
+                                    f"{enrollment['lecture_id']} (enrollment {enrollment_id}'s lecture)",
+                   "exam_link_needed_by_attempts")
         row = after.row("attempts", key)
         if row is not None and row.get("score") is not None and row["score"] > exam["max_score"]:
             refuse(item, "score", f"{row['score']} is above the exam's max score {exam['max_score']}")
