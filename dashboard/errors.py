@@ -85,6 +85,13 @@ TEXTS: dict[str, Any] = {
     "clinic_link_already_booked": _l("Clinic link {id} is already booked in another clinic session."),
     "clinic_booking_cancelled": _l("This booking is cancelled."),
     "clinic_booking_no_show": _l("This booking was marked no-show; book the student again instead."),
+    # clinic links and accounts: problems their pages word their own way
+    "memo_required": _l("A memo is required for a clinic requested by a person."),
+    "session_of_other_lecture": _l("The session does not belong to the student's lecture."),
+    "username_taken": _l("A user with this name already exists."),
+    "last_active_admin": _l("The last active admin cannot lose the admin role or be deactivated."),
+    "lectures_for_teachers_only": _l(
+        "Only teachers and staff (as assistants) are assigned lectures; admins edit every lecture."),
     # parents: guardians, counselling notes, notifications
     "bad_phone": _l("Enter a phone number: digits, optionally starting with +."),
     "bad_email": _l("Enter an e-mail address."),

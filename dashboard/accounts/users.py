@@ -42,13 +42,16 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class AccountError(ValueError):
-    """A refused account change; `code` is an error code of SPEC §8, `field` the offending input."""
+    """A refused account change; `code` is an error code of SPEC §8, `field` the offending input,
+    `reason` (errors.TEXTS) the problem where the users page words it its own way."""
 
-    def __init__(self, message: str, field: str | None = None, code: str = "validation") -> None:
+    def __init__(self, message: str, field: str | None = None, code: str = "validation",
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.code = code
+        self.reason = reason
 
 
 class LoginRefused(Exception):
@@ -93,7 +96,8 @@ def check_new_user(username: str, role: str, lecture_ids: Iterable[int] = ()) ->
     _check_role(role)
     lecture_ids = _check_lectures(role, lecture_ids)
     if user_by_username(username) is not None:
-        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict")
+        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict",
+                           reason="username_taken")
     return username, lecture_ids
 
 
@@ -108,7 +112,8 @@ def create_user(username: str, password: str, role: str, lecture_ids: Iterable[i
     except IntegrityError as exc:
         # Another request took the name between the check and the insert; the unique
         # constraint is the real guard, and the caller's boundary rolls back.
-        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict") from exc
+        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict",
+                           reason="username_taken") from exc
     _replace_lectures(user, lecture_ids)
     return user
 
@@ -226,7 +231,7 @@ def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
         return []
     if role not in LECTURE_ROLES:
         raise AccountError(f"only teachers and staff are assigned lectures ({role} edits every lecture)",
-                           field="lectures")
+                           field="lectures", reason="lectures_for_teachers_only")
     found = set(db.session.execute(select(Lecture.id).where(Lecture.id.in_(wanted))).scalars())
     missing = [str(lecture_id) for lecture_id in wanted if lecture_id not in found]
     if missing:
@@ -246,7 +251,7 @@ def _keep_an_admin(user: User, change: str) -> None:
         select(User.id).where(User.role == "admin", User.is_active.is_(True), User.id != user.id).limit(1)
     ).first()
     if others is None:
-        raise AccountError(f"the last active admin cannot {change}", code="conflict")
+        raise AccountError(f"the last active admin cannot {change}", code="conflict", reason="last_active_admin")
 
 
 # ---------------------------------------------------------------- API tokens

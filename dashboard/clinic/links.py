@@ -34,10 +34,14 @@ REQUEST_FIELDS = ("enrollment_id", "session", "session_id", "reason", "memo")
 
 
 class ClinicError(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
+    """A refused clinic-link change: `message` for the API, `reason` (errors.TEXTS) where a page words
+    the problem its own way."""
+
+    def __init__(self, message: str, field: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = reason
 
 
 class ClinicForbidden(ClinicError):
@@ -104,14 +108,14 @@ def _id_value(data: Mapping[str, Any], name: str) -> int | None:
 def _clean_memo(value: Any, required: bool) -> str | None:
     if value is None:
         if required:
-            raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo")
+            raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo", "memo_required")
         return None
     if not isinstance(value, str):
         raise ClinicInvalid("memo must be text.", "memo")
     if len(value) > MEMO_MAX_LENGTH:
         raise ClinicInvalid(f"memo must be at most {MEMO_MAX_LENGTH} characters.", "memo")
     if required and not value.strip():
-        raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo")
+        raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo", "memo_required")
     return value
 
 
@@ -151,7 +155,8 @@ def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
     if session is None:
         raise ClinicInvalid(f"There is no session {session_id}.", session_key)
     if session.lecture_id != enrollment.lecture_id:
-        raise ClinicInvalid("The session does not belong to the enrollment's lecture.", session_key)
+        raise ClinicInvalid("The session does not belong to the enrollment's lecture.", session_key,
+                            "session_of_other_lecture")
     memo = _clean_memo(data.get("memo"), required=True)
 
     lock_lecture(enrollment.lecture_id)

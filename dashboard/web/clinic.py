@@ -34,6 +34,7 @@ from dashboard.clinic.open_queue import (
     load_queue,
     load_row,
 )
+from dashboard.errors import Invalid, describe
 from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from dashboard.web.ui import academy_time, is_htmx
@@ -156,7 +157,7 @@ def memo(link_id: int):
         except clinic_service.ClinicForbidden:
             abort(403)
         except clinic_service.ClinicInvalid as invalid:
-            form.memo.errors = [*form.memo.errors, _memo_problem(invalid)]
+            form.memo.errors = [*form.memo.errors, _problem_text(invalid)]
     if form.memo.errors:
         if is_htmx():
             return _row_answer(link_id, 422, form)
@@ -168,10 +169,9 @@ def memo(link_id: int):
     return redirect(_safe_back(request.form.get("next")))
 
 
-def _memo_problem(invalid: clinic_service.ClinicInvalid) -> str:
-    if invalid.message.startswith("A memo is required"):
-        return _("A memo is required for a clinic requested by a person.")
-    return invalid.message
+def _problem_text(invalid: clinic_service.ClinicInvalid) -> str:
+    """The service's refusal in the page's words where it has them."""
+    return describe(Invalid(invalid.reason)) if invalid.reason else invalid.message
 
 
 _REQUEST_FIELDS = {"enrollment_id": "enrollment", "session": "session", "session_id": "session",
@@ -196,7 +196,7 @@ def request_clinic():
             abort(403)
         except clinic_service.ClinicInvalid as invalid:
             target = getattr(form, _REQUEST_FIELDS.get(invalid.field or "", ""), None)
-            message = _request_problem(invalid)
+            message = _problem_text(invalid)
             if target is not None:
                 target.errors = [*target.errors, message]
             else:
@@ -212,13 +212,6 @@ def request_clinic():
                                reasons=REASON_LABELS, **_queue_context(filters, visible)), 422
     return render_template("clinic/_request.html", request_form=form, requested=False), 422
 
-
-def _request_problem(invalid: clinic_service.ClinicInvalid) -> str:
-    if invalid.field == "memo":
-        return _memo_problem(invalid)
-    if invalid.field in ("session", "session_id") and "does not belong" in invalid.message:
-        return _("The session does not belong to the student's lecture.")
-    return invalid.message
 
 
 # ---------------------------------------------------------------- CSV

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import role_required
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import Lecture, User
 from dashboard.web.admin_forms import ROLE_LABELS, LecturesForm, NewUserForm, PasswordResetForm, RoleForm
@@ -47,14 +48,8 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _account_problem(error: accounts.AccountError) -> str:
-    """The service's refusal in the reader's language where it is one of the known ones."""
-    if error.field == "username" and error.code == "conflict":
-        return _("A user with this name already exists.")
-    if "last active admin" in error.message:
-        return _("The last active admin cannot lose the admin role or be deactivated.")
-    if error.field == "lectures" and "only teachers" in error.message:
-        return _("Only teachers and staff (as assistants) are assigned lectures; admins edit every lecture.")
-    return error.message
+    """The service's refusal in the page's words where it has them."""
+    return describe(Invalid(error.reason)) if error.reason else error.message
 
 
 # ---------------------------------------------------------------- list and create
