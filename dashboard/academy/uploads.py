@@ -52,6 +52,7 @@ from dashboard.models import (
 from dashboard.parents import guardians as guardian_rules
 from dashboard.progress.policy_validation import decimal_from_text
 from dashboard.progress.recompute import lock_lecture
+from dashboard.progress.rules import INTEGER_MAX
 from dashboard.text.spreadsheet import unguarded
 
 MAX_BYTES = 2 * 1024 * 1024  # a term of several hundred students fits many times over
@@ -234,7 +235,7 @@ class _RowProblem(ValueError):
     pass
 
 
-def _whole(text: str, what: str, lowest: int = 1, highest: int = 2_147_483_647) -> int:
+def _whole(text: str, what: str, lowest: int = 1, highest: int = INTEGER_MAX) -> int:
     if not text.isascii() or not text.isdigit() or not lowest <= int(text) <= highest:
         raise _RowProblem(_("%(what)s must be a whole number from %(low)s to %(high)s.",
                             what=what, low=lowest, high=highest))
@@ -454,7 +455,7 @@ def _roster_row(values: Mapping[str, str], facts: LectureFacts,
 def _ids_in(rows: Sequence[Row], name: str) -> set[int]:
     return {int(r.values[name]) for r in rows
             if r.values.get(name, "").isascii() and r.values.get(name, "").isdigit()
-            and int(r.values[name]) <= 2_147_483_647}
+            and int(r.values[name]) <= INTEGER_MAX}
 
 
 def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts:

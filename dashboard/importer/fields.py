@@ -12,9 +12,9 @@ from dashboard.errors import Invalid, describe
 from dashboard.models import INVALID_REASONS
 from dashboard.parents import guardians as guardian_rules
 from dashboard.progress.policy_validation import parse_score
+from dashboard.progress.rules import INTEGER_MAX
 from dashboard.text.visible import has_visible_character
 
-_INT_MAX = 2_147_483_647  # PostgreSQL INTEGER
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -29,7 +29,7 @@ class _Bad(ValueError):
         super().__init__(self.problems[0][1])
 
 
-def _integer(value: Any, lowest: int, highest: int = _INT_MAX) -> int:
+def _integer(value: Any, lowest: int, highest: int = INTEGER_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Bad("must be an integer")
     if not lowest <= value <= highest:

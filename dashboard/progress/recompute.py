@@ -719,7 +719,7 @@ class _Writer:
             failed_cause = self._failed_causes.get(parts)
             if failed_cause is None:  # eight possible causes: each encoded once
                 failed_cause = self._failed_causes[parts] = self._encoded(
-                    dict(zip(("video_completed", "exam_passed", "homework_passed"), parts))
+                    rules.failed_link_cause(outcome, due)
                 )
         risk_cause = None
         if held:

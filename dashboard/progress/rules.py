@@ -458,6 +458,16 @@ def exam_risk_reasons(
     return reasons
 
 
+def failed_link_cause(outcome: SessionOutcome | None, due: bool) -> dict[str, bool] | None:
+    """The cause of an AUTO_FAILED clinic link (SPEC §6): which parts a due session that is not
+    completed missed. None — no such link is wanted — when the session is not held (`outcome` None),
+    not yet due, or completed."""
+    if outcome is None or not due or outcome.completed:
+        return None
+    return {"video_completed": outcome.video_completed, "exam_passed": outcome.exam_passed,
+            "homework_passed": outcome.homework_passed}
+
+
 @dataclass(frozen=True)
 class LinkState:
     """What a recompute needs to know of an existing automatic link."""
@@ -485,6 +495,24 @@ def link_transition(cause_present: bool, link: LinkState | None, cause_meta: dic
 
 def _without_flags(meta: dict | None) -> dict:
     return {k: v for k, v in (meta or {}).items() if k != "auto_resolved"}
+
+
+# ---------------------------------------------------------------- what a policy change did
+
+POLICY_IMPACTS = ("became_completed", "stopped_completed", "due_changed")
+
+
+def policy_impact(before: str | None, after: str | None) -> str | None:
+    """How a policy change moved one cell, from its grid word before to the one after (None: no
+    session-progress row): it became completed, stopped being completed, or moved between pending
+    and incomplete (grace days) with its completion unchanged. None when the word is the same."""
+    if before == after:
+        return None
+    if after == "completed":
+        return "became_completed"
+    if before == "completed":
+        return "stopped_completed"
+    return "due_changed"
 
 
 # ---------------------------------------------------------------- §12 roll call and the grid's words

@@ -19,6 +19,7 @@ and left out.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,17 +131,12 @@ def _save_with_impact(lecture_id: int, policy: ProgressPolicy, change: dict[str,
     form = PolicyForm(formdata=None)
     for name, (old, new) in result.changed_fields.items():
         impact.changed_fields.append((str(getattr(form, name).label.text), _shown(old), _shown(new)))
-    for key in before.keys() | after.keys():
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            continue
-        impact.cells += 1
-        if new == "completed":
-            impact.became_completed += 1
-        elif old == "completed":
-            impact.stopped_completed += 1
-        else:
-            impact.due_changes += 1
+    moves = Counter(rules.policy_impact(before.get(key), after.get(key)) for key in before.keys() | after.keys())
+    moves.pop(None, None)
+    impact.cells = sum(moves.values())
+    impact.became_completed = moves["became_completed"]
+    impact.stopped_completed = moves["stopped_completed"]
+    impact.due_changes = moves["due_changed"]
     names = _active_names([risk.enrollment_id for risk in result.risks])
     impact.risks = sorted(
         (RiskMove(risk.enrollment_id, names[risk.enrollment_id], risk.risk_before, risk.risk_after)

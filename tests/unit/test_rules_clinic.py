@@ -14,7 +14,9 @@ from dashboard.progress.rules import (
     ExamResult,
     LinkState,
     Policy,
+    SessionOutcome,
     exam_risk_reasons,
+    failed_link_cause,
     link_transition,
 )
 
@@ -195,3 +197,27 @@ def test_a_full_lifecycle():
     # A person resolves it; the cause is still there but the recompute leaves it resolved.
     link = LinkState(resolved=True, auto_managed=False, meta=link.meta)
     assert link_transition(True, link, CAUSE) == "none"
+
+
+# ---------------------------------------------------------------- the AUTO_FAILED cause
+
+def outcome(video: bool, exam: bool, homework: bool) -> SessionOutcome:
+    return SessionOutcome(attendance_type="online", video_progress_rate=95 if video else 40, video_completed=video,
+                          exam_attempted=True, exam_aggregate_score=D("70") if exam else D("40"), exam_passed=exam,
+                          exam_meta={}, homework_submitted=True, homework_passed=homework,
+                          completed=video and exam and homework)
+
+
+def test_a_due_session_not_completed_names_the_parts_it_missed():
+    # Video watched, exam failed (40 < 60), homework passed: the link says the exam is what failed.
+    assert failed_link_cause(outcome(True, False, True), due=True) == {
+        "video_completed": True, "exam_passed": False, "homework_passed": True}
+
+
+@pytest.mark.parametrize("session,due", [
+    (outcome(True, True, True), True),     # completed: no link
+    (outcome(False, False, False), False),  # held but inside its grace days: not yet due
+    (None, True),                           # not held for this enrollment
+])
+def test_no_auto_failed_link_is_wanted(session, due):
+    assert failed_link_cause(session, due) is None
