@@ -1,4 +1,4 @@
-"""Setting up a lecture's exams and homework in the browser (issue 7, item 4).
+"""Setting up a lecture's exams and homework in the browser.
 
 The same pattern as `dashboard.academy.structure`: each change checks the caller, turns the change into a
 small snapshot for the snapshot importer (`import_snapshot(..., audit_import=False)`: validated

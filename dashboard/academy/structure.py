@@ -1,4 +1,4 @@
-"""Setting up an academy: lectures, their sessions, students and enrollments (issue 7).
+"""Setting up an academy: lectures, their sessions, students and enrollments.
 
 Every structural change passes through one function here, which
 

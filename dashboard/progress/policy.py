@@ -3,8 +3,8 @@
 The one validation is progress.policy_validation.validate_policy_change, shared with the
 policy form and the importer. A refused change raises PolicyRejected with every problem and
 saves nothing. A valid save recomputes the whole lecture in the same transaction and reports
-what the change did to the grid (cells whose completion changed, students whose risk level
-changed), so the UI can show it; a preview is the same call inside a transaction that the
+the fields it changed and the students whose risk level changed (the policy page measures the
+cells itself, by their grid words); a preview is the same call inside a transaction that the
 caller rolls back.
 
 Only flushes; the request or command boundary commits.
@@ -20,7 +20,7 @@ from dashboard.models import versions as versioning
 from dashboard.accounts import audit
 from dashboard.errors import Invalid, describe as describe_error
 from dashboard.extensions import db
-from dashboard.models import Enrollment, LectureProgress, ProgressPolicy, SessionProgress, User
+from dashboard.models import LectureProgress, ProgressPolicy, User
 from dashboard.progress.policy_validation import POLICY_FIELDS, validate_policy_change
 from dashboard.progress.recompute import lock_lecture, recompute_lecture
 
@@ -45,14 +45,6 @@ def describe(name: str, message: str) -> str:
 
 
 @dataclass(frozen=True)
-class CellChange:
-    enrollment_id: int
-    session_id: int
-    completed_before: bool | None  # None: the row did not exist
-    completed_after: bool | None
-
-
-@dataclass(frozen=True)
 class RiskChange:
     enrollment_id: int
     risk_before: str | None
@@ -63,7 +55,6 @@ class RiskChange:
 class PolicySaveResult:
     policy: ProgressPolicy
     changed_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    cells: list[CellChange] = field(default_factory=list)
     risks: list[RiskChange] = field(default_factory=list)
     recomputed: int = 0
 
@@ -71,15 +62,6 @@ class PolicySaveResult:
 def policy_values(policy: ProgressPolicy) -> dict[str, Any]:
     """The policy's fields as the validator takes them."""
     return {name: getattr(policy, name) for name in POLICY_FIELDS}
-
-
-def _completion(lecture_id: int) -> dict[tuple[int, int], bool]:
-    rows = db.session.execute(
-        select(SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.completed)
-        .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
-        .where(Enrollment.lecture_id == lecture_id)
-    )
-    return {(enrollment_id, session_id): completed for enrollment_id, session_id, completed in rows}
 
 
 def _risk_levels(lecture_id: int) -> dict[int, str]:
@@ -113,14 +95,12 @@ def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None,
         raise PolicyRejected(errors)
     changed = {name: (stored[name], merged[name]) for name in POLICY_FIELDS if stored[name] != merged[name]}
 
-    completion_before = _completion(lecture_id)
     risk_before = _risk_levels(lecture_id)
     for name, (_, value) in changed.items():
         setattr(policy, name, value)
     db.session.flush()
     # SPEC §2: a valid save recomputes the whole lecture, even one that changed no value.
     recomputed = recompute_lecture(lecture_id)
-    completion_after = _completion(lecture_id)
     risk_after = _risk_levels(lecture_id)
 
     if changed:
@@ -130,14 +110,9 @@ def save_policy(lecture_id: int, change: Mapping[str, Any], user: User | None,
             {name: new for name, (_, new) in changed.items()},
             user=user, lecture_id=lecture_id,
         )
-    cells = [
-        CellChange(key[0], key[1], completion_before.get(key), completion_after.get(key))
-        for key in sorted(completion_before.keys() | completion_after.keys())
-        if completion_before.get(key) != completion_after.get(key)
-    ]
     risks = [
         RiskChange(enrollment_id, risk_before.get(enrollment_id), risk_after.get(enrollment_id))
         for enrollment_id in sorted(risk_before.keys() | risk_after.keys())
         if risk_before.get(enrollment_id) != risk_after.get(enrollment_id)
     ]
-    return PolicySaveResult(policy, changed, cells, risks, recomputed)
+    return PolicySaveResult(policy, changed, risks, recomputed)

@@ -1,4 +1,4 @@
-"""The exams-and-homework tab of a lecture's setup (issue 7, item 4): list, create, edit and remove
+"""The exams-and-homework tab of a lecture's setup: list, create, edit and remove
 exams (title, linked sessions, pass and maximum score; the answer key is the one key editor at
 `exams.answer_key`) and homework (session, title, maximum score).
 

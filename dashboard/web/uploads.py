@@ -1,4 +1,4 @@
-"""Spreadsheet uploads into one lecture (issue 7, item 5): pick a kind (roster, exam scores,
+"""Spreadsheet uploads into one lecture: pick a kind (roster, exam scores,
 homework results, attendance and video), upload a CSV, read the preview — rows to create,
 update, leave unchanged, and every bad row with its line — and confirm to apply.
 
