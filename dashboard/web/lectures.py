@@ -13,7 +13,7 @@ form still works: a save redirects back to the cell's page.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -247,35 +247,40 @@ def _refused(detail: grid.CellDetail, key: Any, form, refused: Invalid):
     return _render_cell(detail, {key: form}, status=422)
 
 
-def _service_errors(call):
-    """Run a service call, turning its not-found and forbidden refusals into 404 and 403."""
+def _save_cell(detail: grid.CellDetail, key: Any, form, save: Callable[[], Any]):
+    """What every save in the cell panel does: validate the form (422 with its errors), call the
+    service (its refusal lands on the field it names, 422; not found 404, forbidden 403), then
+    answer the saved cell."""
+    if not form.validate_on_submit():
+        return _render_cell(detail, {key: form}, status=422)
     try:
-        return call()
+        save()
     except NotFound:
         abort(404)
     except Forbidden:
         abort(403)
+    except Invalid as refused:
+        return _refused(detail, key, form, refused)
+    return _saved(detail)
 
 
 @bp.post("/<int:lecture_id>/cell/activity")
 def save_activity(lecture_id: int):
     detail = _editable_cell(lecture_id)
     form = forms.ActivityForm(prefix="activity")
-    if not form.validate_on_submit():
-        return _render_cell(detail, {"activity": form}, status=422)
-    # Only what the person changed is handed on, so that picking "late" alone sets offline, and
-    # switching attendance alone clears a roll call that contradicts it (SPEC §12).
-    changed: dict[str, Any] = {}
-    if form.presence.raw_data and form.presence.parsed != detail.presence:
-        changed["presence"] = form.presence.parsed
-    if form.attendance.parsed != detail.attendance:
-        changed["attendance"] = form.attendance.parsed
-    try:
-        _service_errors(lambda: inputs.set_activity(
-            current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed, **changed))
-    except Invalid as refused:
-        return _refused(detail, "activity", form, refused)
-    return _saved(detail)
+
+    def save():
+        # Only what the person changed is handed on, so that picking "late" alone sets offline, and
+        # switching attendance alone clears a roll call that contradicts it (SPEC §12).
+        changed: dict[str, Any] = {}
+        if form.presence.raw_data and form.presence.parsed != detail.presence:
+            changed["presence"] = form.presence.parsed
+        if form.attendance.parsed != detail.attendance:
+            changed["attendance"] = form.attendance.parsed
+        return inputs.set_activity(current_user, detail.enrollment_id, detail.session_id,
+                                   video_rate=form.video_rate.parsed, **changed)
+
+    return _save_cell(detail, "activity", form, save)
 
 
 @bp.post("/<int:lecture_id>/cell/homework/<int:homework_id>")
@@ -284,17 +289,10 @@ def save_homework(lecture_id: int, homework_id: int):
     homework = next((h for h in detail.homeworks if h.id == homework_id), None)
     if homework is None:
         abort(404)
-    key = ("homework", homework_id)
     form = forms.HomeworkSubmissionForm(prefix=f"hw{homework_id}", max_score=homework.max_score)
-    if not form.validate_on_submit():
-        return _render_cell(detail, {key: form}, status=422)
-    try:
-        _service_errors(lambda: inputs.set_homework_submission(
-            current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
-            score=form.score.parsed, approved=form.approved.data))
-    except Invalid as refused:
-        return _refused(detail, key, form, refused)
-    return _saved(detail)
+    return _save_cell(detail, ("homework", homework_id), form, lambda: inputs.set_homework_submission(
+        current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
+        score=form.score.parsed, approved=form.approved.data))
 
 
 @bp.post("/<int:lecture_id>/cell/exams/<int:exam_id>/attempts")
@@ -303,17 +301,9 @@ def add_attempt(lecture_id: int, exam_id: int):
     exam = next((e for e in detail.exams if e.id == exam_id), None)
     if exam is None:
         abort(404)
-    key = ("new_attempt", exam_id)
     form = forms.AttemptForm(prefix=f"exam{exam_id}", max_score=exam.max_score)
-    if not form.validate_on_submit():
-        return _render_cell(detail, {key: form}, status=422)
-    try:
-        _service_errors(lambda: inputs.add_attempt(
-            current_user, detail.enrollment_id, exam_id, score=form.score.parsed,
-            submitted_at=form.submitted_at.parsed))
-    except Invalid as refused:
-        return _refused(detail, key, form, refused)
-    return _saved(detail)
+    return _save_cell(detail, ("new_attempt", exam_id), form, lambda: inputs.add_attempt(
+        current_user, detail.enrollment_id, exam_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
 
 
 def _attempt_of(detail: grid.CellDetail, attempt_id: int):
@@ -328,31 +318,17 @@ def _attempt_of(detail: grid.CellDetail, attempt_id: int):
 def edit_attempt(lecture_id: int, attempt_id: int):
     detail = _editable_cell(lecture_id)
     exam, _attempt = _attempt_of(detail, attempt_id)
-    key = ("attempt", attempt_id)
     form = forms.AttemptForm(prefix=f"attempt{attempt_id}", max_score=exam.max_score)
-    if not form.validate_on_submit():
-        return _render_cell(detail, {key: form}, status=422)
-    try:
-        _service_errors(lambda: inputs.edit_attempt(
-            current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
-    except Invalid as refused:
-        return _refused(detail, key, form, refused)
-    return _saved(detail)
+    return _save_cell(detail, ("attempt", attempt_id), form, lambda: inputs.edit_attempt(
+        current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
 
 
 @bp.post("/<int:lecture_id>/cell/attempts/<int:attempt_id>/delete")
 def delete_attempt(lecture_id: int, attempt_id: int):
     detail = _editable_cell(lecture_id)
     _attempt_of(detail, attempt_id)
-    key = ("delete", attempt_id)
     form = forms.ConfirmForm(prefix=f"delete{attempt_id}")
-    if not form.validate_on_submit():
-        return _render_cell(detail, {key: form}, status=422)
-    try:
-        _service_errors(lambda: inputs.delete_attempt(current_user, attempt_id))
-    except Invalid as refused:
-        return _refused(detail, key, form, refused)
-    return _saved(detail)
+    return _save_cell(detail, ("delete", attempt_id), form, lambda: inputs.delete_attempt(current_user, attempt_id))
 
 
 # ---------------------------------------------------------------- student page
