@@ -20,10 +20,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
-from flask import Flask, Response, current_app, g, request, session, url_for
+from flask import Flask, Response, current_app, g, request, session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import false, func, select
-from werkzeug.routing import BuildError
 
 from dashboard.lectures import grid
 from dashboard.accounts.access import visible_lecture_ids
@@ -63,12 +64,9 @@ def nav_clinic_count() -> int | None:
     return open_clinic_link_count(visible_lecture_ids(current_user))
 
 
-def nav_url(endpoint: str, **values) -> str | None:
-    """url_for, or None while the page behind a navigation entry is not built yet."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
+def csrf_input() -> Markup:
+    """The hidden CSRF field every plain form posts (htmx sends the same token as a header)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
 def plain_number(value) -> str:
@@ -141,7 +139,7 @@ def _signed_in() -> bool:
 def init_app(app: Flask) -> None:
     """Register the headers and the template helpers (the page transaction: wrap_page_views)."""
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(nav_url=nav_url, nav_clinic_count=nav_clinic_count, is_htmx=is_htmx,
+    app.jinja_env.globals.update(csrf_input=csrf_input, nav_clinic_count=nav_clinic_count, is_htmx=is_htmx,
                                  status_icon=grid.status_icon, status_word=grid.status_word,
                                  presence_word=grid.presence_word)
     app.jinja_env.filters.update(plain=plain_number, academy_time=academy_time)
