@@ -36,6 +36,7 @@ class SessionProgressOut(BaseModel):
     lecture: int
     student_name: str
     attendance_type: str
+    presence: str | None
     video_progress_rate: int
     video_completed: bool
     exam_attempted: bool
@@ -73,17 +74,17 @@ def _rows(n: int) -> list[Any]:
 class _Row(tuple):
     """A stand-in for a SQLAlchemy Row: row[0] is the object, plus named extra columns."""
 
-    def __new__(cls, obj, lecture_id, student_name):
-        row = super().__new__(cls, (obj, lecture_id, student_name))
-        row.lecture_id, row.student_name = lecture_id, student_name
+    def __new__(cls, obj, lecture_id, student_name, presence=None):
+        row = super().__new__(cls, (obj, lecture_id, student_name, presence))
+        row.lecture_id, row.student_name, row.presence = lecture_id, student_name, presence
         return row
 
 
 def _pydantic(row: Any) -> dict[str, Any]:
     obj = row[0]
     values = {name: getattr(obj, name) for name in SessionProgressOut.model_fields
-              if name not in ("session", "lecture", "student_name")}
-    values.update(session=obj.session_id, lecture=row.lecture_id, student_name=row.student_name)
+              if name not in ("session", "lecture", "student_name", "presence")}
+    values.update(session=obj.session_id, lecture=row.lecture_id, student_name=row.student_name, presence=row.presence)
     return SessionProgressOut.model_validate(values).model_dump(mode="json")
 
 
