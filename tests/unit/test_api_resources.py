@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 from dashboard.errors import Invalid
 from dashboard.listing import RESOURCES
-from dashboard.progress.rules import POLICY_FIELDS
+from dashboard.progress.policy_validation import validate_policy_change
+from dashboard.progress.rules import POLICY_DEFAULTS, POLICY_FIELDS
 from dashboard.web.api import resources
 from dashboard.web.api.fields import Field, Shape
 from dashboard.web.api.openapi.document import schemas
@@ -144,3 +145,25 @@ def test_null_is_taken_only_where_the_schema_says_so():
         for item in body.fields:
             documented = schema["properties"][item.name].get("type")
             assert item.null == (isinstance(documented, list) and "null" in documented), (body.name, item.name)
+
+
+def test_the_documented_policy_limits_are_the_ones_the_policy_validation_applies():
+    """The policy change is checked by the core (shared with the form and the importer); its
+    description must document exactly those bounds and choices."""
+    for item in resources.POLICY_FIELDS:
+        schema = item.kind.schema
+        if schema["type"] == "integer":
+            low, high = schema["minimum"], schema.get("maximum")
+            assert _policy_problems({item.name: low - 1}) == {item.name}
+            if high is not None:  # none of these is ordered against another field
+                assert _policy_problems({item.name: high + 1}) == {item.name}
+                assert _policy_problems({item.name: low}) == _policy_problems({item.name: high}) == set()
+        elif "enum" in schema:
+            for value in schema["enum"]:
+                assert _policy_problems({item.name: value}) == set()
+            assert _policy_problems({item.name: schema["enum"][0].lower()}) == {item.name}
+
+
+def _policy_problems(change: dict[str, Any]) -> set[str]:
+    _, problems = validate_policy_change(POLICY_DEFAULTS, change)
+    return {name for name, _ in problems}
