@@ -134,8 +134,10 @@ VERSION_GIVEN = Kind({"type": "integer", "minimum": 1, "maximum": MAX_ID,
 
 def nullable(schema: Schema) -> Schema:
     """`schema` or null (JSON Schema 2020-12 style, as OpenAPI 3.1 writes it)."""
-    if "$ref" in schema or "type" not in schema:
-        return {"anyOf": [schema, {"type": "null"}]} if "$ref" in schema else schema
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    if "type" not in schema:
+        return schema  # any JSON value, or an anyOf that lists null itself when it may be null
     result = dict(schema)
     kind = result["type"]
     result["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
@@ -210,10 +212,6 @@ class Shape:
 
     def schema(self) -> Schema:
         return obj({item.name: item.schema() for item in self.fields}, description=self.description)
-
-    @property
-    def names(self) -> list[str]:
-        return [item.name for item in self.fields]
 
 
 def _dumper(name: str, fields: list[Field]) -> Callable[[Any], dict[str, Any]]:
