@@ -367,14 +367,14 @@ USER_CHANGE = Body("UserChange", None, [
 ])
 
 
-def _no_time(value: object) -> bool:
-    return value is None
+def _not_revoked(revoked_at: object) -> bool:
+    return revoked_at is None
 
 
 _TOKEN_FIELDS = [
     field("id", ID),
     field("name", TEXT, null=True),
-    field("is_active", BOOL, "false once revoked", source="revoked_at", convert=_no_time),
+    field("is_active", BOOL, "false once revoked", source="revoked_at", convert=_not_revoked),
     field("created_at", TIME),
     field("last_used_at", TIME, null=True),
     field("revoked_at", TIME, null=True),
