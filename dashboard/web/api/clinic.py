@@ -10,20 +10,20 @@ from flask import jsonify
 from sqlalchemy import select
 
 from dashboard import listing as queries
-from dashboard import serializers
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clinic import sessions
 from dashboard.errors import Forbidden, NotFound
 from dashboard.extensions import db
 from dashboard.models import User
 from dashboard.web.api import bp, current_api_user, json_object, list_response
+from dashboard.web.api.resources import CLINIC_BOOKING, CLINIC_SESSION, BookingRow
 
 
 def _session_answer(clinic_session_id: int, status: int = 200):
     row = queries.get_row("clinic-sessions", clinic_session_id, None)
     if row is None:
         raise NotFound()
-    response = jsonify(serializers.clinic_session(row))
+    response = jsonify(CLINIC_SESSION.dump(row))
     response.status_code = status
     return response
 
@@ -32,7 +32,7 @@ def _booking_answer(booking, status: int = 200):
     created_by = None
     if booking.created_by_id is not None:
         created_by = db.session.execute(select(User.username).where(User.id == booking.created_by_id)).scalar()
-    response = jsonify(serializers.clinic_booking(booking, sessions.booking_link_ids(booking.id), created_by))
+    response = jsonify(CLINIC_BOOKING.dump(BookingRow(booking, sessions.booking_link_ids(booking.id), created_by)))
     response.status_code = status
     return response
 

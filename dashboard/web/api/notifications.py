@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from dashboard import listing, serializers
+from dashboard import listing
 from dashboard.accounts.access import can_read_lecture, visible_lecture_ids
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, Lecture, Notification
@@ -20,6 +20,7 @@ from dashboard.web.api import (
     list_response,
     not_found,
 )
+from dashboard.web.api.resources import NOTIFICATION, NOTIFICATION_SETTINGS
 
 
 @bp.get("/notifications/")
@@ -43,7 +44,7 @@ def _message_for_review(notification_id: int) -> Notification:
 
 def _answer(notification: Notification):
     row = listing.get_row("notifications", notification.id, None)
-    return jsonify(serializers.notification(row))
+    return jsonify(NOTIFICATION.dump(row))
 
 
 @bp.post("/notifications/<int:notification_id>/approve/")
@@ -72,10 +73,10 @@ def _lecture_for_settings(lecture_id: int) -> Lecture:
 @bp.get("/lectures/<int:lecture_id>/notification-settings/")
 def notification_settings(lecture_id: int):
     lecture = _lecture_for_settings(lecture_id)
-    return jsonify(outbox.settings_of(lecture.id).as_dict())
+    return jsonify(NOTIFICATION_SETTINGS.dump((outbox.settings_of(lecture.id),)))
 
 
 @bp.patch("/lectures/<int:lecture_id>/notification-settings/")
 def notification_settings_update(lecture_id: int):
     lecture = _lecture_for_settings(lecture_id)
-    return jsonify(outbox.save_settings(lecture.id, json_object()).as_dict())
+    return jsonify(NOTIFICATION_SETTINGS.dump((outbox.save_settings(lecture.id, json_object()),)))

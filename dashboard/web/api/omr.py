@@ -14,7 +14,6 @@ from flask import jsonify, request
 from dashboard.omr import intake as omr
 from dashboard.listing import InvalidQuery, PageOutOfRange
 from dashboard.web.api import (
-    _page_url,
     bp,
     conflict,
     current_api_user,
@@ -23,6 +22,8 @@ from dashboard.web.api import (
     not_found,
     validation_error,
 )
+from dashboard.web.api.lists import page_of
+from dashboard.web.api.resources import OMR_SCAN
 
 
 def _call(action: Callable[..., Any], *args: Any) -> Any:
@@ -40,7 +41,7 @@ def _call(action: Callable[..., Any], *args: Any) -> Any:
 
 
 def _answer(scan_id: int, status: int = 200):
-    response = jsonify(omr.describe(omr.scan_row(scan_id)))
+    response = jsonify(OMR_SCAN.dump(omr.scan_row(scan_id)))
     response.status_code = status
     return response
 
@@ -64,12 +65,7 @@ def omr_scan_list():
         raise validation_error(str(exc), exc.field) from None
     except PageOutOfRange:
         raise not_found("Invalid page.") from None
-    return jsonify({
-        "count": page.count,
-        "next": _page_url(page.page + 1) if page.has_next else None,
-        "previous": _page_url(page.page - 1) if page.has_previous else None,
-        "results": [omr.describe(row) for row in page.rows],
-    })
+    return jsonify(page_of(page, OMR_SCAN.dump))
 
 
 @bp.get("/omr-scans/<int:scan_id>/")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from dashboard.clinic import links as clinic
-from dashboard import listing as queries, serializers
+from dashboard import listing as queries
 from dashboard.models import versions as versioning
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.models import ProgressPolicy
@@ -26,6 +26,7 @@ from dashboard.web.api import (
     not_found,
     validation_error,
 )
+from dashboard.web.api.resources import CLINIC_LINK, POLICY
 
 READ_ONLY_RESOURCES = ("session-progress", "lecture-progress", "risk-logs")
 
@@ -71,14 +72,14 @@ def policy_update(policy_id: int):
         errors = [{"error": "validation", "message": describe(name, message), "field": name}
                   for name, message in exc.errors]
         raise ApiError(400, errors[0]["message"], exc.field, errors) from None
-    return jsonify(serializers.policy(queries.get_row("policies", result.policy.id, None)))
+    return jsonify(POLICY.dump(queries.get_row("policies", result.policy.id, None)))
 
 
 # ---------------------------------------------------------------- clinic links
 
 def _clinic_answer(link_id: int, status: int = 200):
     row = queries.get_row("clinic-links", link_id, None)
-    response = jsonify(serializers.clinic_link(row))
+    response = jsonify(CLINIC_LINK.dump(row))
     response.status_code = status
     return response
 

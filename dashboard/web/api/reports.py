@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from flask import request
 
-from dashboard.clock import academy_today, to_academy_iso
-from dashboard.errors import Invalid
+from dashboard.clock import academy_today
 from dashboard.reports import links
 from dashboard.reports.access import writable_enrollment
 from dashboard.reports.figures import Month
 from dashboard.web.api import bp, current_api_user, json_object
+from dashboard.web.api.resources import REPORT_LINK, REPORT_LINK_CREATE, REPORT_LINK_CREATED, NewLinkRow
 from dashboard.web.urls import absolute_url
-
-LINK_FIELDS = {"days", "month"}
 
 
 @bp.post("/reports/<int:enrollment_id>/links/")
@@ -27,29 +25,16 @@ def create_report_link(enrollment_id: int):
     """A new parent link to the enrollment's report for a month."""
     user = current_api_user()
     writable_enrollment(user, enrollment_id)
-    data = json_object() if request.get_data() else {}
-    for name in data:
-        if name not in LINK_FIELDS:
-            raise Invalid("unknown_field", name)
+    data = REPORT_LINK_CREATE.check(json_object() if request.get_data() else {})
     month = Month.parse(data["month"]) if data.get("month") is not None else Month.of(academy_today())
     days = links.parse_days(data.get("days"))
     created = links.create_link(user, enrollment_id, month, days)
-    return {
-        "id": created.link.id,
-        "url": absolute_url("reports.shared", token=created.token),
-        "expires_at": to_academy_iso(created.link.expires_at),
-    }, 201
+    url = absolute_url("reports.shared", token=created.token)
+    return REPORT_LINK_CREATED.dump(NewLinkRow(created.link, url)), 201
 
 
 @bp.post("/report-links/<int:report_link_id>/revoke/")
 def revoke_report_link(report_link_id: int):
     """Revoke a parent link: it answers 404 from now on."""
     link = links.revoke_link(current_api_user(), report_link_id)
-    return {
-        "id": link.id,
-        "enrollment_id": link.enrollment_id,
-        "month": link.month,
-        "expires_at": to_academy_iso(link.expires_at),
-        "revoked_at": to_academy_iso(link.revoked_at),
-        "created_at": to_academy_iso(link.created_at),
-    }
+    return REPORT_LINK.dump((link,))

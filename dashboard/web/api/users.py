@@ -12,13 +12,20 @@ from typing import Any
 from flask import url_for
 
 from dashboard.accounts import users as accounts, audit
-from dashboard.clock import to_academy_iso
-from dashboard.models import MAX_ID, ApiToken, User
-from dashboard.web.api import ApiError, bp, current_api_user, json_object, not_found, validation_error
+from dashboard.models import ApiToken, User
+from dashboard.web.api import ApiError, bp, current_api_user, json_object, not_found
+from dashboard.web.api.resources import (
+    NEW_TOKEN,
+    TOKEN,
+    TOKEN_CREATE,
+    USER,
+    USER_CHANGE,
+    USER_CREATE,
+    NewTokenRow,
+    UserRow,
+)
 
 ACCOUNT_ERROR_STATUS = {"validation": 400, "conflict": 409, "not_found": 404}
-CREATE_FIELDS = {"username", "password", "role", "lectures"}
-PATCH_FIELDS = {"role", "lectures", "is_active", "password"}
 
 
 @bp.get("/users/")
@@ -33,14 +40,9 @@ def list_users():
 def create_user():
     """Add a user: {"username", "password", "role", "lectures": [lecture ids]}."""
     admin = _require_admin()
-    data = _fields(json_object(), CREATE_FIELDS)
-    for name in ("username", "password", "role"):
-        if name not in data:
-            raise validation_error(f"'{name}' is required.", field=name)
-        _text(data, name)
-    lecture_ids = _lecture_ids(data.get("lectures", []))
+    data = USER_CREATE.check(json_object())
     with _account_errors():
-        user = accounts.create_user(data["username"], data["password"], data["role"], lecture_ids)
+        user = accounts.create_user(data["username"], data["password"], data["role"], data.get("lectures", []))
     after = _user_json(user)
     audit.record("user.create", "user", user.id, None, _audited(after), user=admin)
     return after, 201, {"Location": url_for("api.user_detail", user_id=user.id)}
@@ -58,13 +60,9 @@ def update_user(user_id: int):
     """Change a user: any of "role", "lectures", "is_active", "password" (a reset)."""
     admin = _require_admin()
     user = _user_or_404(user_id)
-    data = _fields(json_object(), PATCH_FIELDS)
-    role = _text(data, "role") if "role" in data else None
-    lecture_ids = _lecture_ids(data["lectures"]) if "lectures" in data else None
-    password = _text(data, "password") if "password" in data else None
-    is_active = data.get("is_active")
-    if "is_active" in data and not isinstance(is_active, bool):
-        raise validation_error("'is_active' must be true or false.", field="is_active")
+    data = USER_CHANGE.check(json_object())
+    role, lecture_ids = data.get("role"), data.get("lectures")
+    password, is_active = data.get("password"), data.get("is_active")
     before = _user_json(user)
     with _account_errors():
         # Role first, so one request can make someone a teacher and assign their lectures.
@@ -99,13 +97,12 @@ def create_user_token(user_id: int):
     """Issue a token ({"name": optional label}); the answer is the only time the token is shown."""
     admin = _require_admin()
     user = _user_or_404(user_id)
-    data = _fields(json_object(), {"name"})
-    name = _text(data, "name") if data.get("name") is not None else None
+    name = TOKEN_CREATE.check(json_object()).get("name")
     with _account_errors():
         token, raw = accounts.issue_token(user, name)
     audit.record("token.create", "api_token", token.id, None, {"user": user.username, "name": token.name},
                  user=admin)
-    return {**_token_json(token), "token": raw}, 201
+    return NEW_TOKEN.dump(NewTokenRow(token, raw)), 201
 
 
 @bp.delete("/users/<int:user_id>/tokens/<int:token_id>/")
@@ -148,31 +145,6 @@ def _token_of(user: User, token_id: int) -> ApiToken:
     raise not_found(f"User {user.username} has no token with id {token_id}.")
 
 
-def _fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise validation_error(f"Unknown field '{unknown[0]}'; allowed: {', '.join(sorted(allowed))}.",
-                               field=unknown[0])
-    return data
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data[name]
-    if not isinstance(value, str):
-        raise validation_error(f"'{name}' must be text.", field=name)
-    return value
-
-
-def _lecture_ids(value: Any) -> list[int]:
-    if not isinstance(value, list):
-        raise validation_error("'lectures' must be a list of lecture ids.", field="lectures")
-    for index, item in enumerate(value):
-        # bool is an int in Python but not a JSON integer (SPEC §1).
-        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= MAX_ID:
-            raise validation_error("A lecture id is an integer.", field=f"lectures[{index}]")
-    return value
-
-
 @contextmanager
 def _account_errors() -> Iterator[None]:
     """Turn an accounts.AccountError into the API's error answer."""
@@ -183,15 +155,7 @@ def _account_errors() -> Iterator[None]:
 
 
 def _user_json(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "role": user.role,
-        "is_active": user.is_active,
-        "lectures": accounts.lecture_ids_of(user),
-        "created_at": to_academy_iso(user.created_at),
-        "updated_at": to_academy_iso(user.updated_at),
-    }
+    return USER.dump(UserRow(user, accounts.lecture_ids_of(user)))
 
 
 def _audited(user_json: dict[str, Any]) -> dict[str, Any]:
@@ -200,11 +164,4 @@ def _audited(user_json: dict[str, Any]) -> dict[str, Any]:
 
 
 def _token_json(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "is_active": token.revoked_at is None,
-        "created_at": to_academy_iso(token.created_at),
-        "last_used_at": to_academy_iso(token.last_used_at),
-        "revoked_at": to_academy_iso(token.revoked_at),
-    }
+    return TOKEN.dump((token,))

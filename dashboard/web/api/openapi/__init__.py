@@ -1,4 +1,4 @@
-"""`GET /api/openapi.json`: the OpenAPI 3.1 document of this API (dashboard.web.api.openapi_spec).
+"""`GET /api/openapi.json`: the OpenAPI 3.1 document of this API (dashboard.web.api.openapi.document).
 
 Public, as such documents usually are: it describes the API and holds no data. Every route on
 the `api` blueprint requires a token (its before_request), so this one is added to the app
@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask.blueprints import BlueprintSetupState
 
-from dashboard.web.api.openapi_spec import build_document
+from dashboard.web.api.openapi.document import build_document
 from dashboard.web.api import bp
 
 ENDPOINT = "openapi_document"
