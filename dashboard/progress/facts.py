@@ -10,7 +10,6 @@ only where a rule needs the value.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timezone
 from decimal import Decimal
 from typing import NamedTuple
@@ -59,9 +58,13 @@ class Facts:
         self.stored_cells: dict[tuple[int, int], StoredCell] = {}
         self.attempts: dict[tuple[int, int], list] = {}
         self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
-        self.submissions: dict[tuple[int, int], rules.SubmissionInfo] = {}
-        self.activities: dict[tuple[int, int], rules.ActivityInfo] = {}
+        # Submissions and activities stay as read (raw tuples): a cell whose inputs did not change
+        # is never computed, so its facts never become the rules' dataclasses.
+        self.submissions: dict[tuple[int, int], tuple] = {}
+        self.activities: dict[tuple[int, int], tuple] = {}
         self.links: dict[tuple[int, int, str], StoredLink] = {}
+        self.linked_cells: set[tuple[int, int]] = set()
+        self._results: dict[tuple[int, int], rules.ExamResult] = {}
         # The other loads depend only on the structure: they go together (pipelined on
         # PostgreSQL), and each is read while the server answers the next.
         reads = [(self._enrollments_query(), self._read_enrollments)]
@@ -73,7 +76,6 @@ class Facts:
             reads.append((self._activities_query(), self._read_activities))
             reads.append((self._links_query(), self._read_links))
         bulk.read_all(reads)
-        self._derive_results()
         return self
 
     def _load_structure(self) -> None:
@@ -131,7 +133,8 @@ class Facts:
         return (
             select(Enrollment.id, Enrollment.start_date, LectureProgress.id, LectureProgress.fingerprint,
                    SessionProgress.id, SessionProgress.session_id, SessionProgress.completed,
-                   SessionProgress.exam_attempted, SessionProgress.exam_passed, SessionProgress.fingerprint)
+                   SessionProgress.exam_attempted, SessionProgress.exam_passed, SessionProgress.video_completed,
+                   SessionProgress.homework_passed, SessionProgress.fingerprint)
             .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
             .outerjoin(SessionProgress, SessionProgress.enrollment_id == Enrollment.id)
             .where(*self.enrollment_where)
@@ -184,14 +187,35 @@ class Facts:
             if question is not None:
                 self.facts[key].append(rules.AnswerFactInfo(no, question, correct, invalid))
 
-    def _derive_results(self) -> None:
-        self.results: dict[tuple[int, int], rules.ExamResult] = {
-            key: rules.ExamResult(
+    def raw_result(self, key: tuple[int, int]) -> tuple | None:
+        """The result of (enrollment, exam) as read: (score in hundredths, naive UTC time, attempt count)."""
+        entry = self.attempts.get(key)
+        return None if entry is None else (entry[1], entry[2], len(entry[3]))
+
+    def result(self, key: tuple[int, int]) -> rules.ExamResult | None:
+        """The result of (enrollment, exam) for the rules, converted once, when first asked for."""
+        result = self._results.get(key)
+        if result is None:
+            entry = self.attempts.get(key)
+            if entry is None:
+                return None
+            _, cents, submitted, numbers = entry
+            result = self._results[key] = rules.ExamResult(
                 key[1], Decimal(cents).scaleb(-2),
                 submitted.replace(tzinfo=timezone.utc) if submitted is not None else None, len(numbers),
             )
-            for key, (_, cents, submitted, numbers) in self.attempts.items()
-        }
+        return result
+
+    def submission(self, key: tuple[int, int]) -> rules.SubmissionInfo | None:
+        raw = self.submissions.get(key)
+        if raw is None:
+            return None
+        submitted, cents, approved = raw
+        return rules.SubmissionInfo(submitted, Decimal(cents).scaleb(-2) if cents is not None else None, approved)
+
+    def activity(self, key: tuple[int, int]) -> rules.ActivityInfo | None:
+        raw = self.activities.get(key)
+        return None if raw is None else rules.ActivityInfo(*raw)
 
     def _submissions_query(self):
         return (
@@ -202,9 +226,9 @@ class Facts:
         )
 
     def _read_submissions(self, rows) -> None:
+        submissions = self.submissions
         for eid, hw_id, submitted, cents, approved in rows:
-            score = Decimal(cents).scaleb(-2) if cents is not None else None
-            self.submissions[(eid, hw_id)] = rules.SubmissionInfo(submitted, score, approved)
+            submissions[(eid, hw_id)] = (submitted, cents, approved)
 
     def _activities_query(self):
         return (
@@ -213,8 +237,9 @@ class Facts:
         )
 
     def _read_activities(self, rows) -> None:
+        activities = self.activities
         for eid, sid, attendance, rate in rows:
-            self.activities[(eid, sid)] = rules.ActivityInfo(attendance, rate)
+            activities[(eid, sid)] = (attendance, rate)
 
     def _links_query(self):
         """Automatic clinic links of the scope's cells."""
@@ -230,6 +255,7 @@ class Facts:
         for row in rows:
             link = StoredLink(*row)
             self.links[(link.enrollment_id, link.session_id, link.reason)] = link
+            self.linked_cells.add((link.enrollment_id, link.session_id))
 
     @staticmethod
     def _id_filter(column, ids: frozenset[int] | None, where: list):
@@ -249,6 +275,8 @@ class StoredCell(NamedTuple):
     completed: bool
     exam_attempted: bool
     exam_passed: bool
+    video_completed: bool
+    homework_passed: bool
     fingerprint: str | None
 
 
@@ -262,15 +290,16 @@ class StoredLink(NamedTuple):
     fingerprint: str | None
 
 
-@dataclass(frozen=True)
-class LectureView:
-    """The parts of a session outcome the lecture rules read, for a cell outside the scope."""
+class LectureView(NamedTuple):
+    """The parts of a session outcome that the lecture rules and the automatic links read, for a
+    cell not computed this time (outside the scope, or its inputs unchanged): its stored values."""
 
     completed: bool
     exam_attempted: bool
     exam_passed: bool
     exam_meta: dict
-
+    video_completed: bool
+    homework_passed: bool
 
 
 def _rows(statement):
