@@ -57,7 +57,8 @@ class Facts:
         self.stored_lecture: dict[int, tuple[int, str | None]] = {}
         self.stored_cells: dict[tuple[int, int], StoredCell] = {}
         self.attempts: dict[tuple[int, int], list] = {}
-        self.facts: dict[tuple[int, int], list[rules.AnswerFactInfo]] = defaultdict(list)
+        # The risky answers of each (enrollment, exam), as read: (attempt_no, question, is_correct, invalid_reason).
+        self.facts: dict[tuple[int, int], list[tuple]] = defaultdict(list)
         # Submissions and activities stay as read (raw tuples): a cell whose inputs did not change
         # is never computed, so its facts never become the rules' dataclasses.
         self.submissions: dict[tuple[int, int], tuple] = {}
@@ -185,7 +186,7 @@ class Facts:
                 if rank > entry[0]:
                     entry[0], entry[1], entry[2] = rank, cents, submitted
             if question is not None:
-                self.facts[key].append(rules.AnswerFactInfo(no, question, correct, invalid))
+                self.facts[key].append((no, question, correct, invalid))
 
     def raw_result(self, key: tuple[int, int]) -> tuple | None:
         """The result of (enrollment, exam) as read: (score in hundredths, naive UTC time, attempt count)."""

@@ -257,7 +257,7 @@ class Writer:
                 results.append(None)
             elif pair in answers:
                 results.append((entry[1], entry[2], len(entry[3]),
-                                sorted(answers[pair], key=lambda fact: (fact.attempt_no, fact.question))))
+                                sorted(answers[pair])))  # (attempt, question) is unique
             else:
                 results.append((entry[1], entry[2], len(entry[3])))
         inputs = (activity, video, results, [submissions.get((enrollment_id, hw)) for hw in homework_ids])
@@ -455,8 +455,8 @@ class Writer:
                 # that count (wrong, low confidence): no reason of the rule can apply.
                 found = {}
             else:
-                found = rules.exam_risk_reasons(self.policy, exam, self.facts.result(key),
-                                                 self.facts.facts.get(key, ()))
+                answers = [rules.AnswerFactInfo(*answer) for answer in self.facts.facts.get(key, ())]
+                found = rules.exam_risk_reasons(self.policy, exam, self.facts.result(key), answers)
             self._risk_cache[key] = found
         return found
 
