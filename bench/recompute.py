@@ -3,20 +3,28 @@
     python bench/recompute.py                      # SQLite (temporary file) and PostgreSQL
     python bench/recompute.py --only sqlite
     BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python bench/recompute.py
+    python bench/recompute.py --code /tmp/old     # the same cases on another checkout's dashboard/
 
-A script, not a test: it prints times and statement counts (figures go in docs/performance.md).
-Each PostgreSQL run uses a fresh database it creates and drops.
+A script, not a test: it prints, per case, the best and the median time over the repeats and the
+statement count (figures go in docs/performance.md); on a shared machine the best is the figure
+to compare. Each PostgreSQL run uses a fresh database it creates and drops. With `--code`, the
+dashboard package is imported from that directory (an export of an older commit), so the same
+script measures the code before and after a change, one run after the other.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if "--code" in sys.argv:  # before anything imports dashboard
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 
 from flask import current_app  # noqa: E402
 from sqlalchemy import event, select, text, update  # noqa: E402
@@ -35,20 +43,46 @@ from dashboard.synthetic import TODAY, build_lecture  # noqa: E402
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
 
 
+class Measure(NamedTuple):
+    wall: float  # seconds on the clock
+    cpu: float  # seconds of CPU: this process, plus the PostgreSQL backend that served it
+
+
+def figures(times: list[Measure], digits: int = 0) -> str:
+    """Best and median of the repeats, in milliseconds, on the clock and in CPU time. On a machine
+    shared with other work the clock counts the time spent waiting for a core; CPU time does not."""
+    walls, cpus = [m.wall for m in times], [m.cpu for m in times]
+    return (f"best {min(walls) * 1000:.{digits}f} ms (median {statistics.median(walls) * 1000:.{digits}f}, "
+            f"of {len(times)}), CPU best {min(cpus) * 1000:.0f} ms")
+
+
+def _server_cpu() -> float:
+    """CPU seconds the session's PostgreSQL backend has used (the server runs on this machine); 0 on SQLite."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 0.0
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def timed(fn, engine):
+    server_before = _server_cpu()
     counter = Statements()
     event.listen(engine, "before_cursor_execute", counter)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         result = fn()
         db.session.flush()
     finally:
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         event.remove(engine, "before_cursor_execute", counter)
-    return elapsed, counter.count, result
+    return Measure(elapsed, cpu + _server_cpu() - server_before), counter.count, result
 
 
-def run(url: str, label: str, students: int, sessions: int, repeats: int) -> None:
+def run(url: str, label: str, students: int, sessions: int, repeats: int, whole_daily: bool = True) -> None:
     with bench_app(url):
         engine = db.engine
         # The first recompute of a freshly loaded lecture writes every row: measured on several
@@ -64,8 +98,7 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
             seconds, statements, rows = timed(lambda: recompute_lecture(lecture_id), engine)
             db.session.commit()
             times.append(seconds)
-        print(f"[{label}] whole lecture, first recompute: median {statistics.median(times) * 1000:.0f} ms "
-              f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}), {statements} statements, "
+        print(f"[{label}] whole lecture, first recompute: {figures(times)}, {statements} statements, "
               f"{rows} session rows")
 
         if engine.dialect.name == "postgresql":
@@ -82,8 +115,7 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
             seconds, statements, rows = timed(whole, engine)
             db.session.commit()
             times.append(seconds)
-        print(f"[{label}] whole lecture, nothing changed: median {statistics.median(times) * 1000:.0f} ms, "
-              f"{statements} statements")
+        print(f"[{label}] whole lecture, nothing changed: {figures(times)}, {statements} statements")
 
         times = []
         for i in range(repeats):
@@ -97,8 +129,7 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
             seconds, statements, rows = timed(policy_edit, engine)
             db.session.commit()
             times.append(seconds)
-        print(f"[{label}] policy edit + whole lecture: median {statistics.median(times) * 1000:.0f} ms, "
-              f"max {max(times) * 1000:.0f} ms, {statements} statements")
+        print(f"[{label}] policy edit + whole lecture: {figures(times)}, {statements} statements")
 
         enrollment_ids = db.session.execute(
             select(Enrollment.id).where(Enrollment.lecture_id == lecture_id).order_by(Enrollment.id)
@@ -124,18 +155,17 @@ def run(url: str, label: str, students: int, sessions: int, repeats: int) -> Non
             db.session.commit()
             times.append(seconds)
             counts.append(statements - 2)  # minus the lock and the input edit themselves
-        print(f"[{label}] single cell edit (lock + input write + recompute): median "
-              f"{statistics.median(times) * 1000:.1f} ms, p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.1f} ms; "
+        print(f"[{label}] single cell edit (lock + input write + recompute): {figures(times, 1)}; "
               f"recompute statements min {min(counts)} max {max(counts)}")
 
-        run_daily(label, lecture_id, repeats, engine)
+        run_daily(label, lecture_id, repeats, engine, whole_daily)
 
 
-def run_daily(label: str, lecture_id: int, repeats: int, engine) -> None:
+def run_daily(label: str, lecture_id: int, repeats: int, engine, whole_daily: bool) -> None:
     """The daily run when 0, 1 or every session becomes held overnight: the day's work
-    (`recompute_day`, what a read or the scheduler now does) against the whole-lecture
-    recompute that a stale lecture got before. Each repetition starts from the lecture fully
-    recomputed the day before."""
+    (`recompute_day`, what a read or the scheduler does) and, unless `whole_daily` is off, the
+    whole-lecture recompute of the same day beside it. Each repetition starts from the lecture
+    fully recomputed the day before."""
     app = current_app
     session_ids = db.session.execute(
         select(LectureSession.id).where(LectureSession.lecture_id == lecture_id).order_by(LectureSession.order)
@@ -149,7 +179,8 @@ def run_daily(label: str, lecture_id: int, repeats: int, engine) -> None:
             db.session.execute(update(LectureSession).where(LectureSession.id == session_id)
                                .values(date=TODAY if index < old else day))
         db.session.commit()
-        for name, work in (("whole lecture (before)", recompute_lecture), ("day's work (now)", recompute_day)):
+        cases = (("whole lecture", recompute_lecture),) if whole_daily else ()
+        for name, work in cases + (("day's work", recompute_day),):
             times = []
             for _ in range(repeats):
                 app.config["DASHBOARD_TODAY"] = eve.isoformat()
@@ -159,9 +190,8 @@ def run_daily(label: str, lecture_id: int, repeats: int, engine) -> None:
                 seconds, statements, rows = timed(lambda: work(lecture_id), engine)
                 db.session.commit()
                 times.append(seconds)
-            print(f"[{label}] daily run, {newly_held} newly held sessions, {name}: median "
-                  f"{statistics.median(times) * 1000:.1f} ms (min {min(times) * 1000:.1f}, "
-                  f"max {max(times) * 1000:.1f}), {statements} statements, {rows} session rows")
+            print(f"[{label}] daily run, {newly_held} newly held sessions, {name}: {figures(times, 1)}, "
+                  f"{statements} statements, {rows} session rows")
     app.config["DASHBOARD_TODAY"] = TODAY.isoformat()
 
 
@@ -171,9 +201,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--code", help="import dashboard/ from this directory instead (read before parsing)")
+    parser.add_argument("--no-whole-daily", action="store_true",
+                        help="time only the day's work in the daily-run case, not the whole lecture beside it")
     args = parser.parse_args()
     print(f"machine: 10M-iteration Python loop in {min(machine_speed() for _ in range(3)):.2f} s (best of 3)")
-    on_each_database(args.only, run, args.students, args.sessions, args.repeats)
+    on_each_database(args.only, run, args.students, args.sessions, args.repeats, not args.no_whole_daily)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from dashboard.models import (
     Student,
 )
 from dashboard.progress import bulk
-from dashboard.progress.recompute import _CELL_UPSERT, _chunks
+from dashboard.progress.writer import _CELL_UPSERT, _chunks
 
 CELL = _CELL_UPSERT
 
