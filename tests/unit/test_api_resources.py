@@ -166,4 +166,4 @@ def test_the_documented_policy_limits_are_the_ones_the_policy_validation_applies
 
 def _policy_problems(change: dict[str, Any]) -> set[str]:
     _, problems = validate_policy_change(POLICY_DEFAULTS, change)
-    return {name for name, _ in problems}
+    return {problem.field for problem in problems}
