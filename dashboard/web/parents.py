@@ -86,6 +86,21 @@ def add_guardian(student_id: int):
     return redirect(url_for("setup.student", student_id=student.id) + "#guardians")
 
 
+@bp.post("/students/<int:student_id>/guardians/from-contact")
+@role_required(*EVERYONE)
+def adopt_guardian_contact(student_id: int):
+    """The student's imported guardian contact becomes a guardian (without consent, for a person to tick)."""
+    student = _student_for_edit(student_id)
+    try:
+        guardians.adopt_contact(student.id, student.guardian_contact)
+    except Refused as error:
+        db.session.rollback()
+        _refused(error)
+    else:
+        flash(_("Guardian saved."), "success")
+    return redirect(url_for("setup.student", student_id=student.id) + "#guardians")
+
+
 @bp.post("/students/<int:student_id>/guardians/<int:guardian_id>")
 @role_required(*EVERYONE)
 def update_guardian(student_id: int, guardian_id: int):
