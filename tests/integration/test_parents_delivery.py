@@ -17,6 +17,7 @@ from dashboard.extensions import db
 from dashboard.models import Notification, Student
 from dashboard.parents import delivery
 from tests.factories import enroll, make_guardian, make_lecture
+from tests.parallel import at_once
 
 NOON = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
 NIGHT = datetime(2026, 4, 1, 13, 0, tzinfo=UTC)  # 22:00 in Seoul
@@ -242,26 +243,8 @@ def test_two_runs_at_once_send_each_message_once(app, backend, sms, student):
     if backend != "postgresql":
         pytest.skip("parallel writers are what this tests; SQLite serialises the whole file")
     ids = [message(student, key=f"k{n}") for n in range(6)]
-    barrier = threading.Barrier(2)
-    errors: list[Exception] = []
+    at_once(app, lambda: delivery.send_due(NOON), 2)
 
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                delivery.send_due(NOON)
-            except Exception as error:  # collected and asserted below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert sorted(call[0]["id"] for call in sms.calls) == ids
     assert {state_of(i)[0] for i in ids} == {"sent"}
 

@@ -6,7 +6,6 @@ Jisoo, Park_100%) and a withdrawn one. With REPORT_PDF_SYNC_LIMIT at 2, three st
 """
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,9 +13,10 @@ from sqlalchemy import func, select
 
 from dashboard.clock import now
 from dashboard.extensions import db
-from dashboard.models import ReportBatch
+from dashboard.models import ReportBatch, User
 from dashboard.reports import batches
 from tests.factories import build_academy
+from tests.parallel import at_once
 
 from .pages import HTMX, csrf_token, sign_in
 from .test_report_pages import pdf_text
@@ -112,31 +112,13 @@ def test_parallel_requests_queue_one_batch(app, backend, academy):
     if backend != "postgresql":
         pytest.skip("parallel writers are what this tests; SQLite serialises the whole file")
     teacher_id, lecture_id = academy.users["teacher_a"].id, academy.algebra.id
-    barrier = threading.Barrier(4)
-    made: list[bool] = []
-    errors: list[BaseException] = []
 
-    def asker():
-        with app.app_context():
-            try:
-                from dashboard.models import User
+    def ask_for_it() -> bool:
+        created = batches.request_batch(db.session.get(User, teacher_id), lecture_id, "2026-03", "ko")[1]
+        db.session.commit()
+        return created
 
-                user = db.session.get(User, teacher_id)
-                barrier.wait(timeout=10)
-                made.append(batches.request_batch(user, lecture_id, "2026-03", "ko")[1])
-                db.session.commit()
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=asker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    assert sorted(made) == [False, False, False, True]
+    assert sorted(at_once(app, ask_for_it, 4)) == [False, False, False, True]
     assert db.session.execute(select(func.count()).select_from(ReportBatch)).scalar_one() == 1
 
 
