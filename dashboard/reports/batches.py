@@ -16,6 +16,7 @@ send-notifications) and kept in the database for download until KEEP_FOR has pas
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,7 +38,14 @@ OUTCOME_UNKNOWN = "the worker stopped while making it"
 
 
 def sync_limit() -> int:
-    return int(current_app.config.get("REPORT_PDF_SYNC_LIMIT", DEFAULT_SYNC_LIMIT))
+    """REPORT_PDF_SYNC_LIMIT from the app's config, else the environment, else DEFAULT_SYNC_LIMIT."""
+    value = current_app.config.get("REPORT_PDF_SYNC_LIMIT") or os.environ.get("REPORT_PDF_SYNC_LIMIT")
+    if value in (None, ""):
+        return DEFAULT_SYNC_LIMIT
+    try:
+        return int(value)
+    except ValueError:
+        raise RuntimeError(f"REPORT_PDF_SYNC_LIMIT must be a whole number, not {value!r}") from None
 
 
 def lecture_title(lecture_id: int) -> str | None:
