@@ -8,7 +8,8 @@ A script, not a test. A synthetic lecture (dashboard.synthetic.build_lecture: we
 around 2026-04-01, one exam and one homework per session) is built and recomputed; then the
 lecture PDF of March (about four sessions per report) is requested through the test client as an
 admin, and separately its three parts are timed: reading the figures
-(dashboard.reports.figures.load_reports), rendering the HTML, and WeasyPrint's layout and PDF.
+(dashboard.reports.figures.load_reports), rendering the HTML, and WeasyPrint's layout and PDF;
+then the same PDF queued as a batch and made as `flask --app wsgi render-reports` makes it.
 Figures go in docs/performance.md, "Report PDFs".
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.common import bench_app, machine_speed, on_each_database
 from dashboard.extensions import db
 from dashboard.models import User
 from dashboard.progress.recompute import recompute_lecture
-from dashboard.reports import pdf
+from dashboard.reports import batches, pdf
 from dashboard.reports.figures import Month, load_reports
 from dashboard.synthetic import TODAY, build_lecture
 
@@ -50,6 +51,7 @@ def run(url: str, label: str, students: int, repeats: int) -> None:
         with client.session_transaction() as session:
             session["_user_id"] = admin.get_id()
         path = f"/reports/lectures/{lecture_id}.pdf?month={MONTH}"
+        app.config["REPORT_PDF_SYNC_LIMIT"] = students  # time the request path even for a large class
         totals, body = [], b""
         for _ in range(repeats):
             start = time.perf_counter()
@@ -72,11 +74,18 @@ def run(url: str, label: str, students: int, repeats: int) -> None:
             pdf.render_pdf(html, Path(app.static_folder) / "report.css")
             made = time.perf_counter() - start
         db.session.rollback()
+        batches.request_batch(admin, lecture_id, str(MONTH), "ko")  # the worker's path (render-reports)
+        db.session.commit()
+        start = time.perf_counter()
+        made_by_worker = batches.run_due()
+        worker = time.perf_counter() - start
+        assert made_by_worker.made == 1, made_by_worker.problems
         sessions = statistics.mean(len(r.sessions) for r in reports)
         print(f"[{label}] {students} reports ({sessions:.1f} sessions, {len(reports[0].exams)} exams each), "
               f"{pages} pages, {len(body) / 1024:.0f} KiB: whole request median {statistics.median(totals):.1f} s "
               f"(min {min(totals):.1f}, max {max(totals):.1f}); figures {read * 1000:.0f} ms in "
-              f"{len(statements)} statements, HTML {rendered * 1000:.0f} ms, WeasyPrint {made:.1f} s")
+              f"{len(statements)} statements, HTML {rendered * 1000:.0f} ms, WeasyPrint {made:.1f} s; "
+              f"the same as a batch made by render-reports {worker:.1f} s")
 
 
 def main() -> None:

@@ -231,3 +231,20 @@ def send_notifications_command() -> None:
     for problem in report.problems:
         click.echo(problem, err=True)
     click.echo(report.summary())
+
+
+# ---------------------------------------------------------------- reports: large lectures' PDFs
+
+@bp.cli.command("render-reports")
+def render_reports_command() -> None:
+    """Make the whole-lecture report PDFs people asked for on the report pages (for a scheduler,
+    every minute). Exits 0 whatever each batch's outcome (a failure is kept on the batch); non-zero
+    only when it cannot run: no WeasyPrint or its system libraries, no database."""
+    from dashboard.reports import batches, pdf
+
+    if not pdf.available():
+        raise click.ClickException(f"WeasyPrint cannot run here; install: {pdf.INSTALL_HINT}")
+    run = batches.run_due()
+    for problem in run.problems:
+        click.echo(problem, err=True)
+    click.echo(run.summary())

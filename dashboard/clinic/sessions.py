@@ -372,6 +372,8 @@ def edit_clinic_session(user: User, clinic_session_id: int, data: Mapping[str, A
     for name, value in changed.items():
         setattr(clinic_session, name, value)
     db.session.flush()
+    if "starts_at" in changed or "room" in changed:  # guardians are never left with the old time or room
+        outbox.reschedule_bookings([row.id for row in bookings], clinic_session.starts_at, clinic_session.room)
     _audit(user, "clinic_session.edit", "clinic_session", clinic_session.id, before,
            _session_state(clinic_session), clinic_session.lecture_id)
     return clinic_session, True

@@ -72,6 +72,8 @@ from dashboard.models.parents import (  # noqa: F401
     Notification,
 )
 from dashboard.models.reports import (  # noqa: F401
+    REPORT_BATCH_STATES,
+    ReportBatch,
     ReportComment,
     ReportLink,
 )

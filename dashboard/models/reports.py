@@ -4,17 +4,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    CheckConstraint,
     ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.dbtypes import UTCDateTime, utcnow
 from dashboard.extensions import db
 from dashboard.models.base import (
     Timestamped,
+    _in,
 )
 
 
@@ -48,3 +54,36 @@ class ReportLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+
+REPORT_BATCH_STATES = ("queued", "running", "done", "failed")
+_ACTIVE_BATCH = sql_text("state IN ('queued', 'running')")
+
+
+class ReportBatch(db.Model):
+    """A whole lecture's monthly reports as one PDF, made by `flask --app wsgi render-reports` rather
+    than in the request. While one is queued or running for a lecture and month, asking again joins it
+    (a partial unique index)."""
+
+    __tablename__ = "report_batch"
+    __table_args__ = (
+        CheckConstraint(_in("state", REPORT_BATCH_STATES), name="state"),
+        Index("uq_report_batch_active", "lecture_id", "month", unique=True,
+              sqlite_where=_ACTIVE_BATCH, postgresql_where=_ACTIVE_BATCH),
+        Index("ix_report_batch_lecture_month", "lecture_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))
+    # The requester's language: the PDF's headings are in it.
+    language: Mapped[str] = mapped_column(String(2), default="ko")
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reports: Mapped[int | None] = mapped_column(Integer)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -85,7 +85,48 @@ def reachable(guardian: Guardian) -> bool:
     return guardian.consent and contact_for(guardian.channel, guardian.phone, guardian.email) is not None
 
 
+IMPORTED_NAME = "보호자"
+
+
+def from_contact(text: str | None) -> dict[str, Any] | None:
+    """The guardian an old single "guardian contact" stands for, as the upgrade turned each one into
+    a guardian: named 보호자, no relation, sms for a phone number, e-mail for an address, Korean, and no
+    consent (nobody agreed to messages under the old field). None for text that is neither."""
+    if not text or not text.strip():
+        return None
+    try:
+        phone = normalise_phone(text.strip())
+    except Invalid:
+        phone = None
+    if phone:
+        values = {"phone": phone, "email": None, "channel": "sms"}
+    elif _EMAIL.fullmatch(text.strip()) and len(text.strip()) <= 254:
+        values = {"phone": None, "email": text.strip(), "channel": "email"}
+    else:
+        return None
+    return {"name": IMPORTED_NAME, "relation": "", "language": "ko", "consent": False, **values}
+
+
+def unadopted_contact(student_id: int, guardian_contact: str | None) -> str | None:
+    """The student's old guardian contact (still written by imports that give `guardian_contact`)
+    when it is a phone or an address no guardian of theirs holds yet; else None."""
+    values = from_contact(guardian_contact)
+    if values is None:
+        return None
+    held = db.session.execute(select(Guardian.id).where(
+        Guardian.student_id == student_id,
+        Guardian.phone == values["phone"] if values["phone"] else Guardian.email == values["email"])).first()
+    return None if held else guardian_contact
+
+
 # ---------------------------------------------------------------- services (the caller checked access)
+
+def adopt_contact(student_id: int, guardian_contact: str | None) -> Guardian:
+    """Turn the student's old guardian contact into a guardian (see `from_contact`)."""
+    if unadopted_contact(student_id, guardian_contact) is None:
+        raise Invalid("required", "guardian_contact")
+    return add_guardian(student_id, from_contact(guardian_contact))
+
 
 def add_guardian(student_id: int, values: Mapping[str, Any]) -> Guardian:
     cleaned = clean(values)
@@ -133,3 +174,13 @@ def guardians_of(student_id: int) -> list[Guardian]:
     return list(db.session.execute(
         select(Guardian).where(Guardian.student_id == student_id).order_by(Guardian.id)).scalars())
 
+
+
+def guardians_by_student(student_ids: list[int]) -> dict[int, list[Guardian]]:
+    """Each listed student's guardians, in one query (a page of students)."""
+    found: dict[int, list[Guardian]] = {student_id: [] for student_id in student_ids}
+    if student_ids:
+        for guardian in db.session.execute(select(Guardian).where(Guardian.student_id.in_(student_ids))
+                                           .order_by(Guardian.student_id, Guardian.id)).scalars():
+            found[guardian.student_id].append(guardian)
+    return found

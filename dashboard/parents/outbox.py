@@ -234,16 +234,102 @@ def booking_key(booking_id: int) -> str:
     return f"booking:{booking_id}"
 
 
+def _clinic_values(starts_at: datetime, room: str | None) -> dict[str, Any]:
+    local = starts_at.astimezone(academy_timezone())
+    return {"date": local.date(), "time": local.replace(tzinfo=None), "room": room}
+
+
 def queue_booking(booking_id: int, enrollment_id: int, starts_at: datetime, room: str | None = None) -> int:
     """A clinic booking was made: tells each reachable guardian the clinic's date, time and room."""
-    local = starts_at.astimezone(academy_timezone())
-    return _queue("booking", booking_key(booking_id), enrollment_id,
-                  {"date": local.date(), "time": local.replace(tzinfo=None), "room": room})
+    return _queue("booking", booking_key(booking_id), enrollment_id, _clinic_values(starts_at, room))
+
+
+def _of_booking(booking_id: int):
+    """The booking's own message and the change notices that followed it (``booking:<id>:change:<n>``)."""
+    key = booking_key(booking_id)
+    return and_(Notification.event == "booking",
+                or_(Notification.event_key == key, Notification.event_key.like(f"{key}:change:%")))
 
 
 def cancel_booking(booking_id: int) -> int:
-    """The booking was cancelled: its unsent messages are cancelled."""
-    return _cancel_by_cause(Notification.event_key == booking_key(booking_id))
+    """The booking was cancelled: its unsent messages (change notices included) are cancelled."""
+    return _cancel_by_cause(_of_booking(booking_id))
+
+
+CHANGED = {"ko": "[변경 안내] ", "en": "[Changed] "}
+UNSENT = (*PENDING, "failed")
+
+
+def reschedule_bookings(booking_ids: Iterable[int], starts_at: datetime, room: str | None) -> dict[str, int]:
+    """A booked clinic session moved (its time or room changed); called in the same transaction.
+
+    No guardian is ever sent the old time: every booking message not yet sent (awaiting review,
+    queued, or failed and waiting for a person's resend) is written again from its template with
+    the new date, time and room. A message approved before the move goes back to review when the
+    lecture reviews messages, since the reviewer approved another text. A guardian who was already
+    sent the old time (or is being sent it right now) gets a change notice — the booking text
+    headed "[변경 안내]" — when the lecture still notifies bookings; one change notice not yet sent
+    is rewritten rather than followed by another. Answers {"rewritten": n, "notices": n}.
+    """
+    ids = sorted(set(booking_ids))
+    counts = {"rewritten": 0, "notices": 0}
+    if not ids:
+        return counts
+    rows = db.session.execute(
+        select(Notification, Guardian.language)
+        .outerjoin(Guardian, Guardian.id == Notification.guardian_id)
+        .where(or_(*(_of_booking(booking_id) for booking_id in ids)))
+        .order_by(Notification.id)).all()
+    if not rows:
+        return counts
+    bodies = messages.template_bodies()
+    values = _clinic_values(starts_at, room)
+    contexts: dict[int, tuple] = {}
+
+    def context(enrollment_id: int) -> tuple:
+        if enrollment_id not in contexts:
+            contexts[enrollment_id] = _enrollment_context(enrollment_id)
+        return contexts[enrollment_id]
+
+    def text_for(enrollment_id: int, language: str, notice: bool) -> str:
+        _lecture_id, lecture_title, student_name, _recipients = context(enrollment_id)
+        text = messages.fill(bodies[("booking", language)],
+                             {"student": student_name, "lecture": lecture_title, **values})
+        return CHANGED[language] + text if notice else text
+
+    told: dict[tuple[int, int], list[Notification]] = {}
+    for notification, language in rows:
+        booking_id = int(notification.event_key.split(":")[1])
+        told.setdefault((booking_id, notification.guardian_id), []).append(notification)
+        # One being sent right now gets the new text too: should this try fail, the retry says the new time.
+        if notification.state not in (*UNSENT, "sending"):
+            continue
+        notice = ":change:" in notification.event_key
+        notification.text = text_for(notification.enrollment_id, language or "ko", notice)
+        if notification.state == "queued" and settings_of(context(notification.enrollment_id)[0]).review:
+            notification.state = "review"
+            notification.reviewed_by_id = notification.reviewed_at = None
+        counts["rewritten"] += 1
+    notices: list[dict[str, Any]] = []
+    for (booking_id, guardian_id), sent in told.items():
+        if guardian_id is None or any(n.state in UNSENT for n in sent) \
+                or not any(n.state in ("sent", "sending") for n in sent):
+            continue
+        enrollment_id = sent[0].enrollment_id
+        lecture_id, _title, _name, recipients = context(enrollment_id)
+        settings = settings_of(lecture_id)
+        recipient = next((r for r in recipients if r.guardian_id == guardian_id), None)
+        if recipient is None or "booking" not in settings.events:
+            continue
+        notices.append({
+            "event": "booking", "event_key": f"{booking_key(booking_id)}:change:{len(sent)}",
+            "enrollment_id": enrollment_id, "guardian_id": guardian_id, "channel": recipient.channel,
+            "to": recipient.to, "state": "review" if settings.review else "queued",
+            "text": text_for(enrollment_id, recipient.language, True)})
+    _insert_ignoring_duplicates(notices)
+    counts["notices"] = len(notices)
+    db.session.flush()
+    return counts
 
 
 # ---------------------------------------------------------------- risk: the recompute's one call-out

@@ -38,6 +38,20 @@ def available() -> bool:
     return True
 
 
+def document_html(reports: list) -> str:
+    """The reports as one HTML document for WeasyPrint, one report per page."""
+    from flask import render_template
+
+    return render_template("reports/document.html", reports=reports, for_pdf=True)
+
+
+def render_reports(html: str) -> bytes:
+    """The PDF of a document made by `document_html`, with the report's own stylesheet."""
+    from flask import current_app
+
+    return render_pdf(html, Path(current_app.static_folder) / "report.css")
+
+
 def render_pdf(html: str, stylesheet: Path) -> bytes:
     """The PDF of an HTML document styled by one local stylesheet. Nothing is fetched from
     anywhere: the document's own links are refused, so a report cannot make the server load a URL."""

@@ -7,6 +7,7 @@ flash message there. The domain code is in dashboard.parents.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -72,18 +73,31 @@ def _guardian_values() -> dict:
     }
 
 
-@bp.post("/students/<int:student_id>/guardians/")
-@role_required(*EVERYONE)
-def add_guardian(student_id: int):
+def _change_guardians(student_id: int, change: Callable[[Student], object]):
+    """Apply `change(student)` for someone who may edit the student, then back to their page."""
     student = _student_for_edit(student_id)
     try:
-        guardians.add_guardian(student.id, _guardian_values())
+        change(student)
     except Refused as error:
         db.session.rollback()
         _refused(error)
     else:
         flash(_("Guardian saved."), "success")
     return redirect(url_for("setup.student", student_id=student.id) + "#guardians")
+
+
+@bp.post("/students/<int:student_id>/guardians/")
+@role_required(*EVERYONE)
+def add_guardian(student_id: int):
+    return _change_guardians(student_id, lambda student: guardians.add_guardian(student.id, _guardian_values()))
+
+
+@bp.post("/students/<int:student_id>/guardians/from-contact")
+@role_required(*EVERYONE)
+def adopt_guardian_contact(student_id: int):
+    """The student's imported guardian contact becomes a guardian (without consent, for a person to tick)."""
+    return _change_guardians(
+        student_id, lambda student: guardians.adopt_contact(student.id, student.guardian_contact))
 
 
 @bp.post("/students/<int:student_id>/guardians/<int:guardian_id>")

@@ -7,7 +7,10 @@ teacher's comment, and parent links.
   (one A4 page for up to 12 sessions, static/app.css's print rules).
 - `/reports/ENROLLMENT.pdf` and `/reports/lectures/LECTURE.pdf`: the same template through
   WeasyPrint (dashboard/reports/pdf.py). Without WeasyPrint's system libraries they answer 503
-  with what to install, and the page's PDF links are replaced by that explanation.
+  with what to install, and the page's PDF links are replaced by that explanation. A lecture
+  too large to lay out in one request sends its PDF link to `/reports/lectures/LECTURE/pdf-batch`:
+  there the PDF is queued for the worker (dashboard/reports/batches.py), the panel polls until it
+  is made, and `/reports/batches/ID.pdf` downloads it.
 - `/reports/shared/TOKEN`: a parent link, open without an account: that one report and nothing
   else (no navigation, no panel); anything wrong with the link is 404.
 
@@ -15,8 +18,6 @@ htmx: the comment form and the parent-link forms swap the report with its panel
 (`_layout.html`); without JavaScript every form posts and redirects back (or renders the page).
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -36,7 +37,9 @@ from dashboard.accounts.access import can_read_lecture, public, role_required
 from dashboard.clock import academy_today
 from dashboard.errors import Invalid, Refused, describe
 from dashboard.extensions import db
-from dashboard.reports import comments, figures, links, pdf
+from dashboard.i18n import current_language
+from dashboard.models import ReportBatch
+from dashboard.reports import batches, comments, figures, links, pdf
 from dashboard.reports.access import (
     can_write_reports,
     lecture_exists,
@@ -89,6 +92,7 @@ def _page(report: figures.Report, new_link: links.NewLink | None = None, comment
         return render_template("reports/_layout.html", **context), status
     return render_template(
         "reports/page.html", pdf_available=pdf.available(), install_hint=pdf.INSTALL_HINT,
+        lecture_batch=batches.needs_batch(report.lecture_id),
         previous_month=_shift(report.month, -1), next_month=_shift(report.month, 1), **context,
     ), status
 
@@ -121,27 +125,86 @@ def report_pdf(enrollment_id: int):
     return _pdf_response([report], f"report-{enrollment_id}-{month}.pdf")
 
 
+def _readable_lecture(lecture_id: int) -> None:
+    if not lecture_exists(lecture_id) or not can_read_lecture(current_user, lecture_id):
+        abort(404)
+
+
 @bp.get("/lectures/<int:lecture_id>.pdf")
 @role_required("admin", "staff", "teacher")
 def lecture_pdf(lecture_id: int):
-    """Every active student's report of a lecture for the month, one per page, as one PDF."""
+    """Every active student's report of a lecture for the month, one per page, as one PDF. A class
+    larger than the server makes in one request is sent to the batch page instead (303)."""
     month = _month(request.args.get("month"))
-    if not lecture_exists(lecture_id) or not can_read_lecture(current_user, lecture_id):
-        abort(404)
+    _readable_lecture(lecture_id)
+    if batches.needs_batch(lecture_id):
+        return redirect(url_for(".lecture_batch", lecture_id=lecture_id, month=str(month)), 303)
     reports = figures.load_reports(lecture_id, month, academy_today())
     return _pdf_response(reports, f"reports-lecture-{lecture_id}-{month}.pdf")
 
 
+def _unavailable():
+    return render_template("reports/pdf_unavailable.html", install_hint=pdf.INSTALL_HINT), 503
+
+
+def _pdf_body(body: bytes, filename: str) -> Response:
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
 def _pdf_response(reports: list[figures.Report], filename: str):
     if not pdf.available():
-        return render_template("reports/pdf_unavailable.html", install_hint=pdf.INSTALL_HINT), 503
-    html = render_template("reports/document.html", reports=reports, for_pdf=True)
+        return _unavailable()
+    html = pdf.document_html(reports)
     # The figures are read (and a stale lecture recomputed, under its lock): commit now rather than
     # hold the transaction open through the seconds WeasyPrint takes to lay out the pages.
     db.session.commit()
-    body = pdf.render_pdf(html, Path(current_app.static_folder) / "report.css")
-    return Response(body, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+    return _pdf_body(pdf.render_reports(html), filename)
+
+
+# ---------------------------------------------------------------- a large lecture's PDF, made by the worker
+
+def _batch_page(lecture_id: int, month: Month, status: int = 200):
+    """The batch page, or for htmx (its polling included) the batch's panel alone."""
+    context = {"lecture_id": lecture_id, "lecture_title": batches.lecture_title(lecture_id), "month": str(month),
+               "batch": batches.latest_batch(lecture_id, str(month)), "students": batches.active_students(lecture_id)}
+    if is_htmx():
+        return render_template("reports/_batch.html", **context), status
+    return render_template("reports/batch.html", pdf_available=pdf.available(), install_hint=pdf.INSTALL_HINT,
+                           **context), status
+
+
+@bp.get("/lectures/<int:lecture_id>/pdf-batch")
+@role_required("admin", "staff", "teacher")
+def lecture_batch(lecture_id: int):
+    """Where a large lecture's PDF is asked for, waited for (the panel polls) and downloaded."""
+    month = _month(request.args.get("month"))
+    _readable_lecture(lecture_id)
+    return _batch_page(lecture_id, month)
+
+
+@bp.post("/lectures/<int:lecture_id>/pdf-batch")
+@role_required("admin", "staff", "teacher")
+def request_lecture_batch(lecture_id: int):
+    """Queue the lecture's PDF for the month, or join the one already queued or being made."""
+    month = _month(request.form.get("month"))
+    _readable_lecture(lecture_id)
+    if not pdf.available():
+        return _unavailable()
+    batches.request_batch(current_user, lecture_id, str(month), current_language())
+    if is_htmx():
+        return _batch_page(lecture_id, month, 202)
+    return redirect(url_for(".lecture_batch", lecture_id=lecture_id, month=str(month)), 303)
+
+
+@bp.get("/batches/<int:batch_id>.pdf")
+@role_required("admin", "staff", "teacher")
+def batch_pdf(batch_id: int):
+    """A finished batch's PDF, for whoever may read its lecture."""
+    batch = db.session.get(ReportBatch, batch_id)
+    if batch is None or not can_read_lecture(current_user, batch.lecture_id) or batch.state != "done":
+        abort(404)
+    return _pdf_body(batches.pdf_of(batch.id), f"reports-lecture-{batch.lecture_id}-{batch.month}.pdf")
 
 
 @bp.post("/<int:enrollment_id>/comment")

@@ -383,7 +383,7 @@ def enroll_new_student(lecture_id: int):
     if not form.validate():
         return _render_enrollments(lecture, student_form=form, status=422)
     try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, form.guardian_contact.data,
+        student = setup.create_student(current_user, form.name.data, form.contact.data, None,
                                        lecture_id=lecture.id, start_date=form.start_date.parsed)
     except setup.SetupError as refused:
         form.add_problems(refused.problems)
@@ -423,8 +423,9 @@ def _render_students(form: StudentForm | None = None, status: int = 200):
     term = request.args.get("q", "")
     if form is None and current_user.role == "admin":
         form = StudentForm(formdata=None, prefix="student")
-    return render_template("setup/students.html", students=setup.students_for(current_user, term), term=term,
-                           form=form), status
+    listed = setup.students_for(current_user, term)
+    return render_template("setup/students.html", students=listed, term=term, form=form,
+                           guardians_of=guardians.guardians_by_student([s.id for s in listed])), status
 
 
 @bp.get("/students/")
@@ -443,7 +444,7 @@ def create_student():
     if not form.validate():
         return _render_students(form, 422)
     try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, form.guardian_contact.data)
+        student = setup.create_student(current_user, form.name.data, form.contact.data, None)
     except setup.SetupError as refused:
         form.add_problems(refused.problems)
         return _render_students(form, 422)
@@ -455,10 +456,11 @@ def _render_student(student, form: StudentForm | None = None, status: int = 200)
     editable = setup.may_edit_student(current_user, student)
     if form is None and editable:
         form = StudentForm(formdata=None, prefix="student", data={
-            "name": student.name, "contact": student.contact or "", "guardian_contact": student.guardian_contact or ""})
+            "name": student.name, "contact": student.contact or ""})
     return render_template("setup/student.html", student=student, form=form if editable else None,
                            enrollments=setup.student_enrollments(student.id, current_user),
-                           guardians=guardians.guardians_of(student.id), guardians_editable=editable), status
+                           guardians=guardians.guardians_of(student.id), guardians_editable=editable,
+                           imported_contact=guardians.unadopted_contact(student.id, student.guardian_contact)), status
 
 
 @bp.get("/students/<int:student_id>/")
@@ -478,7 +480,8 @@ def update_student(student_id: int):
     if not form.validate():
         return _render_student(student, form, 422)
     try:
-        setup.update_student(current_user, student.id, form.name.data, form.contact.data, form.guardian_contact.data)
+        # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
+        setup.update_student(current_user, student.id, form.name.data, form.contact.data, student.guardian_contact)
     except setup.SetupError as refused:
         form.add_problems(refused.problems)
         return _render_student(student, form, 422)

@@ -134,11 +134,11 @@ class TermForm(SetupForm):
 
 
 class StudentForm(SetupForm):
-    """A student's name and optional contacts; `start_date` only when enrolling at once."""
+    """A student's name and optional contact; `start_date` only when enrolling at once. Guardians
+    are kept on the student's page (the parents' area), not in this form."""
 
     name = StringField(_l("Name"), filters=[_strip])
     contact = StringField(_l("Contact"), filters=[_strip])
-    guardian_contact = StringField(_l("Guardian contact"), filters=[_strip])
     start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])
 
 

@@ -106,3 +106,28 @@ def test_a_parent_link_opens_signed_out_and_fails_once_revoked(browser, page, li
         assert visit.goto(url).status == 404
     finally:
         parent.close()
+
+
+def test_a_large_lectures_pdf_is_asked_for_waited_for_and_downloaded(page, live_url, demo_student, filled):
+    """A class over the direct limit: the page queues the PDF, polls while the worker makes it, and
+    offers the download without a reload."""
+    from dashboard.reports import batches
+
+    filled.config["REPORT_PDF_SYNC_LIMIT"] = 1
+    try:
+        sign_in(page, live_url, "teacher", DEMO_PASSWORD)
+        page.goto(live_url + f"/reports/{demo_student.enrollment_id}?month=2026-03")
+        page.get_by_role("link", name="Whole lecture as one PDF").click()
+        panel = page.locator("#report-batch")
+        expect(panel).to_have_attribute("data-state", "none")
+        page.get_by_role("button", name="Prepare the PDF").click()
+        expect(panel).to_have_attribute("data-state", "queued")
+
+        assert batches.run_due().made == 1  # what `flask --app wsgi render-reports` does
+        expect(panel).to_have_attribute("data-state", "done", timeout=15_000)  # the panel polled
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name="Download the PDF").click()
+        pages, text = pdf_text(Path(download_info.value.path()).read_bytes())
+        assert pages >= 2 and demo_student.student_name in text
+    finally:
+        filled.config["REPORT_PDF_SYNC_LIMIT"] = batches.DEFAULT_SYNC_LIMIT

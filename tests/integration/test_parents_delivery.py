@@ -17,6 +17,7 @@ from dashboard.extensions import db
 from dashboard.models import Notification, Student
 from dashboard.parents import delivery
 from tests.factories import enroll, make_guardian, make_lecture
+from tests.parallel import at_once
 
 NOON = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
 NIGHT = datetime(2026, 4, 1, 13, 0, tzinfo=UTC)  # 22:00 in Seoul
@@ -242,26 +243,8 @@ def test_two_runs_at_once_send_each_message_once(app, backend, sms, student):
     if backend != "postgresql":
         pytest.skip("parallel writers are what this tests; SQLite serialises the whole file")
     ids = [message(student, key=f"k{n}") for n in range(6)]
-    barrier = threading.Barrier(2)
-    errors: list[Exception] = []
+    at_once(app, lambda: delivery.send_due(NOON), 2)
 
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                delivery.send_due(NOON)
-            except Exception as error:  # collected and asserted below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert sorted(call[0]["id"] for call in sms.calls) == ids
     assert {state_of(i)[0] for i in ids} == {"sent"}
 
@@ -278,3 +261,29 @@ def test_a_guardian_who_withdrew_consent_gets_nothing(sms, student):
 
     assert (report.sent, report.withdrawn, sms.calls) == (0, 1, [])
     assert state_of(message_id) == ("cancelled", 0, delivery.NO_CONSENT)
+
+
+def test_two_send_notifications_processes_at_once_send_each_message_once(app, backend, sms, student):
+    """The command as the scheduler runs it: two processes started together on one PostgreSQL."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if backend != "postgresql":
+        pytest.skip("parallel processes are what this tests; SQLite serialises the whole file")
+    ids = [message(student, key=f"p{n}") for n in range(6)]
+    sms.status, sms.delay = None, 0.2  # a slow provider: the two runs overlap while sending
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "DASHBOARD_ENV": "development", "SECRET_KEY": "test",
+           "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+           "SMS_WEBHOOK_URL": sms.url, "SMS_WEBHOOK_TOKEN": "secret-token", "NOTIFY_QUIET_HOURS": ""}
+    runs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "send-notifications"], cwd=root,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted(call[0]["id"] for call in sms.calls) == ids
+    assert {state_of(i)[0] for i in ids} == {"sent"}
+    sent = sorted(int(out.split("sent ")[1].split(",")[0]) for out, _ in outputs)
+    assert sum(sent) == 6

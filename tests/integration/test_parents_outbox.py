@@ -6,7 +6,6 @@ with no exam, homework or activity a due session is failed. Warning at 2 failed 
 """
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -23,6 +22,7 @@ from tests.factories import (
     make_lecture,
     make_session,
 )
+from tests.parallel import at_once
 
 
 def messages_of(enrollment_id: int | None = None) -> list[tuple]:
@@ -251,25 +251,10 @@ def test_concurrent_writers_queue_an_occurrence_once(app, backend, lecture, minj
         pytest.skip("parallel writers are what this tests; SQLite serialises the whole file")
     enrollment_id, session_id = minji.id, make_session(lecture, 1, date(2026, 3, 31)).id
     db.session.commit()
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
 
-    def writer():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                outbox.queue_absence(enrollment_id, session_id)
-                db.session.commit()
-            except Exception as error:  # collected and asserted below
-                errors.append(error)
-            finally:
-                db.session.remove()
+    def writer() -> None:
+        outbox.queue_absence(enrollment_id, session_id)
+        db.session.commit()
 
-    threads = [threading.Thread(target=writer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    at_once(app, writer, 4)
     assert len(messages_of()) == 2

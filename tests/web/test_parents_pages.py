@@ -196,3 +196,47 @@ def test_templates_page_links_each_lectures_settings(client, academy):
     html = client.get("/parents/templates/").get_data(as_text=True)
     assert f'/parents/lectures/{academy.algebra.id}/settings' in html
     assert f'/parents/lectures/{academy.geometry.id}/settings' in html
+
+
+def test_the_student_forms_edit_guardians_not_a_single_guardian_contact(client, academy):
+    sign_in(client, academy.users["admin"])
+    student_id = academy.minji.student_id
+    page = f"/setup/students/{student_id}/"
+    html = client.get(page).get_data(as_text=True)
+    assert 'name="student-guardian_contact"' not in html and 'id="guardians"' in html
+    listed = client.get("/setup/students/").get_data(as_text=True)
+    assert 'name="student-guardian_contact"' not in listed
+    row = re.search(rf'<tr data-student="{student_id}">.*?</tr>', listed, re.S).group(0)
+    assert "Kim Mother (모) 01011112222" in row and "Kim Father (부) dad@example.com" in row
+
+    token = csrf_token(client, page)
+    saved = client.post(page, data={"csrf_token": token, "student-name": "Kim Minji", "student-contact": "010-0"})
+    assert saved.status_code == 302
+    assert len(db.session.execute(select(Guardian).where(Guardian.student_id == student_id)).all()) == 2
+
+
+def test_a_guardian_contact_given_by_an_import_is_offered_as_a_guardian(client, academy):
+    student_id = academy.jisoo.student_id
+    sign_in(client, academy.users["admin"])
+    imported = client.post("/api/import", json={"students": [{"id": student_id, "guardian_contact": "010-7777-8888"}]},
+                           headers={"Authorization": f"Bearer {academy.tokens['admin']}"})
+    assert imported.status_code == 200, imported.get_json()
+    page = f"/setup/students/{student_id}/"
+    html = client.get(page).get_data(as_text=True)
+    assert 'id="imported-contact"' in html and "010-7777-8888" in html
+
+    answer = client.post(f"/parents/students/{student_id}/guardians/from-contact",
+                         data={"csrf_token": csrf_token(client, page)})
+    assert answer.status_code == 302
+    guardian = db.session.execute(select(Guardian).where(Guardian.student_id == student_id)).scalar_one()
+    assert (guardian.name, guardian.relation, guardian.phone, guardian.channel, guardian.consent) == (
+        "보호자", "", "01077778888", "sms", False)  # nobody agreed to messages: a person ticks consent
+    assert 'id="imported-contact"' not in client.get(page).get_data(as_text=True)
+    again = client.post(f"/parents/students/{student_id}/guardians/from-contact",
+                        data={"csrf_token": csrf_token(client, page)})
+    assert again.status_code == 302
+    assert len(db.session.execute(select(Guardian).where(Guardian.student_id == student_id)).all()) == 1
+
+    sign_in(client, academy.users["staff"])
+    assert client.post(f"/parents/students/{student_id}/guardians/from-contact",
+                       data={"csrf_token": csrf_token(client, page)}).status_code == 403

@@ -351,10 +351,10 @@ def test_new_student_enrolled_at_once_and_validated(client, academy):
     assert field_error(html, "student-name") == "A value is required."
     assert field_error(html, "student-contact") == "At most 100 characters."
     assert count(Student) == 5
-    created = post(client, path, token, {"student-name": "Han Seoyeon", "student-guardian_contact": "010-1111-2222"})
+    created = post(client, path, token, {"student-name": "Han Seoyeon", "student-contact": "010-1111-2222"})
     assert created.status_code == 302
     student = db.session.execute(select(Student).where(Student.name == "Han Seoyeon")).scalar_one()
-    assert student.guardian_contact == "010-1111-2222"
+    assert (student.contact, student.guardian_contact) == ("010-1111-2222", None)  # guardians: the student's page
     assert count(Enrollment, Enrollment.student_id == student.id, Enrollment.lecture_id == academy.algebra.id) == 1
 
 
