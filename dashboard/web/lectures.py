@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from dashboard.academy import exam_analysis
 from dashboard.lectures import grid, cells as inputs
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
@@ -364,4 +365,5 @@ def student(lecture_id: int, enrollment_id: int):
     if page is None:
         abort(404)
     return render_template("lectures/student.html", page=page,
+                           exam_lines=exam_analysis.student_exam_lines(lecture_id, page.enrollment_id),
                            parents=parents_read.student_parents(current_user, lecture_id, page.enrollment_id))
