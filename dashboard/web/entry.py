@@ -188,7 +188,8 @@ def save(lecture_id: int, session_id: int):
 
 
 
-@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.<any(csv, xlsx):extension>")
+@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.csv", defaults={"extension": "csv"})
+@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.xlsx", defaults={"extension": "xlsx"})
 @login_required
 def export(lecture_id: int, session_id: int, extension: str):
     """The session's column as CSV (UTF-8 with BOM, so Excel reads Korean names) or an Excel

@@ -139,7 +139,8 @@ def _download(rows: list[list[Any]], name: str, extension: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.get("/<int:lecture_id>/grid.<any(csv, xlsx):extension>")
+@bp.get("/<int:lecture_id>/grid.csv", defaults={"extension": "csv"})
+@bp.get("/<int:lecture_id>/grid.xlsx", defaults={"extension": "xlsx"})
 def grid_csv(lecture_id: int, extension: str):
     """The grid's statuses as CSV or .xlsx, with the page's filters and sort."""
     _readable_lecture(lecture_id)
@@ -152,7 +153,8 @@ def grid_csv(lecture_id: int, extension: str):
     return _download([header, *rows], f"lecture-{lecture_id}-grid", extension)
 
 
-@bp.get("/<int:lecture_id>/scores.<any(csv, xlsx):extension>")
+@bp.get("/<int:lecture_id>/scores.csv", defaults={"extension": "csv"})
+@bp.get("/<int:lecture_id>/scores.xlsx", defaults={"extension": "xlsx"})
 def scores_export(lecture_id: int, extension: str):
     """What was entered for each student of the lecture, session by session: presence, video, exam
     scores, homework (one session's alone: the entry page's export)."""
