@@ -122,13 +122,7 @@ def _pass_scores(exam: Exam, lecture_ids: list[int]) -> tuple[dict[int, Decimal]
 
 
 def _latest_per_enrollment(rows: Iterable[Any]) -> dict[int, Any]:
-    latest: dict[int, Any] = {}
-    for row in rows:
-        best = latest.get(row.enrollment_id)
-        if best is None or rules.attempt_rank(row.submitted_at, row.attempt_no) > rules.attempt_rank(
-                best.submitted_at, best.attempt_no):
-            latest[row.enrollment_id] = row
-    return latest
+    return rules.latest_per(rows, lambda row: row.enrollment_id)
 
 
 def _results(exam_id: int, lecture_ids: list[int],

@@ -92,17 +92,11 @@ def scores_table(lecture_id: int) -> list[list[Any]]:
             values[("presence", row.session_id, 0, row.enrollment_id)] = row.presence or ""
             values[("video", row.session_id, 0, row.enrollment_id)] = row.video_rate
     if placed:
-        latest: dict[tuple[int, int], Any] = {}
-        for row in db.session.execute(
+        latest = rules.latest_per(db.session.execute(
             select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.submitted_at, Attempt.score)
             .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
             .where(active, Attempt.exam_id.in_(sorted(placed)))
-        ):
-            key = (row.enrollment_id, row.exam_id)
-            best = latest.get(key)
-            if best is None or rules.attempt_rank(row.submitted_at, row.attempt_no) > rules.attempt_rank(
-                    best.submitted_at, best.attempt_no):
-                latest[key] = row
+        ), lambda row: (row.enrollment_id, row.exam_id))
         exam_session = {exam.id: s_id for s_id, exams in exams_at.items() for exam in exams}
         for (enrollment_id, exam_id), row in latest.items():
             values[("exam", exam_session[exam_id], exam_id, enrollment_id)] = row.score
