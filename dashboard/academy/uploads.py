@@ -34,6 +34,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from dashboard.academy import upload_changes
 from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.errors import Invalid, describe
@@ -512,6 +513,8 @@ def _id_source() -> Callable[[str], int]:
 class RowOutcome:
     line: int
     action: str  # "create" | "update" | "unchanged"
+    # Whose row it is, what it is about, and each value it changes (stored -> new).
+    changes: upload_changes.LineChanges | None = None
 
 
 @dataclass
@@ -565,9 +568,10 @@ def _sorted(problems: list[tuple[int | None, str]]) -> list[tuple[int | None, st
 def preview(user: User, lecture_id: int, kind: str, content: bytes) -> Preview:
     """What the file would change, row by row, and every bad row; writes nothing (the caller has
     checked the user may change the lecture). UploadRejected for a file that cannot be read."""
-    _rows, built = _prepared(user, lecture_id, kind, content)
+    rows, built = _prepared(user, lecture_id, kind, content)
     problems = list(built.problems)
     actions: dict[int, str] = {line: "unchanged" for line in built.row_lines}
+    described: dict[int, upload_changes.LineChanges] = {}
     if built.snapshot:
         try:
             plan = preview_snapshot(built.snapshot)
@@ -579,8 +583,11 @@ def preview(user: User, lecture_id: int, kind: str, content: bytes) -> Preview:
                     line = built.lines.get((kind_name, change.index))
                     if line is not None and actions.get(line) != "create":
                         actions[line] = "create" if change.action == "create" else "update"
+            described = upload_changes.describe(
+                kind, rows, built.lines, (change for changes in plan.changes.values() for change in changes))
     bad = {line for line, _m in problems}
-    outcomes = [RowOutcome(line, action) for line, action in sorted(actions.items()) if line not in bad]
+    outcomes = [RowOutcome(line, action, described.get(line)) for line, action in sorted(actions.items())
+                if line not in bad]
     return Preview(kind, outcomes, _sorted(problems), built.skipped)
 
 

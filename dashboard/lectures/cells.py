@@ -301,6 +301,8 @@ def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any) 
     submitted_at = _check_time(submitted_at)
     lock_lecture(enrollment.lecture_id)
     before = _attempt_state(attempt)
+    if score != attempt.score:
+        attempt.source = "manual"  # a typed score: neither a regrade nor the sheet changes it again
     attempt.score = score
     attempt.submitted_at = submitted_at
     change = _recompute(enrollment, _exam_session_ids(exam.id, enrollment.lecture_id))

@@ -570,17 +570,11 @@ def load_column(lecture_id: int, session_id: int) -> Column | None:
         for person in people
     }
     if exams:
-        latest: dict[tuple[int, int], Any] = {}
-        for attempt in db.session.execute(
+        latest = rules.latest_per(db.session.execute(
             select(Attempt.enrollment_id, Attempt.exam_id, Attempt.attempt_no, Attempt.score, Attempt.submitted_at)
             .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
             .where(active, Attempt.exam_id.in_([exam.id for exam in exams]))
-        ):
-            key = (attempt.enrollment_id, attempt.exam_id)
-            best = latest.get(key)
-            if best is None or rules.attempt_rank(attempt.submitted_at, attempt.attempt_no) > rules.attempt_rank(
-                    best.submitted_at, best.attempt_no):
-                latest[key] = attempt
+        ), lambda attempt: (attempt.enrollment_id, attempt.exam_id))
         for (enrollment_id, exam_id), attempt in latest.items():
             rows[enrollment_id].scores[exam_id] = attempt.score
     if homeworks:

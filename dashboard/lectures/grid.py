@@ -183,6 +183,7 @@ class GridSession:
     title: str | None
     date: date | None
     held: bool  # held for a student without a start date: columns of sessions not held are greyed
+    exams: tuple[tuple[int, str], ...] = ()  # (id, title) of the exams linked to the session
 
 
 @dataclass
@@ -270,8 +271,15 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
     titles = dict(db.session.execute(
         select(LectureSession.id, LectureSession.title).where(LectureSession.lecture_id == lecture_id)
     ).all())
-    sessions = [GridSession(s.id, s.order, titles[s.id], s.date, s.date is None or s.date <= today)
-                for s in session_infos]
+    exams: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for row in db.session.execute(
+        select(ExamSession.session_id, Exam.id, Exam.title).join(Exam, Exam.id == ExamSession.exam_id)
+        .join(LectureSession, LectureSession.id == ExamSession.session_id)
+        .where(LectureSession.lecture_id == lecture_id).order_by(Exam.id)
+    ):
+        exams[row.session_id].append((row.id, row.title))
+    sessions = [GridSession(s.id, s.order, titles[s.id], s.date, s.date is None or s.date <= today,
+                            tuple(exams[s.id])) for s in session_infos]
 
     conditions = [Enrollment.lecture_id == lecture_id]
     if enrollment_id is not None:

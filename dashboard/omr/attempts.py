@@ -80,8 +80,9 @@ def grade_into_attempt(scan: OmrScan, enrollment_id: int, grading: rules.Grading
         db.session.add(attempt)
         db.session.flush()
         scan.attempt_id = attempt.id
-    else:
+    elif attempt.source == "omr":
         attempt.score = grading.score
+    # else a person typed this attempt's score: it stands, the sheet's answers are still kept (docs/decisions.md)
     write_facts(attempt.id, grading, facts_of([attempt.id]).get(attempt.id, {}))
     scan.enrollment_id = enrollment_id
     scan.status = "graded"

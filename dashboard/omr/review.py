@@ -77,6 +77,12 @@ class ScanRow:
     student_name: str | None
     lecture_id: int | None
     lecture_title: str | None
+    # "manual" when a person typed the attempt's score: it stands over the sheet's (docs/decisions.md).
+    attempt_source: str | None = None
+
+    @property
+    def typed_score(self) -> bool:
+        return self.attempt_source == "manual"
 
 
 def _scoped(statement: Select, visible: set[int] | None) -> Select:
@@ -88,7 +94,7 @@ def _scoped(statement: Select, visible: set[int] | None) -> Select:
 def _scan_select(visible: set[int] | None) -> Select:
     statement = (
         select(OmrScan, Attempt.attempt_no, Attempt.score, Exam.title, Exam.max_score, Student.name,
-               Lecture.id, Lecture.title)
+               Lecture.id, Lecture.title, Attempt.source)
         .join(Exam, Exam.id == OmrScan.exam_id)
         .outerjoin(Attempt, Attempt.id == OmrScan.attempt_id)
         .outerjoin(Enrollment, Enrollment.id == OmrScan.enrollment_id)
@@ -174,3 +180,9 @@ def corrected_by(scan: OmrScan) -> str | None:
     """The username of whoever last corrected the scan's answers (None if nobody has)."""
     user = db.session.get(User, scan.corrected_by_id) if scan.corrected_by_id is not None else None
     return user.username if user is not None else None
+
+
+def sheet_score(answers: list[scans.ReviewAnswer]) -> Decimal:
+    """What the sheet gives as read and corrected: the points of its right answers. It differs from
+    the attempt's score only when a person typed that score (the typed score stands)."""
+    return sum((answer.points for answer in answers if answer.is_correct), Decimal(0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -194,6 +194,15 @@ def latest_attempt(attempts: Iterable[AttemptInfo]) -> AttemptInfo | None:
         ):
             best = attempt
     return best
+
+
+def latest_per(attempts: Iterable[Any], key: Callable[[Any], Hashable]) -> dict[Hashable, Any]:
+    """The result (latest attempt, as `latest_attempt`) per `key` — an enrollment, or an enrollment
+    and an exam — among rows carrying `submitted_at` and `attempt_no`."""
+    groups: dict[Hashable, list[Any]] = {}
+    for attempt in attempts:
+        groups.setdefault(key(attempt), []).append(attempt)
+    return {found: latest_attempt(group) for found, group in groups.items()}
 
 
 def attempt_rank(submitted_at: datetime | None, attempt_no: int) -> tuple:

@@ -11,8 +11,6 @@ column, "all present", "fill down", the unsaved-changes warning and the busy Sav
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,6 +25,7 @@ from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.lectures import entry, grid
 from dashboard.models import MAX_ID, PRESENCE_VALUES
+from dashboard.text import spreadsheet
 
 bp = Blueprint("entry", __name__)
 
@@ -189,34 +188,34 @@ def save(lecture_id: int, session_id: int):
 
 
 
-@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.csv")
+@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.csv", defaults={"extension": "csv"})
+@bp.get("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry.xlsx", defaults={"extension": "xlsx"})
 @login_required
-def export(lecture_id: int, session_id: int):
-    """The session's column as CSV (UTF-8 with BOM, so Excel reads Korean names): the roll call,
-    video, each exam's result score and each homework, one row per active student."""
+def export(lecture_id: int, session_id: int, extension: str):
+    """The session's column as CSV (UTF-8 with BOM, so Excel reads Korean names) or an Excel
+    workbook: the roll call, video, each exam's result score and each homework, one row per active
+    student; every text cell guarded against formulas (dashboard/text/spreadsheet.py)."""
     column = _column_or_404(lecture_id, session_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
     header = ["enrollment_id", _("Student"), _("Roll call"), _("Video") + " (%)"]
     header += [exam.title for exam in column.exams]
     for homework in column.homeworks:
         title = homework.title or _("Homework")
         header += [f"{title}: {_('submitted')}", f"{title}: {_('score')}", f"{title}: {_('approved')}"]
     header.append(_("Status"))
-    writer.writerow([_spreadsheet_safe(text) for text in header])
+    rows: list[list[Any]] = [header]
     for row in column.rows:
-        line = [row.enrollment_id, _spreadsheet_safe(row.name), row.presence or "", row.video_rate]
-        line += [_plain(row.scores.get(exam.id)) for exam in column.exams]
+        line = [row.enrollment_id, row.name, row.presence or "", row.video_rate]
+        line += [_score_cell(row.scores.get(exam.id)) for exam in column.exams]
         for homework in column.homeworks:
             submitted, score, approved = row.homework.get(homework.id, (False, None, False))
-            line += ["yes" if submitted else "no", _plain(score), "yes" if approved else "no"]
+            line += ["yes" if submitted else "no", _score_cell(score), "yes" if approved else "no"]
         line.append(row.status)
-        writer.writerow(line)
-    filename = f"lecture-{lecture_id}-session-{column.session_order}-scores.csv"
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        rows.append(line)
+    body, mimetype, filename = spreadsheet.download(
+        rows, f"lecture-{lecture_id}-session-{column.session_order}-scores", extension)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """A leading =, +, - or @ would make a spreadsheet run the cell as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def _score_cell(value: Decimal | None) -> Decimal | str:
+    """A score as a number people write (72.50 -> 72.5; a spreadsheet cell keeps it a number); blank for none."""
+    return "" if value is None else Decimal(_plain(value))

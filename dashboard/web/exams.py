@@ -1,4 +1,7 @@
-"""The answer-key editor of one exam: its questions (number, right marks, points) as a table with
+"""An exam's pages: its analysis (the class's figures, the spread of scores, the most-missed
+questions: dashboard/academy/exam_analysis.py) and its answer-key editor.
+
+The answer-key editor of one exam: its questions (number, right marks, points) as a table with
 rows to add, remove and edit, and one Save (the service is dashboard/omr/answer_keys.py).
 
 Roles: admins and the teachers of a lecture the exam is linked to edit; staff read the key (no
@@ -23,11 +26,12 @@ from sqlalchemy import select
 from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.widgets import NumberInput
 
+from dashboard.academy import exam_analysis
 from dashboard.omr import answer_keys, scans
 from dashboard.accounts.access import role_required, shown_exam_lecture_ids
 from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
-from dashboard.models import Lecture
+from dashboard.models import MAX_ID, Lecture
 from dashboard.web.forms import PageForm
 from dashboard.web.ui import is_htmx
 
@@ -154,3 +158,21 @@ def _saved_message(saved: answer_keys.KeySaved) -> Any:
         return _("Answer key saved; %(n)s scanned attempts regraded and the lectures recomputed.", n=saved.regraded)
     return _("Answer key saved and the lectures recomputed.")
 
+
+
+# ---------------------------------------------------------------- the analysis
+
+@bp.get("/<int:exam_id>/analysis")
+@role_required("admin", "staff", "teacher")
+def analysis(exam_id: int):
+    """The class's figures for one exam: all the reader's lectures it is linked to, or `?lecture=L`."""
+    picked = request.args.get("lecture", "")
+    lecture_id = None
+    if picked:
+        if not picked.isascii() or not picked.isdigit() or not 0 < int(picked) <= MAX_ID:
+            abort(404)
+        lecture_id = int(picked)
+    found = exam_analysis.load_analysis(current_user, exam_id, lecture_id)
+    if found is None:
+        abort(404)
+    return render_template("exams/analysis.html", analysis=found)

@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from dashboard.lectures import grid, cells as inputs
+from dashboard.academy import exam_analysis
+from dashboard.lectures import exports, grid, cells as inputs
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
 from dashboard.errors import Forbidden, Invalid, NotFound, describe
@@ -29,7 +30,7 @@ from dashboard.models import MAX_ID
 from dashboard.web import forms
 from dashboard.web.ui import is_htmx
 from dashboard.parents import read as parents_read
-from dashboard.text.spreadsheet import csv_bytes
+from dashboard.text import spreadsheet
 
 bp = Blueprint("lectures", __name__, url_prefix="/lectures")
 
@@ -132,9 +133,17 @@ def lecture_grid(lecture_id: int):
     return render_template("lectures/grid.html", **context)
 
 
-@bp.get("/<int:lecture_id>/grid.csv")
-def grid_csv(lecture_id: int):
-    """The grid as CSV (UTF-8 with BOM so Excel reads Korean names), with the page's filters and sort."""
+def _download(rows: list[list[Any]], name: str, extension: str) -> Response:
+    """Rows as a CSV (UTF-8 with BOM so Excel reads Korean names) or an Excel workbook, both guarded
+    against formulas (dashboard/text/spreadsheet.py)."""
+    body, mimetype, filename = spreadsheet.download(rows, name, extension)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<int:lecture_id>/grid.csv", defaults={"extension": "csv"})
+@bp.get("/<int:lecture_id>/grid.xlsx", defaults={"extension": "xlsx"})
+def grid_csv(lecture_id: int, extension: str):
+    """The grid's statuses as CSV or .xlsx, with the page's filters and sort."""
     _readable_lecture(lecture_id)
     query = grid.GridQuery.from_args(request.args)
     data = grid.load_grid(lecture_id, query)
@@ -142,10 +151,16 @@ def grid_csv(lecture_id: int):
               + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])
     rows = [[row.name, row.risk_level, row.risk_count, row.completed, row.failed, row.held]
             + [status for _sid, status, _missing in row.cells] for row in data.rows]
-    filename = f"lecture-{lecture_id}-grid.csv"
-    return Response(csv_bytes([header, *rows]), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return _download([header, *rows], f"lecture-{lecture_id}-grid", extension)
 
+
+@bp.get("/<int:lecture_id>/scores.csv", defaults={"extension": "csv"})
+@bp.get("/<int:lecture_id>/scores.xlsx", defaults={"extension": "xlsx"})
+def scores_export(lecture_id: int, extension: str):
+    """What was entered for each student of the lecture, session by session: presence, video, exam
+    scores, homework (one session's alone: the entry page's export)."""
+    _readable_lecture(lecture_id)
+    return _download(exports.scores_table(lecture_id), f"lecture-{lecture_id}-scores", extension)
 
 
 # ---------------------------------------------------------------- cell detail
@@ -341,4 +356,5 @@ def student(lecture_id: int, enrollment_id: int):
     if page is None:
         abort(404)
     return render_template("lectures/student.html", page=page,
+                           exam_lines=exam_analysis.student_exam_lines(lecture_id, page.enrollment_id),
                            parents=parents_read.student_parents(current_user, lecture_id, page.enrollment_id))

@@ -38,6 +38,7 @@ from dashboard.omr.review import (
     load_queue,
     load_row,
     review_count,
+    sheet_score,
 )
 from dashboard.omr import grading as omr_rules
 from dashboard.web.ui import is_htmx
@@ -98,8 +99,10 @@ def _scan_context(scan_id: int, q: str = "", errors: Mapping[int, str] | None = 
     row = _row_or_404(scan_id)
     scan = row.scan
     corrector = corrected_by(scan)
+    answers = scans.review_answers(scan)
     return dict(
-        row=row, scan=scan, answers=scans.review_answers(scan),
+        row=row, scan=scan, answers=answers,
+        sheet_score=sheet_score(answers) if row.typed_score and answers else None,
         can_correct=scan.status in ("graded", "needs_review"),
         can_assign=scan.status == "needs_review",
         students=assignable(scan, visible_lecture_ids(current_user), q) if scan.status == "needs_review" else [],

@@ -146,3 +146,39 @@ def test_applying_the_same_preview_twice_creates_nothing_the_second_time(client,
     assert count(AuditLog, AuditLog.action == "upload.roster") == 1
     page = client.get(again.headers["Location"]).get_data(as_text=True)
     assert "was already applied (1 rows); nothing was done again." in page
+
+
+def preview_row(html: str, line: int) -> str:
+    match = re.search(rf'<tr data-line="{line}" data-outcome="\w+">.*?</tr>', html, re.S)
+    assert match, f"no preview row for line {line}"
+    return match.group(0)
+
+
+def test_the_preview_names_the_student_the_item_and_each_value_stored_and_new(client, academy):
+    # Minji's quiz attempt 1 is 72.5 (typed 80: an update), Jisoo's is 40 (typed 40: unchanged),
+    # Park has none (typed 55: a new attempt). Activity: Jisoo late in Week 2 (nothing stored: created,
+    # attendance offline follows), Minji's Week 1 video 95 -> 50.
+    token = sign_in_with_form(client, academy.users["teacher_a"])
+    base = f"/setup/lectures/{academy.algebra.id}/uploads"
+    quiz = academy.quiz.id
+    text = (f"student_id,exam_id,score\n{academy.minji.student_id},{quiz},80\n"
+            f"{academy.jisoo.student_id},{quiz},40\n{academy.park.student_id},{quiz},55\n")
+    html = upload(client, f"{base}/scores", token, text).get_data(as_text=True)
+    minji = preview_row(html, 2)
+    assert 'data-outcome="update"' in minji and "<td data-student>Kim Minji</td>" in minji
+    assert f"<td data-item>{academy.quiz.title}, attempt 1</td>" in minji
+    assert '<li data-field="score">score: <del>72.5</del> → <ins>80</ins></li>' in minji
+    jisoo = preview_row(html, 3)
+    assert 'data-outcome="unchanged"' in jisoo and "Lee Jisoo" in jisoo and "<li" not in jisoo
+    assert '<li data-field="score">score: <del>—</del> → <ins>55</ins></li>' in preview_row(html, 4)
+
+    week2 = academy.weeks[1].order
+    text = (f"student_id,session,presence,video_rate\n{academy.jisoo.student_id},{week2},late,\n"
+            f"{academy.minji.student_id},1,,50\n")
+    html = upload(client, f"{base}/activity", token, text).get_data(as_text=True)
+    jisoo = preview_row(html, 2)
+    assert "<td data-item>Session 2</td>" in jisoo
+    assert '<li data-field="presence">presence: <del>—</del> → <ins>late</ins></li>' in jisoo
+    minji = preview_row(html, 3)
+    assert '<li data-field="video_rate">video_rate: <del>95</del> → <ins>50</ins></li>' in minji
+    assert 'data-field="presence"' not in minji
