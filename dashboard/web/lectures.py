@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from dashboard.lectures import grid, cells as inputs
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
+from dashboard.errors import Conflict
 from dashboard.extensions import db
 from dashboard.models import MAX_ID
 from dashboard.web import forms
@@ -158,25 +159,35 @@ def _cell_or_404(lecture_id: int) -> grid.CellDetail:
 
 
 def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
-    """Unbound forms holding the stored values (formdata=None: a POST must not fill the others)."""
+    """Unbound forms holding the stored values and their version (formdata=None: a POST must not
+    fill the others)."""
+    version = inputs.input_version
     built: dict[Any, Any] = {
         "activity": forms.ActivityForm(formdata=None, prefix="activity",
                                        data={"attendance": detail.attendance, "video_rate": str(detail.video_rate),
-                                             "presence": detail.presence or ""}),
+                                             "presence": detail.presence or "",
+                                             "version": version(inputs.activity_state(
+                                                 detail.attendance, detail.video_rate, detail.presence))}),
     }
     for homework in detail.homeworks:
         built[("homework", homework.id)] = forms.HomeworkSubmissionForm(
             formdata=None, prefix=f"hw{homework.id}", max_score=homework.max_score,
             data={"submitted": homework.submitted, "approved": homework.approved,
-                  "score": "" if homework.score is None else _plain(homework.score)})
+                  "score": "" if homework.score is None else _plain(homework.score),
+                  "version": version(inputs.submission_state(homework.submitted, homework.score,
+                                                             homework.approved))})
     for exam in detail.exams:
-        built[("new_attempt", exam.id)] = forms.AttemptForm(formdata=None, prefix=f"exam{exam.id}",
-                                                            max_score=exam.max_score)
+        built[("new_attempt", exam.id)] = forms.AttemptForm(
+            formdata=None, prefix=f"exam{exam.id}", max_score=exam.max_score,
+            data={"version": version(inputs.attempts_state([(a.attempt_no, a.score) for a in exam.attempts]))})
         for attempt in exam.attempts:
+            attempt_version = version(inputs.attempt_state(attempt.score, attempt.submitted_at))
             built[("attempt", attempt.id)] = forms.AttemptForm(
                 formdata=None, prefix=f"attempt{attempt.id}", max_score=exam.max_score,
-                data={"score": _plain(attempt.score), "submitted_at": _local_input(attempt.submitted_at)})
-            built[("delete", attempt.id)] = forms.ConfirmForm(formdata=None, prefix=f"delete{attempt.id}")
+                data={"score": _plain(attempt.score), "submitted_at": _local_input(attempt.submitted_at),
+                      "version": attempt_version})
+            built[("delete", attempt.id)] = forms.DeleteAttemptForm(
+                formdata=None, prefix=f"delete{attempt.id}", data={"version": attempt_version})
     return built
 
 
@@ -256,6 +267,48 @@ def _service_errors(call):
         abort(403)
 
 
+def _field_text(field, value: Any) -> str:
+    """A form value as the panel shows it: a choice's label, yes/no, or the text."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    for choice in getattr(field, "choices", None) or ():
+        if choice.value == value:
+            return str(choice.label)
+    return str(value or "") or "—"
+
+
+def _stale(detail: grid.CellDetail, key: Any, form: forms.VersionedForm):
+    """Someone saved this cell after the panel was filled: nothing of this form was saved. Answer
+    409 with the stored values beside this form's, and base the form on the stored version so
+    that pressing Save again overwrites on purpose (Reload shows the stored values)."""
+    db.session.rollback()
+    fresh = grid.load_cell(detail.lecture_id, detail.enrollment_id, detail.session_id)
+    if fresh is None:
+        abort(404)
+    stored = _default_forms(fresh).get(key)
+    if stored is None:  # the attempt is gone meanwhile
+        abort(404)
+    rows = []
+    if key[0] == "delete":
+        kept = _default_forms(fresh)[("attempt", key[1])]
+        rows = [(str(kept[name].label.text), _field_text(kept[name], kept[name].data), "—")
+                for name in ("score", "submitted_at")]
+    if key[0] == "new_attempt":
+        exam = next(e for e in fresh.exams if e.id == key[1])
+        rows = [(_("Attempt %(no)s", no=a.attempt_no), _plain(a.score), "—") for a in exam.attempts]
+    for name, field in form._fields.items():
+        if name == "version" or key[0] == "delete":
+            continue
+        theirs, yours = stored[name].data, field.data
+        if key[0] == "new_attempt":
+            theirs = None
+        if theirs != yours:
+            rows.append((str(field.label.text), _field_text(field, theirs), _field_text(field, yours)))
+    form.meanwhile = rows
+    form.version.data = stored.version.data
+    return _render_cell(fresh, {key: form}, status=409)
+
+
 @bp.post("/<int:lecture_id>/cell/activity")
 def save_activity(lecture_id: int):
     detail = _editable_cell(lecture_id)
@@ -271,9 +324,12 @@ def save_activity(lecture_id: int):
         changed["attendance"] = form.attendance.parsed
     try:
         _service_errors(lambda: inputs.set_activity(
-            current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed, **changed))
+            current_user, detail.enrollment_id, detail.session_id, video_rate=form.video_rate.parsed,
+            expected_version=form.base_version(), **changed))
     except inputs.InputError as refused:
         return _refused(detail, "activity", form, refused)
+    except Conflict:
+        return _stale(detail, "activity", form)
     return _saved(detail)
 
 
@@ -290,9 +346,11 @@ def save_homework(lecture_id: int, homework_id: int):
     try:
         _service_errors(lambda: inputs.set_homework_submission(
             current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
-            score=form.score.parsed, approved=form.approved.data))
+            score=form.score.parsed, approved=form.approved.data, expected_version=form.base_version()))
     except inputs.InputError as refused:
         return _refused(detail, key, form, refused)
+    except Conflict:
+        return _stale(detail, key, form)
     return _saved(detail)
 
 
@@ -309,9 +367,11 @@ def add_attempt(lecture_id: int, exam_id: int):
     try:
         _service_errors(lambda: inputs.add_attempt(
             current_user, detail.enrollment_id, exam_id, score=form.score.parsed,
-            submitted_at=form.submitted_at.parsed))
+            submitted_at=form.submitted_at.parsed, expected_version=form.base_version()))
     except inputs.InputError as refused:
         return _refused(detail, key, form, refused)
+    except Conflict:
+        return _stale(detail, key, form)
     return _saved(detail)
 
 
@@ -333,9 +393,12 @@ def edit_attempt(lecture_id: int, attempt_id: int):
         return _render_cell(detail, {key: form}, status=422)
     try:
         _service_errors(lambda: inputs.edit_attempt(
-            current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
+            current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed,
+            expected_version=form.base_version()))
     except inputs.InputError as refused:
         return _refused(detail, key, form, refused)
+    except Conflict:
+        return _stale(detail, key, form)
     return _saved(detail)
 
 
@@ -344,13 +407,15 @@ def delete_attempt(lecture_id: int, attempt_id: int):
     detail = _editable_cell(lecture_id)
     _attempt_of(detail, attempt_id)
     key = ("delete", attempt_id)
-    form = forms.ConfirmForm(prefix=f"delete{attempt_id}")
+    form = forms.DeleteAttemptForm(prefix=f"delete{attempt_id}")
     if not form.validate_on_submit():
         return _render_cell(detail, {key: form}, status=422)
     try:
-        _service_errors(lambda: inputs.delete_attempt(current_user, attempt_id))
+        _service_errors(lambda: inputs.delete_attempt(current_user, attempt_id, form.base_version()))
     except inputs.InputError as refused:
         return _refused(detail, key, form, refused)
+    except Conflict:
+        return _stale(detail, key, form)
     return _saved(detail)
 
 
