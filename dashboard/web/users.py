@@ -15,13 +15,14 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard.accounts import users as accounts, audit
+from dashboard.accounts import passwords, users as accounts, audit
 from dashboard.accounts.access import role_required
 from dashboard.extensions import db
 from dashboard.models import Lecture, User
+from dashboard.web import auth
 from dashboard.web.admin_forms import ROLE_LABELS, LecturesForm, NewUserForm, PasswordResetForm, RoleForm
 from dashboard.web.ui import is_htmx
 
@@ -48,6 +49,8 @@ def _user_or_404(user_id: int) -> User:
 
 def _account_problem(error: accounts.AccountError) -> str:
     """The service's refusal in the reader's language where it is one of the known ones."""
+    if error.reason in passwords.TEXTS:
+        return str(passwords.TEXTS[error.reason])
     if error.field == "username" and error.code == "conflict":
         return _("A user with this name already exists.")
     if "last active admin" in error.message:
@@ -199,7 +202,7 @@ def reset_password(user_id: int):
     except accounts.AccountError as error:
         return _refused(user, "password", form, error)
     if user.id == current_user.id:
-        login_user(user)  # an admin's own new password ends their other sessions, not this one
+        auth.stay_signed_in(user)  # an admin's own new password ends their other sessions, not this one
     audit.record("user.password_reset", "user", user.id, None, None, user=current_user)
     return _done(user, _("Password reset."))
 
