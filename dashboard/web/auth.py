@@ -144,9 +144,11 @@ def _require_login():
 
 def init_app(app: Flask) -> None:
     """Register the blueprint and the sign-in rule for every page."""
-    from dashboard.web import account
+    from dashboard.web import account, idempotency
 
     login_manager.login_view = "auth.login"
     app.register_blueprint(bp)
     app.register_blueprint(account.bp)
+    # Signed-in people's forms that must not be posted twice carry a one-time key.
+    app.jinja_env.globals["one_time_field"] = idempotency.one_time_field
     app.before_request(_require_login)

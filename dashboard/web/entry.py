@@ -27,6 +27,7 @@ from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.lectures import entry, grid
 from dashboard.models import MAX_ID, PRESENCE_VALUES
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("entry", __name__)
 
@@ -159,6 +160,7 @@ def column(lecture_id: int, session_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry")
 @login_required
+@one_time
 def save(lecture_id: int, session_id: int):
     """Save the changed cells in one request; 422 with every refused cell marked, nothing saved."""
     try:
