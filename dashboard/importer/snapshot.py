@@ -1808,6 +1808,7 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
             break
     result = plan.counts()
     inserted_before = _inserted_rows() if postgresql else None
+    audit.record_import_rows(plan.changes, user)
     _apply(plan, stored, progress)
     assert plan._work is not None
     # SPEC §7: a changed answer key regrades the exam's OMR-graded attempts before the recompute
