@@ -98,7 +98,7 @@ def record_import_rows(changes: Mapping[str, Iterable[Any]], user: User | None) 
         "after": json_safe(change.after),
         "created_at": moment,
     } for kind, change in planned]
-    db.session.execute(insert(AuditLog), rows)
+    db.session.execute(insert(AuditLog.__table__), rows)
     return len(rows)
 
 
