@@ -28,7 +28,25 @@ def settings_from_env(instance_path: str) -> dict:
         # None: SPEC §8's default for the environment (600/minute in production, none in development).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT"),
         "DASHBOARD_BASE_URL": os.environ.get("DASHBOARD_BASE_URL") or None,
+        # A browser session ends after this many hours without a request, and this many after
+        # signing in however busy (accounts.sessions; defaults 8 and 24).
+        "SESSION_IDLE_HOURS": _hours("DASHBOARD_SESSION_IDLE_HOURS", 8),
+        "SESSION_MAX_HOURS": _hours("DASHBOARD_SESSION_MAX_HOURS", 24),
     }
+
+
+def _hours(name: str, default: float) -> float:
+    """A positive number of hours from the environment; a malformed one stops the app at start."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of hours, not {raw!r}") from None
+    if not 0 < value <= 24 * 366:
+        raise ValueError(f"{name} must be more than 0 and at most a year of hours, not {raw!r}")
+    return value
 
 
 ENVIRONMENTS = ("production", "development")

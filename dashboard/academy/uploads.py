@@ -602,7 +602,7 @@ def apply(user: User, lecture_id: int, kind: str, content: bytes, file_name: str
     if not built.snapshot:
         raise UploadRejected([(None, _("The file changes nothing."))])
     try:
-        result = import_snapshot(built.snapshot, user=user, audit_import=False)
+        result = import_snapshot(built.snapshot, user=user, audit_import=False, audit_rows=True)
     except ImportRejected as rejected:
         raise UploadRejected(_sorted(_mapped(rejected, built.lines))) from None
     counts = {"rows": len(built.row_lines), **result.as_dict()}

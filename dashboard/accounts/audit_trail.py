@@ -69,7 +69,10 @@ def action_words(action: str, object_type: str) -> str:
         return kind_word(object_type)
     if action.startswith("upload."):
         return str(_l("Upload"))
-    return f"{kind_word(object_type)} {VERBS.get(verb, _l('changed'))}"
+    words = f"{kind_word(object_type)} {VERBS.get(verb, _l('changed'))}"
+    if action.startswith("import."):  # one row of an import or an upload
+        return str(_l("%(what)s by an import or upload", what=words))
+    return words
 
 
 @dataclass(frozen=True)

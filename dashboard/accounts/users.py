@@ -7,18 +7,17 @@ lectures to another role is refused and leaving the teacher role drops them.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 
-from flask import current_app
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboard.accounts import passwords, sessions
 from dashboard.clock import now
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
@@ -39,6 +38,11 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 
 # A token's last_used_at is refreshed at most this often, so reads stay reads.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+# Tokens start with this, so a token pasted where it should not be is recognised (and found by
+# secret scanners); only its first characters (TOKEN_HINT_LENGTH) are kept to tell tokens apart.
+TOKEN_PREFIX = "acd_"
+TOKEN_HINT_LENGTH = 8
+MAX_TOKEN_DAYS = 3650
 
 
 class AccountError(ValueError):
@@ -101,10 +105,13 @@ def check_new_user(username: str, role: str, lecture_ids: Iterable[int] = ()) ->
     return username, lecture_ids
 
 
-def create_user(username: str, password: str, role: str, lecture_ids: Iterable[int] = ()) -> User:
-    """Add a user with a hashed password; a teacher may be assigned lectures at once."""
+def create_user(username: str, password: str, role: str, lecture_ids: Iterable[int] = (),
+                check_policy: bool = True) -> User:
+    """Add a user with a hashed password; a teacher may be assigned lectures at once. The password
+    follows the password rule (passwords.problem) unless `check_policy` is false (the console's
+    create-user, which warns instead)."""
     username, lecture_ids = check_new_user(username, role, lecture_ids)
-    _check_password(password)
+    _check_password(password, username if check_policy else None, check_policy)
     user = User(username=username, password_hash=_hash(password), role=role, is_active=True)
     db.session.add(user)
     try:
@@ -152,38 +159,41 @@ def activate(user: User) -> None:
 
 
 def reset_password(user: User, password: str) -> None:
-    """Give a user a new password; their browser sessions signed in with the old one end
-    (session_stamp). API tokens are credentials of their own and stay until revoked."""
-    _check_password(password)
+    """Give a user a new password (an admin's reset); every browser session of the user ends.
+    API tokens are credentials of their own and stay until revoked."""
+    _check_password(password, user.username)
     user.password_hash = _hash(password)
     end_sessions(user)
 
 
+def change_own_password(user: User, current: str, new: str) -> None:
+    """A user's change of their own password: the current one must be right; every session of
+    theirs ends (the caller signs the browser that asked in again)."""
+    if not check_password(user, current or ""):
+        raise AccountError("the current password is not right", field="current_password",
+                           reason="password_current_wrong")
+    reset_password(user, new)
+
+
 def end_sessions(user: User) -> None:
-    """End every browser session of the user, on every device (logout, a new password,
-    deactivation): the generation kept in each session no longer matches."""
+    """End every browser session of the user, on every device (a new password, deactivation):
+    their server-side sessions end, and the generation kept in each cookie no longer matches."""
     user.session_generation = (user.session_generation or 0) + 1
+    sessions.end_all(user)
     db.session.flush()
 
 
-def session_stamp(user: User) -> str:
-    """A keyed digest of the user's password hash, kept in their session: it changes with the
-    password, and reveals nothing of it (the session cookie is signed, not encrypted)."""
-    key = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def user_for_session(session_id: str) -> User | None:
-    """The active user a session belongs to, if it was signed in since the user's sessions were
-    last ended and with the password still in use."""
+def user_for_session(session_id: str, key: str | None) -> User | None:
+    """The active user a browser session belongs to: Flask-Login's id (`user id:generation`)
+    names the user, and the session's key must name a live session of theirs (accounts.sessions)."""
     raw_id, _, rest = session_id.partition(":")
-    generation, _, stamp = rest.partition(":")
+    generation = rest.partition(":")[0]
     if not (raw_id.isascii() and raw_id.isdigit()) or not 0 < int(raw_id) <= MAX_ID:
         return None
     user = db.session.get(User, int(raw_id))
     if user is None or not user.is_active or generation != str(user.session_generation):
         return None
-    if not hmac.compare_digest(stamp, session_stamp(user)):
+    if sessions.live(user.id, key) is None:
         return None
     return user
 
@@ -195,7 +205,7 @@ def check_password(user: User, password: str) -> bool:
 
 def _hash(password: str) -> str:
     # PASSWORD_HASH_METHOD exists so test suites can use cheaper scrypt parameters.
-    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+    return generate_password_hash(password, method=passwords.method())
 
 
 def _clean_username(username: str) -> str:
@@ -218,9 +228,10 @@ def _check_role(role: str) -> None:
         raise AccountError(f"role must be one of {', '.join(ROLES)}", field="role")
 
 
-def _check_password(password: str) -> None:
-    if not isinstance(password, str) or not password.strip():
-        raise AccountError("a password is required", field="password")
+def _check_password(password: str, username: str | None, check_policy: bool = True) -> None:
+    reason = passwords.problem(password, username)
+    if reason == "password_required" or (reason is not None and check_policy):
+        raise AccountError(str(passwords.TEXTS[reason]), field="password", reason=reason)
 
 
 def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
@@ -256,21 +267,26 @@ def _keep_an_admin(user: User, change: str) -> None:
 
 # ---------------------------------------------------------------- API tokens
 
-def create_token(user: User, name: str | None = None) -> str:
+def create_token(user: User, name: str | None = None, days: int | None = None) -> str:
     """Issue a bearer token for a user; the raw token is returned once and only its SHA-256 is kept."""
-    return issue_token(user, name)[1]
+    return issue_token(user, name, days)[1]
 
 
-def issue_token(user: User, name: str | None = None) -> tuple[ApiToken, str]:
-    """Like create_token, answering the stored row too (for its id)."""
+def issue_token(user: User, name: str | None = None, days: int | None = None) -> tuple[ApiToken, str]:
+    """Like create_token, answering the stored row too (for its id). The token starts with
+    TOKEN_PREFIX; with `days` it is refused from that many days on (None: until revoked)."""
     if not user.is_active:
         raise AccountError(f"user {user.username!r} is deactivated", field="username", code="conflict")
     if name is not None:
         name = name.strip() or None
         if name is not None and len(name) > TOKEN_NAME_MAX_LENGTH:
             raise AccountError(f"a token name has at most {TOKEN_NAME_MAX_LENGTH} characters", field="name")
-    raw = secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), name=name)
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS):
+        raise AccountError(f"a token lasts 1 to {MAX_TOKEN_DAYS} days", field="days")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    moment = now()
+    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), name=name, hint=raw[:TOKEN_HINT_LENGTH],
+                     created_at=moment, expires_at=moment + timedelta(days=days) if days else None)
     db.session.add(token)
     db.session.flush()
     return token, raw
@@ -289,6 +305,8 @@ def user_for_token(raw: str | None) -> User | None:
         return None
     token, user = row
     moment = now()
+    if token.expires_at is not None and token.expires_at <= moment:
+        return None
     if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
         token.last_used_at = moment
     return user
@@ -303,6 +321,19 @@ def revoke_token(token_id: int) -> ApiToken:
         token.revoked_at = now()
         db.session.flush()
     return token
+
+
+def token_of(user: User, token_id: int) -> ApiToken:
+    """One of the user's own tokens (another's answers not found)."""
+    token = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
+    if token is None or token.user_id != user.id:
+        raise AccountError(f"no API token with id {token_id}", field="token", code="not_found")
+    return token
+
+
+def revoke_own_token(user: User, token_id: int) -> ApiToken:
+    """A user revokes one of their own tokens (another's answers not found)."""
+    return revoke_token(token_of(user, token_id).id)
 
 
 def revoke_tokens_of(user: User) -> list[ApiToken]:
@@ -361,6 +392,9 @@ def authenticate(username: str, password: str, address: str | None) -> User:
     if not user.is_active:
         raise LoginRefused("This account is deactivated. Ask an administrator.")
     db.session.execute(delete(LoginFailure).where(LoginFailure.key.in_([keys[0], _account_key(username)])))
+    if passwords.needs_rehash(user.password_hash):
+        # The one moment the password is known: re-make its hash with today's parameters.
+        user.password_hash = _hash(password)
     return user
 
 
@@ -434,7 +468,7 @@ def _pair_prefix(username: str) -> str:
 
 def _decoy_hash() -> str:
     """A hash of nothing anyone knows, made with the same method as real ones (so it costs the same)."""
-    return _decoy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+    return _decoy_hash_for(passwords.method())
 
 
 @cache

@@ -74,14 +74,16 @@ def preview_snapshot(data: Any) -> ImportPlan:
 
 
 def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user: User | None = None,
-                    audit_import: bool = True) -> ImportResult:
+                    audit_import: bool = True, audit_rows: bool | None = None) -> ImportResult:
     """Apply a snapshot (SPEC §9) in the caller's transaction: validate, plan, apply, recompute.
 
     Flushes only; the caller commits, or rolls back on ImportRejected or any error. The
     lectures it touches are locked before the state it is validated against is read for good.
     `progress(step, done, total)` is called with steps "validate", "apply" and "recompute".
     Returns the change counts; a snapshot that changes nothing writes nothing. A service that
-    records its own, more specific audit row passes `audit_import=False`.
+    records its own, more specific audit row passes `audit_import=False`. Every item changed is
+    also an audit row of its own (`audit_rows`, by default as `audit_import`): an upload keeps
+    them, a setup form that writes through the importer records its own instead.
     """
     plan, stored, items = _prepare(data, progress=progress)
     if plan.is_empty:
@@ -108,6 +110,8 @@ def import_snapshot(data: Any, *, progress: ProgressCallback | None = None, user
             break
     result = plan.counts()
     inserted_before = _inserted_rows() if postgresql else None
+    if audit_import if audit_rows is None else audit_rows:
+        audit.record_import_rows(plan.changes, user)
     _apply(plan, stored, progress)
     assert plan._work is not None
     # SPEC §7: a changed answer key regrades the exam's OMR-graded attempts before the recompute

@@ -4,23 +4,34 @@ Each change: check the caller may edit the lecture's inputs, validate (an `error
 the field), lock the lecture, write, flush, recompute exactly the cells it touches (SPEC §7),
 and record the change in the audit trail. Nothing here commits: the request boundary does.
 
+Lost updates: every edit carries, optionally, the version of the inputs it was based on
+(`expected_version`, from the cell panel's hidden `version` field). A version is a short
+fingerprint of the stored values the form edits (`input_version`): it changes whenever anyone
+changes them — the panel, the column entry, an upload, a snapshot or an OMR regrade — without
+every one of those writers having to keep a counter. A save based on another version than the
+stored one is refused with `Conflict("stale_version")` after the lecture's lock is taken, so two
+tabs cannot both pass the check.
+
 The parsers (`parse_video_rate`, `parse_attendance`, `parse_score_text`, `parse_time_text`)
 turn form text into values; the Flask-WTF forms call the same functions, so a form and this
 service can never disagree about what is valid.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InvalidRequestError
 
 from dashboard.accounts import audit
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import parse_input_time
-from dashboard.errors import Forbidden, Invalid, NotFound
+from dashboard.errors import Conflict, Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import (
     ATTENDANCE_TYPES,
@@ -130,6 +141,51 @@ def _plain(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
+# ---------------------------------------------------------------- versions (no lost updates)
+
+VERSION_FIELD = "version"
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    raise TypeError(type(value).__name__)
+
+
+def input_version(state: Any) -> str:
+    """The version of a cell's stored inputs: 16 hex digits of a digest of their values."""
+    text = json.dumps(state, sort_keys=True, default=_canonical, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def activity_state(attendance: str, video_rate: int, presence: str | None) -> dict[str, Any]:
+    """What the attendance form edits (no stored activity: online, 0, not taken)."""
+    return {"attendance": attendance, "video_rate": video_rate, "presence": presence}
+
+
+def submission_state(submitted: bool, score: Decimal | None, approved: bool) -> dict[str, Any]:
+    """What one homework's form edits (no stored submission: not submitted, no score, not approved)."""
+    return {"submitted": submitted, "score": score, "approved": approved}
+
+
+def attempt_state(score: Decimal, submitted_at: datetime | None) -> dict[str, Any]:
+    """What an attempt's form edits."""
+    return {"score": score, "submitted_at": submitted_at}
+
+
+def attempts_state(attempts: list[tuple[int, Decimal]]) -> dict[str, Any]:
+    """What "add an attempt" is based on: the attempts of that exam already there (number, score)."""
+    return {"attempts": sorted([no, score] for no, score in attempts)}
+
+
+def _check_version(expected: str | None, state: Any) -> None:
+    """Refuse (409) a save based on other stored values than these; a save without a version applies."""
+    if expected is not None and expected != input_version(state):
+        raise Conflict("stale_version", VERSION_FIELD, current=input_version(state), expected=expected)
+
+
 # ---------------------------------------------------------------- who may change what
 
 def _enrollment_for(user: User, enrollment_id: int) -> Enrollment:
@@ -176,7 +232,8 @@ def parse_presence(value: Any) -> str | None:
 
 
 def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance: Any = rules.KEEP,
-                 video_rate: Any = rules.KEEP, presence: Any = rules.KEEP) -> CellChange:
+                 video_rate: Any = rules.KEEP, presence: Any = rules.KEEP,
+                 expected_version: str | None = None) -> CellChange:
     """Attendance (online/offline), video rate (0..100) and roll call of one enrollment in one session.
 
     A value left out (`rules.KEEP`) keeps the stored one. A presence sets the attendance it means;
@@ -194,9 +251,11 @@ def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance:
     lock_lecture(enrollment.lecture_id)
     activity = db.session.execute(
         select(Activity).where(Activity.enrollment_id == enrollment.id, Activity.session_id == session.id)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     before = None if activity is None else {"attendance": activity.attendance, "video_rate": activity.video_rate,
                                             "presence": activity.presence}
+    _check_version(expected_version, activity_state(**before) if before else activity_state("online", 0, None))
     try:
         new_attendance, new_presence = rules.roll_call(
             activity.attendance if activity else "online", activity.presence if activity else None,
@@ -222,7 +281,7 @@ def set_activity(user: User, enrollment_id: int, session_id: int, *, attendance:
 # ---------------------------------------------------------------- homework
 
 def set_homework_submission(user: User, enrollment_id: int, homework_id: int, *, submitted: Any, score: Any,
-                            approved: Any) -> CellChange:
+                            approved: Any, expected_version: str | None = None) -> CellChange:
     """Submitted, score (None or 0..max_score, 2 decimals) and teacher approval of one homework."""
     enrollment = _enrollment_for(user, enrollment_id)
     homework = db.session.get(Homework, homework_id)
@@ -236,9 +295,11 @@ def set_homework_submission(user: User, enrollment_id: int, homework_id: int, *,
     submission = db.session.execute(
         select(HomeworkSubmission).where(HomeworkSubmission.enrollment_id == enrollment.id,
                                          HomeworkSubmission.homework_id == homework.id)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     before = None if submission is None else {
         "submitted": submission.submitted, "score": submission.score, "approved": submission.approved}
+    _check_version(expected_version, submission_state(**before) if before else submission_state(False, None, False))
     if submission is None:
         submission = HomeworkSubmission(enrollment_id=enrollment.id, homework_id=homework.id)
         db.session.add(submission)
@@ -260,7 +321,8 @@ def _attempt_state(attempt: Attempt) -> dict[str, Any]:
             "score": attempt.score, "submitted_at": attempt.submitted_at, "source": attempt.source}
 
 
-def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, submitted_at: Any) -> tuple[Attempt, CellChange]:
+def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, submitted_at: Any,
+                expected_version: str | None = None) -> tuple[Attempt, CellChange]:
     """A new attempt (the next attempt number) of an exam linked to a session of the enrollment's lecture."""
     enrollment = _enrollment_for(user, enrollment_id)
     exam = db.session.get(Exam, exam_id)
@@ -271,9 +333,11 @@ def add_attempt(user: User, enrollment_id: int, exam_id: int, *, score: Any, sub
     submitted_at = _check_time(submitted_at)
     # The lock makes "the next number" safe: a second writer waits here until we commit.
     lock_lecture(enrollment.lecture_id)
-    last = db.session.execute(
-        select(func.max(Attempt.attempt_no)).where(Attempt.enrollment_id == enrollment.id, Attempt.exam_id == exam.id)
-    ).scalar_one()
+    existing = [tuple(row) for row in db.session.execute(
+        select(Attempt.attempt_no, Attempt.score).where(Attempt.enrollment_id == enrollment.id,
+                                                        Attempt.exam_id == exam.id))]
+    _check_version(expected_version, attempts_state(existing))
+    last = max((no for no, _score in existing), default=None)
     attempt = Attempt(enrollment_id=enrollment.id, exam_id=exam.id, attempt_no=(last or 0) + 1, score=score,
                       submitted_at=submitted_at, source="manual")
     db.session.add(attempt)
@@ -293,13 +357,24 @@ def _attempt_for(user: User, attempt_id: int) -> tuple[Attempt, Enrollment]:
     return attempt, enrollment
 
 
-def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any) -> CellChange:
+def _reread(attempt: Attempt) -> None:
+    """The attempt as stored now, after the lecture's lock: a writer before us has committed."""
+    try:
+        db.session.refresh(attempt)
+    except InvalidRequestError:  # deleted meanwhile
+        raise InputNotFound("attempt") from None
+
+
+def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any,
+                 expected_version: str | None = None) -> CellChange:
     """Change an attempt's score and submission time."""
     attempt, enrollment = _attempt_for(user, attempt_id)
     exam = db.session.get(Exam, attempt.exam_id)
     score = check_score(score, exam.max_score, "score")
     submitted_at = _check_time(submitted_at)
     lock_lecture(enrollment.lecture_id)
+    _reread(attempt)
+    _check_version(expected_version, attempt_state(attempt.score, attempt.submitted_at))
     before = _attempt_state(attempt)
     if score != attempt.score:
         attempt.source = "manual"  # a typed score: neither a regrade nor the sheet changes it again
@@ -311,10 +386,12 @@ def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any) 
     return change
 
 
-def delete_attempt(user: User, attempt_id: int) -> CellChange:
+def delete_attempt(user: User, attempt_id: int, expected_version: str | None = None) -> CellChange:
     """Remove an attempt (and its answer facts); the result falls back to the latest remaining one."""
     attempt, enrollment = _attempt_for(user, attempt_id)
     lock_lecture(enrollment.lecture_id)
+    _reread(attempt)
+    _check_version(expected_version, attempt_state(attempt.score, attempt.submitted_at))
     before = _attempt_state(attempt)
     session_ids = _exam_session_ids(attempt.exam_id, enrollment.lecture_id)
     db.session.delete(attempt)

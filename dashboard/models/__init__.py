@@ -27,6 +27,7 @@ from dashboard.models.people import (  # noqa: F401
     User,
     TeacherLecture,
     ApiToken,
+    UserSession,
     LoginFailure,
     AuditLog,
 )

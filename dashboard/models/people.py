@@ -40,17 +40,14 @@ class User(Timestamped, UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     locale: Mapped[str | None] = mapped_column(String(8))
-    # Raised by logout, a password change and deactivation: every session signed in before ends.
+    # Raised by a password change and deactivation: every session signed in before ends.
     session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session: the id, the session generation and a stamp of the
-        current password (accounts.session_stamp). Logout, a new password and deactivation raise
-        the generation, so every session signed in before ends on its next request, even a copy
-        of the cookie kept elsewhere."""
-        from dashboard.accounts.users import session_stamp
-
-        return f"{self.id}:{self.session_generation}:{session_stamp(self)}"
+        """What Flask-Login keeps in the session: the id and the session generation. A new
+        password and deactivation raise the generation (and end the user's server-side sessions,
+        accounts.sessions), so every session signed in before ends on its next request."""
+        return f"{self.id}:{self.session_generation}"
 
 
 class TeacherLecture(db.Model):
@@ -63,7 +60,8 @@ class TeacherLecture(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token; only its SHA-256 is stored."""
+    """A bearer token; only its SHA-256 is stored, with its first characters (`hint`, such as
+    `acd_Xy3k`) so its owner can tell their tokens apart. Refused after `expires_at` (when set)."""
 
     __tablename__ = "api_token"
 
@@ -71,9 +69,29 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
+    hint: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):
+    """One signed-in browser: its key's SHA-256 (the key itself travels in the signed session
+    cookie), when it began and was last seen, and when it ended (sign-out, "end this session",
+    a password change or deactivation). A session also ends by itself after SESSION_IDLE_HOURS
+    without a request, or SESSION_MAX_HOURS after sign-in."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginFailure(db.Model):

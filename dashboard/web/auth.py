@@ -1,7 +1,9 @@
 """Signing in and out of the browser UI, and the rule that every page needs a signed-in user.
 
-Flask-Login keeps the user id in the session cookie; the user is loaded again on every
-request, so a deactivated user is signed out at once. Failed logins are throttled through
+Flask-Login keeps the user id in the session cookie, beside the key of the server-side session
+(accounts.sessions, `SESSION_KEY`); the user is loaded again on every request and the session
+must still be live, so a deactivated user, a session ended from another device, and one idle or
+old past its limits are signed out at once. Failed logins are throttled through
 `accounts.authenticate` (stored in the database, so every worker sees them).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from dashboard.accounts import sessions as user_sessions
 from dashboard.accounts import users as accounts
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
@@ -23,6 +26,8 @@ bp = Blueprint("auth", __name__)
 
 # Endpoints an anonymous visitor may reach; the API answers 401 itself.
 OPEN_ENDPOINTS = {"auth.login", "static"}
+# Where the session cookie keeps the server-side session's key.
+SESSION_KEY = "sid"
 
 
 class LoginForm(FlaskForm):
@@ -47,9 +52,8 @@ def login():
             form.form_errors.append(refused.message)
             status = 429 if refused.throttled else 401
         else:
+            sign_in(user)
             db.session.commit()
-            _fresh_session()
-            login_user(user)
             return redirect(_safe_target(target))
     elif request.method == "POST":
         status = 400
@@ -58,14 +62,35 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST, so it carries the CSRF token) and return to the login form. The user's
-    sessions end on the server too: a copy of the cookie no longer signs anyone in."""
-    if current_user.is_authenticated:
-        accounts.end_sessions(db.session.get(User, current_user.id))
+    """Sign out (a POST, so it carries the CSRF token) and return to the login form. This session
+    ends on the server too: a copy of the cookie no longer signs anyone in. The user's sessions on
+    other devices go on (My account ends them)."""
+    user_sessions.end_key(session.get(SESSION_KEY))
     logout_user()
     _fresh_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def sign_in(user: User) -> None:
+    """Start a new browser session for the user in this response: a fresh cookie, a new
+    server-side session, Flask-Login's id. Only flushes."""
+    _fresh_session()
+    login_user(user)
+    session[SESSION_KEY] = user_sessions.start(user, request.user_agent.string, request.remote_addr)
+
+
+def stay_signed_in(user: User) -> None:
+    """After the user's sessions were ended by their own request (a new password), carry on in a
+    new server-side session in this browser, without clearing the cookie (its CSRF token stays
+    valid for the page already open)."""
+    login_user(user)
+    session[SESSION_KEY] = user_sessions.start(user, request.user_agent.string, request.remote_addr)
+
+
+def current_session_key() -> str | None:
+    """The key of this browser's server-side session."""
+    return session.get(SESSION_KEY)
 
 
 def _fresh_session() -> None:
@@ -93,7 +118,7 @@ def _is_local_path(target: str) -> bool:
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     # None for a deactivated user or a changed password signs the session out on its next request.
-    return accounts.user_for_session(user_id)
+    return accounts.user_for_session(user_id, session.get(SESSION_KEY))
 
 
 @login_manager.unauthorized_handler
@@ -119,6 +144,11 @@ def _require_login():
 
 def init_app(app: Flask) -> None:
     """Register the blueprint and the sign-in rule for every page."""
+    from dashboard.web import account, idempotency
+
     login_manager.login_view = "auth.login"
     app.register_blueprint(bp)
+    app.register_blueprint(account.bp)
+    # Signed-in people's forms that must not be posted twice carry a one-time key.
+    app.jinja_env.globals["one_time_field"] = idempotency.one_time_field
     app.before_request(_require_login)

@@ -39,6 +39,7 @@ from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from dashboard.web.ui import academy_time, is_htmx
 from dashboard.text.spreadsheet import csv_bytes
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
@@ -180,6 +181,7 @@ _REQUEST_FIELDS = {"enrollment_id": "enrollment", "session": "session", "session
 
 @bp.post("/requests")
 @role_required("admin", "staff", "teacher")
+@one_time
 def request_clinic():
     """A manual request or a teacher's recommendation; memo required, session of the student's lecture."""
     visible = visible_lecture_ids(current_user)

@@ -26,6 +26,7 @@ from dashboard.errors import NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment, Lecture, Student, User
 from dashboard.web.ui import is_htmx
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("clinic_sessions", __name__, url_prefix="/clinic/sessions")
 
@@ -117,6 +118,7 @@ def calendar_page():
 
 @bp.post("/")
 @role_required("admin", "staff", "teacher")
+@one_time
 def create():
     """Schedule a clinic session, or the same slot every week for `weeks` weeks."""
     weeks_text = (request.form.get("weeks") or "1").strip()
@@ -256,6 +258,7 @@ def _safe_next(text: str | None) -> str:
 
 @bp.post("/book")
 @role_required("admin", "staff", "teacher")
+@one_time
 def book_selected():
     """Book the students of the selected clinic links into one clinic session: one booking per
     student, covering that student's selected links. Each student is booked or refused on their

@@ -19,6 +19,7 @@ from dashboard.clinic.todo import TodoFilters, load_todo
 from dashboard.errors import Forbidden, NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.web.ui import is_htmx
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("clinic_todo", __name__, url_prefix="/clinic/students")
 
@@ -46,6 +47,7 @@ def _back() -> str:
 
 @bp.post("/bulk")
 @role_required("admin", "staff", "teacher")
+@one_time
 def bulk_action():
     """Approve, resolve or reopen the selected links (or the one link a row's button names)."""
     single = request.form.get("single", "")

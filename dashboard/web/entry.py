@@ -26,6 +26,7 @@ from dashboard.extensions import db
 from dashboard.lectures import entry, grid
 from dashboard.models import MAX_ID, PRESENCE_VALUES
 from dashboard.text import spreadsheet
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("entry", __name__)
 
@@ -158,6 +159,7 @@ def column(lecture_id: int, session_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/sessions/<int:session_id>/entry")
 @login_required
+@one_time
 def save(lecture_id: int, session_id: int):
     """Save the changed cells in one request; 422 with every refused cell marked, nothing saved."""
     try:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import DateTimeLocalInput, NumberInput, TextInput
@@ -47,12 +47,26 @@ class PageForm(FlaskForm):
         csrf = False
 
 
+class VersionedForm(PageForm):
+    """A cell-panel form that carries the version of the stored values it was filled from
+    (cells.input_version): a save based on an older one is refused with what changed meanwhile."""
+
+    version = HiddenField()
+    # Set by the view on a refused stale save: the rows of "saved meanwhile / yours".
+    meanwhile: list | None = None
+
+    def base_version(self) -> str | None:
+        """The version posted with the form (None when the form carries none: it applies)."""
+        text = (self.version.data or "").strip()
+        return text[:64] or None
+
+
 PRESENCE_CHOICES = [SelectChoice("", _l("Not taken")), SelectChoice("present", _l("Present")),
                     SelectChoice("late", _l("Late")), SelectChoice("absent", _l("Absent")),
                     SelectChoice("excused", _l("Excused"))]
 
 
-class ActivityForm(PageForm):
+class ActivityForm(VersionedForm):
     """Attendance, video rate and roll call of one enrollment in one session."""
 
     # Not posted at all (an older form, a script): the stored roll call stays (the view checks raw_data).
@@ -66,7 +80,7 @@ class ActivityForm(PageForm):
                              validators=[Parsed(inputs.parse_video_rate)])
 
 
-class HomeworkSubmissionForm(PageForm):
+class HomeworkSubmissionForm(VersionedForm):
     """One homework's submission: submitted, score (blank: none), teacher approval."""
 
     submitted = BooleanField(_l("Submitted"))
@@ -85,7 +99,7 @@ class HomeworkSubmissionForm(PageForm):
             raise ValidationError(describe(refused)) from None
 
 
-class AttemptForm(PageForm):
+class AttemptForm(VersionedForm):
     """A new or edited exam attempt: score and, optionally, when it was submitted."""
 
     score = StringField(_l("Score"), widget=TextInput())
@@ -103,5 +117,5 @@ class AttemptForm(PageForm):
             raise ValidationError(describe(refused)) from None
 
 
-class ConfirmForm(PageForm):
-    """A button that changes something (deleting an attempt): only the CSRF token."""
+class DeleteAttemptForm(VersionedForm):
+    """The button that deletes an attempt, based on the score and time shown next to it."""

@@ -12,18 +12,28 @@ stored answer and answers it (PostgreSQL: the claim's INSERT blocks on the first
 row, then fails the constraint inside a savepoint). A claim found without an answer (only
 possible when a database does not make the second wait) answers 409 `idempotency_in_progress`.
 Keys older than KEEP are forgotten when the same user sends a new one.
+
+The pages use the same table for forms that must not be posted twice (a retake, a bulk action,
+anything that creates): the form carries a hidden one-time key (`one_time_field()`) and its view
+is decorated with `one_time`.
 """
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
+from typing import Any, Callable
+
+from flask import Response, abort, current_app, flash, redirect, request
+from flask_login import current_user
+from markupsafe import Markup
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.clock import now
-from dashboard.errors import Conflict, Invalid
+from dashboard.errors import Conflict, Invalid, Refused, describe
 from dashboard.extensions import db
 from dashboard.models import IdempotencyKey
 
@@ -71,10 +81,13 @@ def answer_once(user_id: int, key: str, method: str, path: str, run: Callable[[]
         return earlier, True
     moment = now()
     claim = IdempotencyKey(user_id=user_id, key=key, method=method, path=path[:500], created_at=moment)
+    # Outside the savepoint: on SQLite this first write is what opens the transaction (the driver
+    # begins one only before a write), so the savepoint below nests in it; a savepoint opened first
+    # would be the transaction itself, and releasing it would commit the claim at once.
+    db.session.execute(delete(IdempotencyKey).where(
+        IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < moment - KEEP))
     try:
         with db.session.begin_nested():
-            db.session.execute(delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < moment - KEEP))
             db.session.add(claim)
     except IntegrityError:
         # Another request with this key committed while this one waited on its claim.
@@ -89,3 +102,58 @@ def answer_once(user_id: int, key: str, method: str, path: str, run: Callable[[]
         claim.content_type = answer.content_type
         db.session.flush()
     return answer, False
+
+
+# ---------------------------------------------------------------- the pages' one-time forms
+
+FORM_FIELD = "once"
+_REDIRECT = "redirect"
+_HX_REDIRECT = "hx-redirect"
+
+
+def one_time_field() -> Markup:
+    """A hidden input carrying a new one-time key, for a form whose POST must not happen twice
+    (templates call it as `{{ one_time_field() }}`)."""
+    return Markup('<input type="hidden" name="%s" value="%s">') % (FORM_FIELD, secrets.token_urlsafe(16))
+
+
+def one_time(view: Callable) -> Callable:
+    """A page POST done once per form: the first post with the form's one-time key runs the view
+    and stores its answer (a redirect's target, or the page or partial it rendered) with the
+    change; a second post of the same form — a double click, a re-sent form, a second tab
+    restored from history — answers the first answer and changes nothing (a redirect says so in
+    a message). A refused post (4xx) stores nothing, so correcting the form and posting again
+    works. A post without a key (a script, an old page) runs as before."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        key = request.form.get(FORM_FIELD, "")
+        if not key or not current_user.is_authenticated:
+            return view(*args, **kwargs)
+        first: dict[str, Response] = {}
+
+        def run() -> Answer:
+            response = current_app.make_response(view(*args, **kwargs))
+            first["response"] = response
+            if 300 <= response.status_code < 400:
+                return Answer(response.status_code, response.headers.get("Location", ""), _REDIRECT)
+            if "HX-Redirect" in response.headers:
+                return Answer(response.status_code, response.headers["HX-Redirect"], _HX_REDIRECT)
+            return Answer(response.status_code, response.get_data(as_text=True), response.content_type)
+
+        try:
+            answer, replayed = answer_once(current_user.id, "page:" + key, "POST", request.path, run)
+        except Invalid:
+            abort(400)
+        except Conflict:
+            abort(409)
+        if not replayed:
+            return first["response"]
+        if answer.content_type in (_REDIRECT, _HX_REDIRECT):
+            flash(describe(Refused("already_used")), "info")
+            if answer.content_type == _HX_REDIRECT:
+                return Response("", answer.status, headers={"HX-Redirect": answer.body})
+            return redirect(answer.body, answer.status)
+        return Response(answer.body, answer.status, content_type=answer.content_type)
+
+    return wrapped

@@ -24,7 +24,7 @@ from dashboard.academy import exam_analysis
 from dashboard.lectures import exports, grid, cells as inputs
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
-from dashboard.errors import Forbidden, Invalid, NotFound, describe
+from dashboard.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID
 from dashboard.web import forms
@@ -174,25 +174,35 @@ def _cell_or_404(lecture_id: int) -> grid.CellDetail:
 
 
 def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
-    """Unbound forms holding the stored values (formdata=None: a POST must not fill the others)."""
+    """Unbound forms holding the stored values and their version (formdata=None: a POST must not
+    fill the others)."""
+    version = inputs.input_version
     built: dict[Any, Any] = {
         "activity": forms.ActivityForm(formdata=None, prefix="activity",
                                        data={"attendance": detail.attendance, "video_rate": str(detail.video_rate),
-                                             "presence": detail.presence or ""}),
+                                             "presence": detail.presence or "",
+                                             "version": version(inputs.activity_state(
+                                                 detail.attendance, detail.video_rate, detail.presence))}),
     }
     for homework in detail.homeworks:
         built[("homework", homework.id)] = forms.HomeworkSubmissionForm(
             formdata=None, prefix=f"hw{homework.id}", max_score=homework.max_score,
             data={"submitted": homework.submitted, "approved": homework.approved,
-                  "score": "" if homework.score is None else _plain(homework.score)})
+                  "score": "" if homework.score is None else _plain(homework.score),
+                  "version": version(inputs.submission_state(homework.submitted, homework.score,
+                                                             homework.approved))})
     for exam in detail.exams:
-        built[("new_attempt", exam.id)] = forms.AttemptForm(formdata=None, prefix=f"exam{exam.id}",
-                                                            max_score=exam.max_score)
+        built[("new_attempt", exam.id)] = forms.AttemptForm(
+            formdata=None, prefix=f"exam{exam.id}", max_score=exam.max_score,
+            data={"version": version(inputs.attempts_state([(a.attempt_no, a.score) for a in exam.attempts]))})
         for attempt in exam.attempts:
+            attempt_version = version(inputs.attempt_state(attempt.score, attempt.submitted_at))
             built[("attempt", attempt.id)] = forms.AttemptForm(
                 formdata=None, prefix=f"attempt{attempt.id}", max_score=exam.max_score,
-                data={"score": _plain(attempt.score), "submitted_at": _local_input(attempt.submitted_at)})
-            built[("delete", attempt.id)] = forms.ConfirmForm(formdata=None, prefix=f"delete{attempt.id}")
+                data={"score": _plain(attempt.score), "submitted_at": _local_input(attempt.submitted_at),
+                      "version": attempt_version})
+            built[("delete", attempt.id)] = forms.DeleteAttemptForm(
+                formdata=None, prefix=f"delete{attempt.id}", data={"version": attempt_version})
     return built
 
 
@@ -276,7 +286,51 @@ def _save_cell(detail: grid.CellDetail, key: Any, form, save: Callable[[], Any])
         abort(403)
     except Invalid as refused:
         return _refused(detail, key, form, refused)
+    except Conflict:  # someone saved this cell after the panel was filled
+        return _stale(detail, key, form)
     return _saved(detail)
+
+
+def _field_text(field, value: Any) -> str:
+    """A form value as the panel shows it: a choice's label, yes/no, or the text."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    for choice in getattr(field, "choices", None) or ():
+        if choice.value == value:
+            return str(choice.label)
+    return str(value or "") or "—"
+
+
+def _stale(detail: grid.CellDetail, key: Any, form: forms.VersionedForm):
+    """Someone saved this cell after the panel was filled: nothing of this form was saved. Answer
+    409 with the stored values beside this form's, and base the form on the stored version so
+    that pressing Save again overwrites on purpose (Reload shows the stored values)."""
+    db.session.rollback()
+    fresh = grid.load_cell(detail.lecture_id, detail.enrollment_id, detail.session_id)
+    if fresh is None:
+        abort(404)
+    stored = _default_forms(fresh).get(key)
+    if stored is None:  # the attempt is gone meanwhile
+        abort(404)
+    rows = []
+    if key[0] == "delete":
+        kept = _default_forms(fresh)[("attempt", key[1])]
+        rows = [(str(kept[name].label.text), _field_text(kept[name], kept[name].data), "—")
+                for name in ("score", "submitted_at")]
+    if key[0] == "new_attempt":
+        exam = next(e for e in fresh.exams if e.id == key[1])
+        rows = [(_("Attempt %(no)s", no=a.attempt_no), _plain(a.score), "—") for a in exam.attempts]
+    for name, field in form._fields.items():
+        if name == "version" or key[0] == "delete":
+            continue
+        theirs, yours = stored[name].data, field.data
+        if key[0] == "new_attempt":
+            theirs = None
+        if theirs != yours:
+            rows.append((str(field.label.text), _field_text(field, theirs), _field_text(field, yours)))
+    form.meanwhile = rows
+    form.version.data = stored.version.data
+    return _render_cell(fresh, {key: form}, status=409)
 
 
 @bp.post("/<int:lecture_id>/cell/activity")
@@ -293,7 +347,8 @@ def save_activity(lecture_id: int):
         if form.attendance.parsed != detail.attendance:
             changed["attendance"] = form.attendance.parsed
         return inputs.set_activity(current_user, detail.enrollment_id, detail.session_id,
-                                   video_rate=form.video_rate.parsed, **changed)
+                                   video_rate=form.video_rate.parsed, expected_version=form.base_version(),
+                                   **changed)
 
     return _save_cell(detail, "activity", form, save)
 
@@ -307,7 +362,7 @@ def save_homework(lecture_id: int, homework_id: int):
     form = forms.HomeworkSubmissionForm(prefix=f"hw{homework_id}", max_score=homework.max_score)
     return _save_cell(detail, ("homework", homework_id), form, lambda: inputs.set_homework_submission(
         current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
-        score=form.score.parsed, approved=form.approved.data))
+        score=form.score.parsed, approved=form.approved.data, expected_version=form.base_version()))
 
 
 @bp.post("/<int:lecture_id>/cell/exams/<int:exam_id>/attempts")
@@ -318,7 +373,8 @@ def add_attempt(lecture_id: int, exam_id: int):
         abort(404)
     form = forms.AttemptForm(prefix=f"exam{exam_id}", max_score=exam.max_score)
     return _save_cell(detail, ("new_attempt", exam_id), form, lambda: inputs.add_attempt(
-        current_user, detail.enrollment_id, exam_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
+        current_user, detail.enrollment_id, exam_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed,
+        expected_version=form.base_version()))
 
 
 def _attempt_of(detail: grid.CellDetail, attempt_id: int):
@@ -335,15 +391,17 @@ def edit_attempt(lecture_id: int, attempt_id: int):
     exam, _attempt = _attempt_of(detail, attempt_id)
     form = forms.AttemptForm(prefix=f"attempt{attempt_id}", max_score=exam.max_score)
     return _save_cell(detail, ("attempt", attempt_id), form, lambda: inputs.edit_attempt(
-        current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed))
+        current_user, attempt_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed,
+        expected_version=form.base_version()))
 
 
 @bp.post("/<int:lecture_id>/cell/attempts/<int:attempt_id>/delete")
 def delete_attempt(lecture_id: int, attempt_id: int):
     detail = _editable_cell(lecture_id)
     _attempt_of(detail, attempt_id)
-    form = forms.ConfirmForm(prefix=f"delete{attempt_id}")
-    return _save_cell(detail, ("delete", attempt_id), form, lambda: inputs.delete_attempt(current_user, attempt_id))
+    form = forms.DeleteAttemptForm(prefix=f"delete{attempt_id}")
+    return _save_cell(detail, ("delete", attempt_id), form,
+                      lambda: inputs.delete_attempt(current_user, attempt_id, form.base_version()))
 
 
 # ---------------------------------------------------------------- student page

@@ -30,6 +30,7 @@ from dashboard.models import (
     Student,
 )
 from dashboard.parents import guardians, messages, notes, outbox, read
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("parents", __name__, url_prefix="/parents")
 
@@ -133,6 +134,7 @@ def _follow_up() -> date | None:
 
 @bp.post("/enrollments/<int:enrollment_id>/notes/")
 @role_required(*EVERYONE)
+@one_time
 def add_note(enrollment_id: int):
     enrollment = db.session.get(Enrollment, _id(enrollment_id)) or abort(404)
     student_page = url_for("lectures.student", lecture_id=enrollment.lecture_id, enrollment_id=enrollment.id)
@@ -219,6 +221,7 @@ def message_action(message_id: int):
 
 @bp.post("/messages/bulk")
 @role_required(*EVERYONE)
+@one_time
 def messages_bulk():
     """Approve or cancel every ticked message; those the user may not review are refused with 403."""
     action = request.form.get("action")

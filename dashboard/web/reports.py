@@ -48,6 +48,7 @@ from dashboard.reports.access import (
 from dashboard.reports.figures import Month
 from dashboard.web.ui import is_htmx
 from dashboard.web.urls import absolute_url
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -231,6 +232,7 @@ def save_comment(enrollment_id: int):
 
 @bp.post("/<int:enrollment_id>/links")
 @role_required("admin", "staff", "teacher")
+@one_time
 def create_link(enrollment_id: int):
     """Create a parent link for the month; its address is shown once, here."""
     month = _month(request.form.get("month"))

@@ -26,6 +26,7 @@ from dashboard.models import MAX_ID, Lecture, LectureSession
 from dashboard.parents import guardians
 from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
 from dashboard.web.ui import is_htmx
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -106,6 +107,7 @@ def index():
 
 @bp.post("/lectures")
 @role_required(*EVERYONE)
+@one_time
 def create_lecture():
     if current_user.role != "admin":
         abort(403)
@@ -200,6 +202,7 @@ def sessions(lecture_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/sessions")
 @role_required(*EVERYONE)
+@one_time
 def add_session(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = SessionForm(prefix="session")
@@ -216,6 +219,7 @@ def add_session(lecture_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/sessions/generate")
 @role_required(*EVERYONE)
+@one_time
 def generate_term(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = TermForm(prefix="term")
@@ -376,6 +380,7 @@ def enroll(lecture_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/enrollments/new")
 @role_required(*EVERYONE)
+@one_time
 def enroll_new_student(lecture_id: int):
     """A new student, enrolled in this lecture at once."""
     lecture = _editable_lecture(lecture_id)
@@ -437,6 +442,7 @@ def students():
 
 @bp.post("/students/")
 @role_required(*EVERYONE)
+@one_time
 def create_student():
     if current_user.role != "admin":
         abort(403)

@@ -24,6 +24,7 @@ from dashboard.accounts.access import can_edit_structure, role_required
 from dashboard.models import Lecture
 from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
 from dashboard.web.setup_forms import MultiCheckboxField, SetupForm
+from dashboard.web.idempotency import one_time
 
 bp = Blueprint("setup_exams", __name__, url_prefix="/setup")
 
@@ -106,6 +107,7 @@ def index(lecture_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/exams")
 @role_required(*EVERYONE)
+@one_time
 def create_exam(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _exam_form(lecture)
@@ -194,6 +196,7 @@ def remove_exam(lecture_id: int, exam_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/homeworks")
 @role_required(*EVERYONE)
+@one_time
 def create_homework(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _homework_form(lecture)

@@ -15,14 +15,15 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard.accounts import users as accounts, audit
+from dashboard.accounts import passwords, users as accounts, audit
 from dashboard.accounts.access import role_required
 from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import Lecture, User
+from dashboard.web import auth
 from dashboard.web.admin_forms import ROLE_LABELS, LecturesForm, NewUserForm, PasswordResetForm, RoleForm
 from dashboard.web.ui import is_htmx
 
@@ -49,6 +50,8 @@ def _user_or_404(user_id: int) -> User:
 
 def _account_problem(error: accounts.AccountError) -> str:
     """The service's refusal in the page's words where it has them."""
+    if error.reason in passwords.TEXTS:
+        return str(passwords.TEXTS[error.reason])
     return describe(Invalid(error.reason)) if error.reason else error.message
 
 
@@ -194,7 +197,7 @@ def reset_password(user_id: int):
     except accounts.AccountError as error:
         return _refused(user, "password", form, error)
     if user.id == current_user.id:
-        login_user(user)  # an admin's own new password ends their other sessions, not this one
+        auth.stay_signed_in(user)  # an admin's own new password ends their other sessions, not this one
     audit.record("user.password_reset", "user", user.id, None, None, user=current_user)
     return _done(user, _("Password reset."))
 

@@ -120,3 +120,45 @@ def test_staff_sees_the_detail_without_edit_forms(page, live_url, academy):
     cell(page, academy.jisoo, academy.weeks[1]).locator("a").click()
     expect(page.locator("#cell-panel")).to_be_visible()
     expect(page.locator("#cell-panel input")).to_have_count(0)
+
+
+def test_two_tabs_edit_one_cell_the_stale_save_is_shown_and_overwrites_on_purpose(page, live_url, academy):
+    """Both tabs open Park's Week 3. Tab 2 takes the roll call: absent. Tab 1, still showing "not
+    taken", saves video 95: refused, with the roll call saved meanwhile beside its own, nothing of
+    it saved; pressing Save again saves tab 1's values on purpose (the roll call back to not taken)."""
+    from sqlalchemy import select
+
+    from dashboard.extensions import db
+    from dashboard.models import Activity
+
+    sign_in(page, live_url, "teacher_a")
+    cell_url = (live_url + f"/lectures/{academy.algebra.id}/cell?enrollment={academy.park.id}"
+                f"&session={academy.weeks[2].id}")
+    page.goto(live_url + f"/lectures/{academy.algebra.id}/")
+    cell(page, academy.park, academy.weeks[2]).locator("a").click()
+    expect(page.get_by_label(re.compile("Video"))).to_be_visible()
+    second = page.context.new_page()
+    second.goto(cell_url)
+    second.get_by_label("Roll call").select_option("absent")
+    second.get_by_role("button", name="Save").first.click()
+    expect(second.get_by_text("Saved.")).to_be_visible()
+
+    video = page.get_by_label(re.compile("Video"))
+    video.fill("95")
+    video.press("Enter")
+    conflict = page.locator("#cell-panel [data-conflict]")
+    expect(conflict).to_be_visible()
+    expect(conflict.locator("tr", has_text="Roll call")).to_contain_text("Absent")
+    expect(conflict.locator("tr", has_text="Video")).to_contain_text("95")
+    expect(conflict.get_by_role("link", name="Reload the saved values")).to_be_visible()
+    shot(page, "cell-stale-save")
+    expect(cell(page, academy.park, academy.weeks[2])).to_have_attribute("data-status", "incomplete")
+
+    page.locator("#cell-panel").get_by_role("button", name="Save").first.click()
+    expect(page.locator("#cell-panel .saved")).to_be_visible()
+    expect(page.locator("#cell-panel [data-conflict]")).to_have_count(0)
+    expect(cell(page, academy.park, academy.weeks[2])).to_have_attribute("data-status", "completed")
+    db.session.expire_all()
+    stored = db.session.execute(select(Activity).where(Activity.enrollment_id == academy.park.id,
+                                                       Activity.session_id == academy.weeks[2].id)).scalar_one()
+    assert (stored.video_rate, stored.presence, stored.attendance) == (95, None, "online")

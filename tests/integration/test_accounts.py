@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.accounts import sessions
 from dashboard.accounts import access, users as accounts, audit
 from dashboard.clock import now
 from dashboard.extensions import db
@@ -38,7 +39,7 @@ def test_password_is_stored_as_a_scrypt_hash(app):
     del app.config["PASSWORD_HASH_METHOD"]  # the production default
     user = accounts.create_user("alice", "correct horse", "admin")
     stored = db.session.execute(select(User.password_hash).where(User.id == user.id)).scalar_one()
-    assert stored.startswith("scrypt:32768:8:1$")
+    assert stored.startswith("scrypt:65536:8:1$")  # stronger than werkzeug's default N = 2**15
     assert "correct horse" not in stored
     assert accounts.check_password(user, "correct horse")
     assert not accounts.check_password(user, "correct hors")
@@ -46,14 +47,14 @@ def test_password_is_stored_as_a_scrypt_hash(app):
 
 def test_teacher_is_created_with_lectures(app):
     algebra, geometry = make_lecture("Algebra"), make_lecture("Geometry")
-    user = accounts.create_user("kim", "pw-kim", "teacher", [geometry.id, algebra.id, algebra.id])
+    user = accounts.create_user("kim", "pw-kim-long-enough", "teacher", [geometry.id, algebra.id, algebra.id])
     assert accounts.lecture_ids_of(user) == sorted([algebra.id, geometry.id])
 
 
 def test_existing_username_is_refused_as_a_conflict(app):
-    accounts.create_user("alice", "pw-1", "admin")
+    accounts.create_user("alice", "pw-1-long-enough", "admin")
     with pytest.raises(accounts.AccountError) as refused:
-        accounts.create_user("alice", "pw-2", "staff")
+        accounts.create_user("alice", "pw-2-long-enough", "staff")
     assert refused.value.code == "conflict"
     assert refused.value.field == "username"
     assert "already exists" in refused.value.message
@@ -63,7 +64,7 @@ def test_existing_username_is_refused_as_a_conflict(app):
 def test_unknown_lecture_is_refused_and_nothing_is_written(app):
     lecture = make_lecture()
     with pytest.raises(accounts.AccountError) as refused:
-        accounts.create_user("kim", "pw-kim", "teacher", [lecture.id, lecture.id + 100])
+        accounts.create_user("kim", "pw-kim-long-enough", "teacher", [lecture.id, lecture.id + 100])
     assert refused.value.field == "lectures"
     assert str(lecture.id + 100) in refused.value.message
     assert count(User) == 0
@@ -73,7 +74,7 @@ def test_unknown_lecture_is_refused_and_nothing_is_written(app):
 def test_admins_are_not_assigned_lectures(app):
     lecture = make_lecture()
     with pytest.raises(accounts.AccountError, match="only teachers and staff"):
-        accounts.create_user("lee", "pw-lee", "admin", [lecture.id])
+        accounts.create_user("lee", "pw-lee-long-enough", "admin", [lecture.id])
 
 
 def test_staff_are_assigned_lectures_as_assistants(app):
@@ -81,7 +82,7 @@ def test_staff_are_assigned_lectures_as_assistants(app):
     from dashboard.accounts.access import can_edit_inputs, can_edit_structure, can_read_lecture
 
     first, second = make_lecture("Algebra"), make_lecture("Geometry")
-    assistant = accounts.create_user("lee", "pw-lee", "staff", [first.id])
+    assistant = accounts.create_user("lee", "pw-lee-long-enough", "staff", [first.id])
     assert accounts.lecture_ids_of(assistant) == [first.id]
     assert can_edit_inputs(assistant, first.id) and not can_edit_inputs(assistant, second.id)
     assert not can_edit_structure(assistant, first.id)
@@ -91,12 +92,12 @@ def test_staff_are_assigned_lectures_as_assistants(app):
 
 
 @pytest.mark.parametrize("username,password,role,field", [
-    ("", "pw", "admin", "username"),
-    ("two words", "pw", "admin", "username"),
-    ("x" * 151, "pw", "admin", "username"),
+    ("", "pw-long-enough", "admin", "username"),
+    ("two words", "pw-long-enough", "admin", "username"),
+    ("x" * 151, "pw-long-enough", "admin", "username"),
     ("alice", "", "admin", "password"),
     ("alice", "   ", "admin", "password"),
-    ("alice", "pw", "owner", "role"),
+    ("alice", "pw-long-enough", "owner", "role"),
 ])
 def test_bad_user_input_names_its_field(app, username, password, role, field):
     with pytest.raises(accounts.AccountError) as refused:
@@ -107,8 +108,8 @@ def test_bad_user_input_names_its_field(app, username, password, role, field):
 
 def test_leaving_the_teacher_role_drops_lecture_assignments(app):
     lecture = make_lecture()
-    accounts.create_user("boss", "pw", "admin")
-    kim = accounts.create_user("kim", "pw-kim", "teacher", [lecture.id])
+    accounts.create_user("boss", "pw-long-enough", "admin")
+    kim = accounts.create_user("kim", "pw-kim-long-enough", "teacher", [lecture.id])
     accounts.set_role(kim, "staff")
     assert kim.role == "staff"
     assert accounts.lecture_ids_of(kim) == []
@@ -116,18 +117,18 @@ def test_leaving_the_teacher_role_drops_lecture_assignments(app):
 
 def test_assign_lectures_replaces_the_assignment(app):
     first, second, third = make_lecture("A"), make_lecture("B"), make_lecture("C")
-    kim = accounts.create_user("kim", "pw-kim", "teacher", [first.id, second.id])
+    kim = accounts.create_user("kim", "pw-kim-long-enough", "teacher", [first.id, second.id])
     accounts.assign_lectures(kim, [third.id])
     assert accounts.lecture_ids_of(kim) == [third.id]
 
 
 def test_the_last_active_admin_cannot_be_deactivated_or_demoted(app):
-    boss = accounts.create_user("boss", "pw", "admin")
+    boss = accounts.create_user("boss", "pw-long-enough", "admin")
     with pytest.raises(accounts.AccountError, match="last active admin"):
         accounts.deactivate(boss)
     with pytest.raises(accounts.AccountError, match="last active admin"):
         accounts.set_role(boss, "staff")
-    accounts.create_user("second", "pw", "admin")
+    accounts.create_user("second", "pw-long-enough", "admin")
     accounts.deactivate(boss)
     assert boss.is_active is False
 
@@ -143,25 +144,30 @@ def test_reset_password_replaces_the_hash(app):
 
 # ---------------------------------------------------------------- API tokens
 
-def test_a_session_belongs_to_its_user_only_while_the_password_is_the_same(app):
+def test_a_session_belongs_to_its_user_only_while_it_is_live_and_the_password_the_same(app):
     user = accounts.create_user("kim", "first password", "staff")
+    key = sessions.start(user)
     session_id = user.get_id()
-    assert session_id.startswith(f"{user.id}:") and "first password" not in session_id
-    assert user.password_hash not in session_id
-    assert accounts.user_for_session(session_id) is user
+    assert session_id == f"{user.id}:{user.session_generation}" and user.password_hash not in session_id
+    assert accounts.user_for_session(session_id, key) is user
+    assert accounts.user_for_session(session_id, None) is None  # no server-side session
+    assert accounts.user_for_session(session_id, key + "x") is None
     accounts.reset_password(user, "second password")
-    assert accounts.user_for_session(session_id) is None
-    assert accounts.user_for_session(user.get_id()) is user
-    stamp = user.get_id().partition(":")[2]
-    for forged in (str(user.id), f"{user.id}:", f"{user.id}:{'0' * 32}", f"{user.id + 1}:{stamp}", f"x:{stamp}",
-                   f"²:{stamp}", f"-{user.id}:{stamp}", f"99999999999:{stamp}", ""):
-        assert accounts.user_for_session(forged) is None, forged
+    assert accounts.user_for_session(session_id, key) is None
+    assert accounts.user_for_session(user.get_id(), key) is None  # the password change ended it
+    fresh = sessions.start(user)
+    assert accounts.user_for_session(user.get_id(), fresh) is user
+    for forged in (str(user.id), f"{user.id}:", f"{user.id + 1}:{user.session_generation}", "x:1", "²:1",
+                   f"-{user.id}:1", "99999999999:1", ""):
+        assert accounts.user_for_session(forged, fresh) is None, forged
+    other = accounts.create_user("lee", "lee's password", "staff")
+    assert accounts.user_for_session(other.get_id(), fresh) is None  # kim's key is not lee's session
     accounts.deactivate(user)
-    assert accounts.user_for_session(user.get_id()) is None
+    assert accounts.user_for_session(user.get_id(), fresh) is None
 
 
 def test_token_is_stored_only_as_its_sha256(app):
-    user = accounts.create_user("alice", "pw", "staff")
+    user = accounts.create_user("alice", "pw-long-enough", "staff")
     raw = accounts.create_token(user, "omr-worker")
     row = db.session.execute(select(ApiToken)).scalar_one()
     assert len(raw) >= 43  # 32 random bytes in URL-safe base64
@@ -171,8 +177,8 @@ def test_token_is_stored_only_as_its_sha256(app):
 
 
 def test_token_lookup_finds_its_user_and_nothing_else(app):
-    alice = accounts.create_user("alice", "pw", "staff")
-    bob = accounts.create_user("bob", "pw", "admin")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
+    bob = accounts.create_user("bob", "pw-long-enough", "admin")
     alice_token = accounts.create_token(alice)
     bob_token = accounts.create_token(bob)
     assert alice_token != bob_token
@@ -184,7 +190,7 @@ def test_token_lookup_finds_its_user_and_nothing_else(app):
 
 
 def test_revoked_token_is_refused(app):
-    alice = accounts.create_user("alice", "pw", "staff")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
     token, raw = accounts.issue_token(alice)
     accounts.revoke_token(token.id)
     assert token.revoked_at is not None
@@ -192,8 +198,8 @@ def test_revoked_token_is_refused(app):
 
 
 def test_deactivated_users_token_is_refused_until_reactivated(app):
-    accounts.create_user("boss", "pw", "admin")
-    alice = accounts.create_user("alice", "pw", "staff")
+    accounts.create_user("boss", "pw-long-enough", "admin")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
     raw = accounts.create_token(alice)
     accounts.deactivate(alice)
     assert accounts.user_for_token(raw) is None
@@ -202,7 +208,7 @@ def test_deactivated_users_token_is_refused_until_reactivated(app):
 
 
 def test_no_token_for_a_deactivated_user(app):
-    alice = accounts.create_user("alice", "pw", "staff")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
     alice.is_active = False
     with pytest.raises(accounts.AccountError, match="deactivated"):
         accounts.create_token(alice)
@@ -215,8 +221,8 @@ def test_revoking_an_unknown_token_is_not_found(app):
 
 
 def test_revoke_tokens_of_a_user_leaves_other_users_alone(app):
-    alice = accounts.create_user("alice", "pw", "staff")
-    bob = accounts.create_user("bob", "pw", "staff")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
+    bob = accounts.create_user("bob", "pw-long-enough", "staff")
     alice_raw = [accounts.create_token(alice) for _ in range(2)]
     bob_raw = accounts.create_token(bob)
     assert len(accounts.revoke_tokens_of(alice)) == 2
@@ -226,7 +232,7 @@ def test_revoke_tokens_of_a_user_leaves_other_users_alone(app):
 
 
 def test_last_used_at_is_written_at_most_once_a_minute(app):
-    alice = accounts.create_user("alice", "pw", "staff")
+    alice = accounts.create_user("alice", "pw-long-enough", "staff")
     token, raw = accounts.issue_token(alice)
     assert token.last_used_at is None
     accounts.user_for_token(raw)
@@ -405,10 +411,10 @@ def test_blocked_attempts_are_not_recorded(app):
 
 def test_visible_lectures_and_edit_rights_per_role(app):
     mine, other = make_lecture("Mine"), make_lecture("Other")
-    admin = accounts.create_user("boss", "pw", "admin")
-    staff = accounts.create_user("desk", "pw", "staff")
-    teacher = accounts.create_user("kim", "pw", "teacher", [mine.id])
-    idle = accounts.create_user("park", "pw", "teacher")
+    admin = accounts.create_user("boss", "pw-long-enough", "admin")
+    staff = accounts.create_user("desk", "pw-long-enough", "staff")
+    teacher = accounts.create_user("kim", "pw-long-enough", "teacher", [mine.id])
+    idle = accounts.create_user("park", "pw-long-enough", "teacher")
     assert access.visible_lecture_ids(admin) is None
     assert access.visible_lecture_ids(staff) is None
     assert access.visible_lecture_ids(teacher) == {mine.id}
@@ -423,8 +429,8 @@ def test_visible_lectures_and_edit_rights_per_role(app):
 
 
 def test_has_role_refuses_inactive_users(app):
-    accounts.create_user("boss", "pw", "admin")
-    staff = accounts.create_user("desk", "pw", "staff")
+    accounts.create_user("boss", "pw-long-enough", "admin")
+    staff = accounts.create_user("desk", "pw-long-enough", "staff")
     assert access.has_role(staff, "staff", "admin")
     assert not access.has_role(staff, "admin")
     staff.is_active = False
@@ -435,7 +441,7 @@ def test_has_role_refuses_inactive_users(app):
 # ---------------------------------------------------------------- audit trail
 
 def test_audit_record_stores_json_safe_values(app):
-    user = accounts.create_user("boss", "pw", "admin")
+    user = accounts.create_user("boss", "pw-long-enough", "admin")
     lecture = make_lecture()
     moment = datetime(2026, 3, 31, 15, 30, tzinfo=timezone.utc)
     entry = audit.record(

@@ -10,12 +10,18 @@ CELL = re.compile(r'<td data-enrollment="(\d+)" data-session="(\d+)" data-status
 HTMX = {"HX-Request": "true"}
 
 
-def sign_in(client, user) -> None:
-    """Sign the user in through Flask-Login's session key (the login form has its own tests)."""
+def sign_in(client, user) -> str:
+    """Sign the user in through Flask-Login's session key and a server-side session, as the
+    login form does (the form has its own tests). Answers the session's key."""
+    from dashboard.accounts import sessions
+
+    key = sessions.start(user)
     db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+        session["sid"] = key
+    return key
 
 
 def csrf_token(client, path: str = "/") -> str:

@@ -128,7 +128,7 @@ def test_admins_get_no_lectures(client, academy):
 def test_staff_get_lectures_as_assistants(client, academy):
     """The Users page assigns an assistant: staff with lectures, shown on the list and the detail."""
     token = sign_in_with_form(client, academy.users["admin"])
-    response = client.post("/users/", data={"csrf_token": token, "username": "desk2", "password": "p",
+    response = client.post("/users/", data={"csrf_token": token, "username": "desk2", "password": "desk2 password",
                                             "role": "staff", "lectures": [str(academy.algebra.id)]})
     assert response.status_code == 302
     assistant = user_named("desk2")
@@ -149,7 +149,7 @@ def test_create_without_csrf_token_is_refused(client, academy):
 
 
 def test_usernames_are_escaped(client, academy):
-    accounts.create_user("<i>odd</i>", "p", "staff")
+    accounts.create_user("<i>odd</i>", "a fine password", "staff")
     db.session.commit()
     sign_in_with_form(client, academy.users["admin"])
     page = client.get("/users/").get_data(as_text=True)
