@@ -87,6 +87,9 @@ _LINK_INSERT = bulk.Upsert(
 
 
 class Writer:
+    """One recompute of one scope: plans every enrollment's cells, automatic links and lecture
+    progress from the loaded facts, and writes the rows that changed (`run`)."""
+
     def __init__(self, scope: Scope, facts: Facts, timestamp: datetime):
         self.scope = scope
         self.facts = facts
@@ -102,7 +105,8 @@ class Writer:
         self._calendars: dict[Any, tuple[frozenset[int], frozenset[int]]] = {}
         self._exam_lists: dict[int, dict] = {}
         self._pass_lines: dict[int, Decimal] = {}
-        self.input_keys: dict[int, str] = {}  # of the enrollment being planned, by session
+        # The inputs' digests of the enrollment being planned, by session (`_input_key`).
+        self.input_keys: dict[int, str] = {}
         # Derived JSON is written as text once: Decimal scores as numbers, times in the academy's offset.
         self._json = _json_encoder(_JsonValues(academy_timezone()).__getitem__)
         # What the planning collects besides the bulk rows.

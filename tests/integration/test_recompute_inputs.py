@@ -149,3 +149,23 @@ def test_a_cell_whose_inputs_did_not_change_is_not_computed_again(app, monkeypat
         SessionProgress.enrollment_id == activity.enrollment_id, SessionProgress.session_id == activity.session_id
     )).scalar_one()
     assert stored == activity.video_rate
+
+
+def test_a_row_rewritten_only_for_its_inputs_keeps_its_updated_at(app):
+    """A row whose inputs' half differs (as rows written before the halves did) but whose values
+    did not change gets its fingerprint rewritten and keeps its updated_at."""
+    from datetime import datetime, timezone
+
+    from tests.academies import build_lecture
+
+    lecture_id = build_lecture(3, 4, 1, 1, seed=5)
+    recompute_lecture(lecture_id)
+    row = db.session.execute(select(SessionProgress).join(Enrollment).where(Enrollment.lecture_id == lecture_id)
+                             .order_by(SessionProgress.id)).scalars().first()
+    fingerprint, earlier = row.fingerprint, datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    row.fingerprint, row.updated_at = "0" * 20 + fingerprint[20:], earlier
+    db.session.flush()
+    recompute_lecture(lecture_id)
+    db.session.expire(row)
+    assert row.fingerprint == fingerprint
+    assert row.updated_at == earlier
