@@ -6,12 +6,13 @@ lecture read-only (no edit forms; a write answers 403), admins see and edit ever
 
 htmx: a request with `HX-Request` gets the partial the full page includes (`_grid.html`,
 `_cell_detail.html`); a save answers the re-rendered detail plus out-of-band swaps of the
-student's grid row and the navigation's clinic count. A form with errors answers 422 (htmx is
+student's grid row, the grid's footer and the navigation's clinic count. A form with errors answers 422 (htmx is
 configured to swap it, see base.html), and nothing is saved. Without JavaScript every link and
 form still works: a save redirects back to the cell's page.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from dashboard.lectures import grid, cells as inputs
+from dashboard.lectures import grid, cells as inputs, student as student_page
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
 from dashboard.extensions import db
@@ -76,6 +77,8 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
             "entry": _("Roll call"),
             # The entry page's URL without its session part; each column header appends its session id.
             "entry_url": url_for("entry.column", lecture_id=lecture_id, session_id=0)[:-len("0/entry")],
+            # A cell's link relative to the grid page (the only page that shows grid rows): "cell".
+            "cell_href": _relative_to_grid(lecture_id, url_for(".cell", lecture_id=lecture_id)),
             # The student page's URL without its last part; each row appends its enrollment id.
             "student_url": url_for(".student", lecture_id=lecture_id, enrollment_id=0)[:-1],
         },
@@ -83,26 +86,32 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
 
 
 @bp.app_template_global()
-def grid_cells(row: grid.GridRow, cell_url: str, words: dict[str, str]) -> Markup:
+def grid_cells(row: grid.GridRow, cell_href: str, words: dict[str, str]) -> Markup:
     """The cells of one grid row as HTML.
 
     Written in Python rather than as a Jinja loop: a 300 x 40 grid has 12 000 cells and the
     per-expression cost of a template loop alone took the render past its 150 ms budget
-    (docs/performance.md). Every value is escaped here: the ids are integers, the status comes
-    from a fixed set, the words and marks are escaped once.
+    (docs/performance.md). Lean on purpose, since the cells are nearly all of the page's bytes: the
+    status is the cell's `data-status`, its icon and colours come from app.css, the link is relative
+    to the grid's own URL, and the status word is there once, for screen readers (`<i>`, visually
+    hidden by app.css). Every value is escaped: the ids are integers, the status comes from a fixed
+    set, the words and marks are escaped once.
     """
     head = f'<td data-enrollment="{row.enrollment_id}" data-session="'
-    link = f'<a href="{escape(cell_url)}?enrollment={row.enrollment_id}&amp;session='
-    tails = {status: f'<span class="vh">{escape(words[status])}</span></a></td>' for status in grid.STATUSES}
-    icons = {status: f'<span aria-hidden="true">{grid.STATUS_ICONS[status]}</span>' for status in grid.STATUSES}
+    link = f'<a href="{escape(cell_href)}?enrollment={row.enrollment_id}&amp;session='
+    tails = {status: f'<i>{escape(words[status])}</i></a></td>' for status in grid.STATUSES}
     presence = {session_id: _presence_mark(word) for session_id, word in row.presence.items()}
     parts = []
     for session_id, status, missing in row.cells:
         marks = f"<small>{escape(missing)}</small>" if missing else ""
         roll = presence.get(session_id, "")
-        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}{roll}'
-                     f'{tails[status]}')
+        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{marks}{roll}{tails[status]}')
     return Markup("".join(parts))
+
+
+def _relative_to_grid(lecture_id: int, url: str) -> str:
+    base = url_for(".lecture_grid", lecture_id=lecture_id)
+    return url[len(base):] if url.startswith(base) else url
 
 
 def _presence_mark(word: str) -> str:
@@ -121,21 +130,28 @@ def _local_input(value) -> str:
 
 @bp.get("/<int:lecture_id>/")
 def lecture_grid(lecture_id: int):
-    """The grid: students by sessions. An htmx request (search, filter, sort) gets `_grid.html` alone."""
+    """The grid: students by sessions, the first page of rows with the sessions' footer; the next
+    pages come as the teacher scrolls (`from=N`: htmx gets those rows alone, `_grid_rows.html`).
+    An htmx search, filter or sort gets `_grid.html` alone."""
     _readable_lecture(lecture_id)
     query = grid.GridQuery.from_args(request.args)
-    data = grid.load_grid(lecture_id, query)
+    data = grid.load_grid(lecture_id, query, limit=grid.page_size(query.start))
     context = dict(grid=data, query=query, **_grid_words(lecture_id))
-    if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
+    restoring = request.headers.get("HX-History-Restore-Request")
+    if is_htmx() and query.start and not restoring:
+        return render_template("lectures/_grid_rows.html", **context)
+    data.footer = grid.load_footer(lecture_id)
+    if is_htmx() and not restoring:
         return render_template("lectures/_grid.html", **context)
     return render_template("lectures/grid.html", **context)
 
 
 @bp.get("/<int:lecture_id>/grid.csv")
 def grid_csv(lecture_id: int):
-    """The grid as CSV (UTF-8 with BOM so Excel reads Korean names), with the page's filters and sort."""
+    """The grid as CSV (UTF-8 with BOM so Excel reads Korean names), with the page's filters and
+    sort: every matching student, whatever page the screen had reached."""
     _readable_lecture(lecture_id)
-    query = grid.GridQuery.from_args(request.args)
+    query = replace(grid.GridQuery.from_args(request.args), start=0)
     data = grid.load_grid(lecture_id, query)
     header = ([_("Student"), _("Risk"), _("Consecutive"), _("Completed"), _("Failed"), _("Held")]
               + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])
@@ -144,7 +160,6 @@ def grid_csv(lecture_id: int):
     filename = f"lecture-{lecture_id}-grid.csv"
     return Response(csv_bytes([header, *rows]), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
 
 
 # ---------------------------------------------------------------- cell detail
@@ -194,6 +209,7 @@ def _render_cell(detail: grid.CellDetail, bound: dict[Any, Any] | None = None, s
     if is_htmx():
         if oob:
             row = grid.load_grid(detail.lecture_id, enrollment_id=detail.enrollment_id)
+            row.footer = grid.load_footer(detail.lecture_id)
             context.update(row=row.rows[0], grid=row, **_grid_words(detail.lecture_id))
         return render_template("lectures/_cell_update.html" if oob else "lectures/_cell_detail.html",
                                **context), status
@@ -360,7 +376,7 @@ def delete_attempt(lecture_id: int, attempt_id: int):
 def student(lecture_id: int, enrollment_id: int):
     """A student's timeline across the lecture's sessions, risk history and clinic links."""
     _readable_lecture(lecture_id)
-    page = grid.load_student(lecture_id, _id_or_404(enrollment_id))
+    page = student_page.load_student(lecture_id, _id_or_404(enrollment_id))
     if page is None:
         abort(404)
     return render_template("lectures/student.html", page=page,
