@@ -263,8 +263,8 @@ class Grid:
 
 # Rows per answer: the first page fills a tablet's or a laptop's screen with some to spare; the
 # next pages arrive as the teacher scrolls towards them (docs/decisions.md, "The big grid").
-FIRST_PAGE = 40
-NEXT_PAGE = 80
+FIRST_PAGE = 30
+NEXT_PAGE = 60
 MAX_START = 1_000_000
 
 
