@@ -1,5 +1,6 @@
 /* The lecture grid (templates/lectures/grid.html), on top of a page that works without it.
 
+   0. A cell's link opens the cell's panel beside the grid (without JavaScript: its own page).
    1. One tab stop with a roving focus (the ARIA grid pattern): Tab enters the grid at one cell and
       leaves it at once; arrow keys move between cells, Home/End to the row's first/last cell
       (with Ctrl: the first/last row loaded), Page Up/Down by a screenful; Enter opens the cell's
@@ -142,11 +143,19 @@
     if (target) { activate(table, target, true); }
   });
 
-  // A click (or Enter) on a cell: that cell is where Escape returns and Tab re-enters.
+  // A click (or Enter) on a cell opens its panel in #cell-detail; that cell is where Escape returns
+  // and Tab re-enters. One listener for every cell: htmx-boosting each of the grid's links cost
+  // the page a long task of its own at load (docs/decisions.md, "The big grid").
   document.addEventListener("click", function (event) {
     var table = gridTable();
     var item = event.target.closest && event.target.closest("[data-roving]");
-    if (table && item && table.contains(item)) { activate(table, item, false); }
+    if (!table || !item || !table.contains(item)) { return; }
+    activate(table, item, false);
+    var plain = event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey;
+    if (plain && !event.defaultPrevented && item.closest("td[data-session]") && window.htmx) {
+      event.preventDefault();
+      window.htmx.ajax("GET", item.getAttribute("href"), { source: item, target: "#cell-detail", swap: "innerHTML" });
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () {
