@@ -3,7 +3,8 @@
    0. A cell's link opens the cell's panel beside the grid (without JavaScript: its own page).
    1. One tab stop with a roving focus (the ARIA grid pattern): Tab enters the grid at one cell and
       leaves it at once; arrow keys move between cells, Home/End to the row's first/last cell
-      (with Ctrl: the first/last row loaded), Page Up/Down by a screenful; Enter opens the cell's
+      (with Ctrl: the first/last row loaded), Page Up/Down by a screenful (Page Up stops at the
+      first student); Enter opens the cell's
       panel (the link's own behaviour); Escape closes the panel and puts the focus back on its cell.
       Column 0 is the student's name; the header row's cells are the sessions' roll-call links.
    2. The grid opens scrolled sideways so that the current session (th[data-current]) is in view.
@@ -137,7 +138,9 @@
       default: return;
     }
     event.preventDefault();
-    r = Math.max(0, Math.min(r, rows.length - 1));
+    // A screenful up stops at the first student; the header row is one ArrowUp further.
+    var top = event.key === "PageUp" && rows.indexOf(item.closest("tr")) > 0 ? 1 : 0;
+    r = Math.max(top, Math.min(r, rows.length - 1));
     var items = itemsOf(rows[r]);
     var target = items[Math.max(0, Math.min(c, items.length - 1))];
     if (target) { activate(table, target, true); }
