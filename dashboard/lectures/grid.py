@@ -4,7 +4,9 @@ Every function that returns derived rows calls `ensure_fresh` first (SPEC §7: a
 recomputed for another day is recomputed before it is shown). The grid is loaded with a fixed
 number of set-based queries whatever its size (sessions, rows, cells), and cell statuses are
 worked out once per (start date, session) pair, since they depend on nothing else but the
-session-progress row's `completed`.
+session-progress row's `completed` (`progress.cell_status.grid_cell` finishes each cell). The grid
+is sent in pages (`FIRST_PAGE` rows, then `NEXT_PAGE` as the teacher scrolls); every matching
+student is still read to sort and count them, but cells only for the page's rows.
 
 Cell status (the grid's `data-status`):
 - `none`: the session is dated before the student's start date (not counted);
@@ -42,6 +44,7 @@ from dashboard.models import (
     Student,
 )
 from dashboard.progress import rules
+from dashboard.progress.cell_status import grid_cell
 from dashboard.progress.recompute import ensure_fresh
 from dashboard.listing import like_pattern, refresh_stale
 
@@ -412,15 +415,9 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
     marks = {part: str(mark) for part, mark in PART_MARKS.items()}
     for row in page:
         progress = completed_cells.get(row.enrollment_id, {})
-        for session, status in zip(session_infos, date_statuses[row.start_date]):
-            part = progress.get(session.id)
-            missing = ""
-            if status in ("incomplete", "pending"):
-                if part is not None and part[0]:
-                    status = "completed"
-                elif part is not None:
-                    missing = " ".join(mark for mark, ok in zip(marks.values(), part[1:]) if not ok)
-            row.cells.append((session.id, status, missing))
+        for session, date_status in zip(session_infos, date_statuses[row.start_date]):
+            status, missing = grid_cell(date_status, progress.get(session.id))
+            row.cells.append((session.id, status, " ".join(marks[part] for part in missing)))
         row.presence = presence.get(row.enrollment_id, {})
 
     total = matched
