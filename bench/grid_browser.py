@@ -49,7 +49,7 @@ TIMING = """() => {
 }"""
 
 
-def run(url: str, label: str, repeats: int, verbose: bool = False) -> None:
+def run(url: str, label: str, repeats: int, verbose: bool = False, sizes=SIZES) -> None:
     from playwright.sync_api import sync_playwright
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DASHBOARD_TODAY": TODAY.isoformat(), "SECRET_KEY": "bench",
@@ -62,7 +62,7 @@ def run(url: str, label: str, repeats: int, verbose: bool = False) -> None:
             db.session.add(admin)
             accounts.reset_password(admin, PASSWORD)
             lectures = {}
-            for students, sessions in SIZES:
+            for students, sessions in sizes:
                 lecture_id = build_lecture(students, sessions, 2, 1, seed=students + sessions)
                 recompute_lecture(lecture_id)
                 lectures[(students, sessions)] = lecture_id
@@ -116,8 +116,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--verbose", action="store_true", help="every timing of the best load")
+    parser.add_argument("--sizes", default="10x10,40x40,300x40", help="students x sessions, comma-separated")
     args = parser.parse_args()
-    on_each_database(args.only, run, args.repeats, args.verbose)
+    sizes = tuple(tuple(int(n) for n in size.split("x")) for size in args.sizes.split(","))
+    on_each_database(args.only, run, args.repeats, args.verbose, sizes)
 
 
 if __name__ == "__main__":
