@@ -133,3 +133,22 @@ def test_a_strange_page_start_is_the_first_page(client, academy, value):
     sign_in(client, academy.users["admin"])
     html = client.get(f"/lectures/{academy.algebra.id}/?from={value}").get_data(as_text=True)
     assert NAME.findall(html) == ["Kim Minji", "Lee Jisoo", "Park_100%"]
+
+
+def test_a_page_of_rows_costs_the_same_statements_whatever_the_lecture_size(client, academy, count_queries):
+    """The first page of a 20-student and of a 150-student lecture, and a later page: the same
+    number of statements (students, cells of the page, roll calls, footer…), not one per row."""
+    small = build_lecture(20, 5, 1, 1, seed=6)
+    large = build_lecture(150, 5, 1, 1, seed=7)
+    for lecture_id in (small, large):
+        recompute_lecture(lecture_id)
+    db.session.commit()
+    sign_in(client, academy.users["admin"])
+    counts = []
+    for url in (f"/lectures/{small}/", f"/lectures/{large}/", f"/lectures/{large}/?from=30"):
+        client.get(url)  # the session's user and any first-of-the-day work, out of the count
+        with count_queries() as counter:
+            assert client.get(url, headers=HTMX if "from" in url else {}).status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
+    assert counts[2] <= counts[1]
