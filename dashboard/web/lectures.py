@@ -5,9 +5,10 @@ Roles: a teacher sees only the lectures assigned to them (404 for any other), st
 lecture read-only (no edit forms; a write answers 403), admins see and edit everything.
 
 htmx: a request with `HX-Request` gets the partial the full page includes (`_grid.html`,
-`_cell_detail.html`); a save answers the re-rendered detail plus out-of-band swaps of the
-student's grid row, the grid's footer and the navigation's clinic count. A form with errors answers 422 (htmx is
-configured to swap it, see base.html), and nothing is saved. Without JavaScript every link and
+`_cell_detail.html`; the grid's later pages get `_grid_rows.html`); a save answers the
+re-rendered detail plus out-of-band swaps of the student's grid row, the grid's footer and the
+navigation's clinic count. A form with errors answers 422 (htmx is configured to swap it, see
+base.html), and nothing is saved. Without JavaScript every link and
 form still works: a save redirects back to the cell's page.
 """
 from __future__ import annotations
