@@ -78,8 +78,8 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
             "entry": _("Roll call"),
             # The entry page's URL without its session part; each column header appends its session id.
             "entry_url": url_for("entry.column", lecture_id=lecture_id, session_id=0)[:-len("0/entry")],
-            # A cell's link relative to the grid page (the only page that shows grid rows): "cell".
-            "cell_href": _relative_to_grid(lecture_id, url_for(".cell", lecture_id=lecture_id)),
+            # A cell's link; each cell appends its enrollment and session.
+            "cell_href": url_for(".cell", lecture_id=lecture_id),
             # The student page's URL without its last part; each row appends its enrollment id.
             "student_url": url_for(".student", lecture_id=lecture_id, enrollment_id=0)[:-1],
         },
@@ -93,9 +93,8 @@ def grid_cells(row: grid.GridRow, cell_href: str, words: dict[str, str]) -> Mark
     Written in Python rather than as a Jinja loop: a 300 x 40 grid has 12 000 cells and the
     per-expression cost of a template loop alone took the render past its 150 ms budget
     (docs/performance.md). Lean on purpose, since the cells are nearly all of the page's bytes: the
-    status is the cell's `data-status`, its icon and colours come from app.css, the link is relative
-    to the grid's own URL, and the status word is there once, for screen readers (`<i>`, visually
-    hidden by app.css). Every value is escaped: the ids are integers, the status comes from a fixed
+    status is the cell's `data-status`, its icon and colours come from app.css, and the status word
+    is there once, for screen readers (`<i>`, visually hidden by app.css). Every value is escaped: the ids are integers, the status comes from a fixed
     set, the words and marks are escaped once.
     """
     head = f'<td data-enrollment="{row.enrollment_id}" data-session="'
@@ -108,11 +107,6 @@ def grid_cells(row: grid.GridRow, cell_href: str, words: dict[str, str]) -> Mark
         roll = presence.get(session_id, "")
         parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{marks}{roll}{tails[status]}')
     return Markup("".join(parts))
-
-
-def _relative_to_grid(lecture_id: int, url: str) -> str:
-    base = url_for(".lecture_grid", lecture_id=lecture_id)
-    return url[len(base):] if url.startswith(base) else url
 
 
 def _presence_mark(word: str) -> str:
