@@ -4,7 +4,9 @@ Every function that returns derived rows calls `ensure_fresh` first (SPEC §7: a
 recomputed for another day is recomputed before it is shown). The grid is loaded with a fixed
 number of set-based queries whatever its size (sessions, rows, cells), and cell statuses are
 worked out once per (start date, session) pair, since they depend on nothing else but the
-session-progress row's `completed`.
+session-progress row's `completed` (`progress.cell_status.grid_cell` finishes each cell). The grid
+is sent in pages (`FIRST_PAGE` rows, then `NEXT_PAGE` as the teacher scrolls); every matching
+student is still read to sort and count them, but cells only for the page's rows.
 
 Cell status (the grid's `data-status`):
 - `none`: the session is dated before the student's start date (not counted);
@@ -22,14 +24,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, select
+from sqlalchemy import BigInteger, and_, case, false, func, select, type_coerce
 
 from dashboard.clock import academy_today
 from dashboard.extensions import db
 from dashboard.models import (
     Activity,
     Attempt,
-    ClinicLink,
     Enrollment,
     Exam,
     ExamSession,
@@ -39,11 +40,11 @@ from dashboard.models import (
     LectureProgress,
     LectureSession,
     ProgressPolicy,
-    RiskLog,
     SessionProgress,
     Student,
 )
 from dashboard.progress import rules
+from dashboard.progress.cell_status import grid_cell
 from dashboard.progress.recompute import ensure_fresh
 from dashboard.listing import like_pattern, refresh_stale
 
@@ -214,6 +215,30 @@ class GridRow:
         return max(self.consecutive, self.low_score)
 
 
+@dataclass(frozen=True)
+class SessionFooter:
+    """One column's line at the foot of the grid, over the lecture's active students: how many of
+    the held cells are completed, and the mean of the exam scores of those who sat the session's
+    exams (rounded half-up to 2 decimals once, as every average in SPEC §1)."""
+
+    held: int
+    completed: int
+    mean_score: Decimal | None
+
+    @property
+    def percent_completed(self) -> int | None:
+        if not self.held:
+            return None
+        return int(rules.round_half_up(Decimal(100 * self.completed) / self.held, Decimal(1)))
+
+
+def session_footer(held: int, completed: int, scored: int, score_total: Decimal) -> SessionFooter:
+    """A column's footer from its counts: held cells, completed cells, cells with an exam score,
+    and the sum of those scores."""
+    mean = rules.round_half_up(score_total / scored) if scored else None
+    return SessionFooter(held, completed, mean)
+
+
 @dataclass
 class Grid:
     lecture_id: int
@@ -221,38 +246,81 @@ class Grid:
     today: date
     grace_days: int
     sessions: list[GridSession]
-    rows: list[GridRow]
+    rows: list[GridRow]  # the rows of this page (all of them when the grid is not paged)
     total_students: int
+    matched: int = 0  # the students the search and filter match, on every page
+    start: int = 0  # the position of the first row of `rows` among the matched students
+    next_start: int | None = None  # where the next page starts, when there is one
+    footer: dict[int, SessionFooter] = field(default_factory=dict)
+
+    @property
+    def next_end(self) -> int:
+        """How many students the screen will have once the next page has come."""
+        return min((self.next_start or 0) + NEXT_PAGE, self.matched)
+
+    @property
+    def current_session_id(self) -> int | None:
+        """The column the grid opens at: the latest held session (the first when none is held yet)."""
+        held = [s.id for s in self.sessions if s.held]
+        return held[-1] if held else (self.sessions[0].id if self.sessions else None)
+
+
+# Rows per answer: the first page fills a tablet's or a laptop's screen with some to spare; the
+# next pages arrive as the teacher scrolls towards them (docs/decisions.md, "The big grid").
+FIRST_PAGE = 30
+NEXT_PAGE = 60
+MAX_START = 1_000_000
+
+
+def page_size(start: int) -> int:
+    return FIRST_PAGE if start == 0 else NEXT_PAGE
 
 
 @dataclass(frozen=True)
 class GridQuery:
-    """What the grid shows: a search on the student's name, a risk filter, a sort, withdrawn or not."""
+    """What the grid shows: a search on the student's name, a risk filter, a sort, withdrawn or not,
+    and where the page starts among the students that match."""
 
     search: str = ""
     risk: str | None = None
     sort: str = "name"
     withdrawn: bool = False
+    start: int = 0
 
     @classmethod
     def from_args(cls, args) -> "GridQuery":
         """From the query string; unknown values fall back to the defaults (a link cannot break the page)."""
         risk = args.get("risk") or None
         sort = args.get("sort") or "name"
+        start = args.get("from") or ""
         return cls(
             search=(args.get("q") or "").strip()[:100],
             risk=risk if risk in RISK_LEVELS else None,
             sort=sort if sort in SORTS else "name",
             withdrawn=args.get("withdrawn") in ("1", "true", "on"),
+            start=min(int(start), MAX_START) if start.isascii() and start.isdigit() else 0,
         )
+
+    def url_args(self, **changes: Any) -> dict[str, Any]:
+        """The query string of this view (defaults left out), for links to it or to its next page."""
+        args = {"q": self.search or None, "risk": self.risk, "sort": self.sort if self.sort != "name" else None,
+                "withdrawn": "1" if self.withdrawn else None, "from": self.start or None}
+        args.update(changes)
+        return {key: value for key, value in args.items() if value is not None}
 
 
 def lecture_title(lecture_id: int) -> str | None:
     return db.session.execute(select(Lecture.title).where(Lecture.id == lecture_id)).scalar_one_or_none()
 
 
-def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: int | None = None) -> Grid:
-    """The grid of one lecture (or one row of it), with statuses and row summaries."""
+def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: int | None = None,
+              limit: int | None = None) -> Grid:
+    """The grid of one lecture (or one row of it), with statuses and row summaries.
+
+    With `limit`, only the rows from `query.start` on, at most `limit` of them, carry their cells:
+    every matching student is still read (cheaply: one row each) so that the sort and the counts
+    cover them all, but the cells, the part that grows with the sessions, are read for the page only.
+    """
     ensure_fresh(lecture_id)
     head = db.session.execute(
         select(Lecture.title, ProgressPolicy.completion_grace_days)
@@ -299,29 +367,9 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
         .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
         .where(*conditions)
     ).all()
-    completed_cells: dict[int, dict[int, tuple[bool, bool, bool, bool]]] = defaultdict(dict)
-    for row in db.session.execute(
-        select(SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.completed,
-               SessionProgress.video_completed, SessionProgress.exam_passed, SessionProgress.homework_passed)
-        .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
-        .join(Student, Student.id == Enrollment.student_id)
-        .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
-        .where(*conditions)
-    ):
-        completed_cells[row[0]][row[1]] = row[2:]
 
-    presence: dict[int, dict[int, str]] = defaultdict(dict)
-    for enrollment, session_id, word in db.session.execute(
-        select(Activity.enrollment_id, Activity.session_id, Activity.presence)
-        .join(Enrollment, Enrollment.id == Activity.enrollment_id)
-        .join(Student, Student.id == Enrollment.student_id)
-        .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
-        .where(*conditions, Activity.presence.is_not(None))
-    ):
-        presence[enrollment][session_id] = word
-
-    marks = {part: str(mark) for part, mark in PART_MARKS.items()}
-    # Statuses depend on (start date, session, completed): work out the date part once per start date.
+    # A cell's status depends on (start date, session, completed): the date part is worked out once
+    # per start date, and so is the number of held sessions the row summary divides by.
     date_statuses: dict[date | None, list[str]] = {}
     rows = []
     for person in people:
@@ -329,20 +377,6 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
         if start not in date_statuses:
             enrollment_info = rules.EnrollmentInfo(0, start)
             date_statuses[start] = [cell_status(s, enrollment_info, today, grace_days, False) for s in session_infos]
-        base = date_statuses[start]
-        progress = completed_cells.get(person.id, {})
-        cells = []
-        held = 0
-        for session, status in zip(session_infos, base):
-            part = progress.get(session.id)
-            missing = ""
-            if status in ("incomplete", "pending"):
-                held += 1
-                if part is not None and part[0]:
-                    status = "completed"
-                elif part is not None:
-                    missing = " ".join(mark for mark, ok in zip(marks.values(), part[1:]) if not ok)
-            cells.append((session.id, status, missing))
         meta = person.meta or {}
         rows.append(GridRow(
             enrollment_id=person.id,
@@ -355,18 +389,71 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
             low_score=int(meta.get("low_score_consecutive") or 0),
             completed=person.completed_sessions or 0,
             failed=person.failed_sessions or 0,
-            held=held,
-            cells=cells,
-            presence=presence.get(person.id, {}),
+            held=sum(status in ("incomplete", "pending") for status in date_statuses[start]),
+            cells=[],
         ))
     sort_rows(rows, query.sort)
-    total = len(rows)
+    matched = len(rows)
+    start = query.start if enrollment_id is None else 0
+    page = rows[start:start + limit] if limit is not None else rows[start:]
+    next_start = start + len(page) if limit is not None and start + len(page) < matched else None
+    page_only = [Enrollment.id.in_([row.enrollment_id for row in page])] if limit is not None else []
+
+    completed_cells: dict[int, dict[int, tuple[bool, bool, bool, bool]]] = defaultdict(dict)
+    presence: dict[int, dict[int, str]] = defaultdict(dict)
+    if page:
+        for row in db.session.execute(
+            select(SessionProgress.enrollment_id, SessionProgress.session_id, SessionProgress.completed,
+                   SessionProgress.video_completed, SessionProgress.exam_passed, SessionProgress.homework_passed)
+            .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
+            .join(Student, Student.id == Enrollment.student_id)
+            .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
+            .where(*conditions, *page_only)
+        ):
+            completed_cells[row[0]][row[1]] = row[2:]
+        for enrollment, session_id, word in db.session.execute(
+            select(Activity.enrollment_id, Activity.session_id, Activity.presence)
+            .join(Enrollment, Enrollment.id == Activity.enrollment_id)
+            .join(Student, Student.id == Enrollment.student_id)
+            .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
+            .where(*conditions, *page_only, Activity.presence.is_not(None))
+        ):
+            presence[enrollment][session_id] = word
+
+    marks = {part: str(mark) for part, mark in PART_MARKS.items()}
+    for row in page:
+        progress = completed_cells.get(row.enrollment_id, {})
+        for session, date_status in zip(session_infos, date_statuses[row.start_date]):
+            status, missing = grid_cell(date_status, progress.get(session.id))
+            row.cells.append((session.id, status, " ".join(marks[part] for part in missing)))
+        row.presence = presence.get(row.enrollment_id, {})
+
+    total = matched
     if enrollment_id is None and (query.search or query.risk):
         everyone = [Enrollment.lecture_id == lecture_id]
         if not query.withdrawn:
             everyone.append(Enrollment.withdrawn_at.is_(None))
         total = db.session.execute(select(func.count(Enrollment.id)).where(*everyone)).scalar_one()
-    return Grid(lecture_id, head.title, today, grace_days, sessions, rows, total)
+    return Grid(lecture_id, head.title, today, grace_days, sessions, page, total, matched, start, next_start)
+
+
+def load_footer(lecture_id: int) -> dict[int, SessionFooter]:
+    """Each session's footer over the lecture's active students, in one grouped statement.
+
+    Scores are summed as the stored integer hundredths, so the mean is exact on both databases.
+    """
+    hundredths = type_coerce(SessionProgress.exam_aggregate_score, BigInteger)
+    footer = {}
+    for session_id, held, completed, scored, total in db.session.execute(
+        select(SessionProgress.session_id, func.count(SessionProgress.id),
+               func.coalesce(func.sum(case((SessionProgress.completed, 1), else_=0)), 0),
+               func.count(SessionProgress.exam_aggregate_score), func.coalesce(func.sum(hundredths), 0))
+        .join(Enrollment, Enrollment.id == SessionProgress.enrollment_id)
+        .where(Enrollment.lecture_id == lecture_id, Enrollment.withdrawn_at.is_(None))
+        .group_by(SessionProgress.session_id)
+    ):
+        footer[session_id] = session_footer(held, int(completed), scored, Decimal(int(total)).scaleb(-2))
+    return footer
 
 
 def sort_rows(rows: list[GridRow], sort: str) -> None:
@@ -511,97 +598,3 @@ def load_cell(lecture_id: int, enrollment_id: int, session_id: int) -> CellDetai
         presence=activity.presence if activity else None,
         progress=progress, exams=list(exams.values()), homeworks=homeworks,
     )
-
-
-# ---------------------------------------------------------------- one student
-
-@dataclass(frozen=True)
-class TimelinePoint:
-    session_id: int
-    order: int
-    title: str | None
-    date: date | None
-    status: str
-    score: Decimal | None
-    pass_line: Decimal | None
-    max_score: Decimal | None
-
-
-@dataclass
-class StudentPage:
-    lecture_id: int
-    lecture_title: str
-    enrollment_id: int
-    name: str
-    start_date: date | None
-    withdrawn: bool
-    progress: LectureProgress | None
-    timeline: list[TimelinePoint]
-    risk_logs: list[Any]
-    clinic_links: list[Any]
-    # How often the roll call said present, late, absent or excused (words never taken are absent).
-    presence_counts: dict[str, int] = field(default_factory=dict)
-
-
-def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
-    """A student's timeline in one lecture, with risk history and clinic links; None when not enrolled."""
-    ensure_fresh(lecture_id)
-    head = db.session.execute(
-        select(Enrollment, Student.name, Lecture.title)
-        .join(Student, Student.id == Enrollment.student_id)
-        .join(Lecture, Lecture.id == Enrollment.lecture_id)
-        .where(Enrollment.id == enrollment_id, Enrollment.lecture_id == lecture_id)
-    ).one_or_none()
-    if head is None:
-        return None
-    enrollment, name, title = head
-    grid = load_grid(lecture_id, GridQuery(withdrawn=True), enrollment_id=enrollment_id)
-    statuses = {session_id: status for session_id, status, _ in grid.rows[0].cells}
-    progress_rows = {
-        row.session_id: row
-        for row in db.session.execute(
-            select(SessionProgress).where(SessionProgress.enrollment_id == enrollment_id)
-            .execution_options(populate_existing=True)
-        ).scalars()
-    }
-    timeline = []
-    for session in grid.sessions:
-        row = progress_rows.get(session.id)
-        meta = (row.exam_meta or {}) if row is not None else {}
-        exams = meta.get("exams") or []
-        pass_line = meta.get("aggregate_pass_score")
-        max_score = max((Decimal(str(e["max_score"])) for e in exams), default=None)
-        timeline.append(TimelinePoint(
-            session.id, session.order, session.title, session.date, statuses[session.id],
-            row.exam_aggregate_score if row is not None else None,
-            Decimal(str(pass_line)) if pass_line is not None else None,
-            max_score,
-        ))
-    risk_logs = db.session.execute(
-        select(RiskLog, LectureSession.order, LectureSession.title)
-        .outerjoin(LectureSession, LectureSession.id == RiskLog.session_id)
-        .where(RiskLog.enrollment_id == enrollment_id)
-        .order_by(RiskLog.created_at.desc(), RiskLog.id.desc())
-        .execution_options(populate_existing=True)
-    ).all()
-    clinic_links = db.session.execute(
-        select(ClinicLink, LectureSession.order, LectureSession.title)
-        .join(LectureSession, LectureSession.id == ClinicLink.session_id)
-        .where(ClinicLink.enrollment_id == enrollment_id)
-        .order_by(ClinicLink.resolved_at.is_not(None), LectureSession.order, ClinicLink.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    progress = db.session.execute(
-        select(LectureProgress).where(LectureProgress.enrollment_id == enrollment_id)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    presence_counts = dict(db.session.execute(
-        select(Activity.presence, func.count(Activity.id))
-        .join(LectureSession, LectureSession.id == Activity.session_id)
-        .where(Activity.enrollment_id == enrollment_id, LectureSession.lecture_id == lecture_id,
-               Activity.presence.is_not(None))
-        .group_by(Activity.presence)
-    ).all())
-    return StudentPage(lecture_id, title, enrollment_id, name, enrollment.start_date,
-                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links,
-                       presence_counts)

@@ -5,13 +5,15 @@ Roles: a teacher sees only the lectures assigned to them (404 for any other), st
 lecture read-only (no edit forms; a write answers 403), admins see and edit everything.
 
 htmx: a request with `HX-Request` gets the partial the full page includes (`_grid.html`,
-`_cell_detail.html`); a save answers the re-rendered detail plus out-of-band swaps of the
-student's grid row and the navigation's clinic count. A form with errors answers 422 (htmx is
-configured to swap it, see base.html), and nothing is saved. Without JavaScript every link and
+`_cell_detail.html`; the grid's later pages get `_grid_rows.html`); a save answers the
+re-rendered detail plus out-of-band swaps of the student's grid row, the grid's footer and the
+navigation's clinic count. A form with errors answers 422 (htmx is configured to swap it, see
+base.html), and nothing is saved. Without JavaScript every link and
 form still works: a save redirects back to the cell's page.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -21,7 +23,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from dashboard.academy import exam_analysis
-from dashboard.lectures import exports, grid, cells as inputs
+from dashboard.lectures import exports, grid, cells as inputs, student as student_page
 from dashboard.accounts.access import can_edit_inputs, can_read_lecture
 from dashboard.clock import academy_timezone
 from dashboard.errors import Conflict, Forbidden, Invalid, NotFound, describe
@@ -78,6 +80,8 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
             "entry": _("Roll call"),
             # The entry page's URL without its session part; each column header appends its session id.
             "entry_url": url_for("entry.column", lecture_id=lecture_id, session_id=0)[:-len("0/entry")],
+            # A cell's link; each cell appends its enrollment and session.
+            "cell_href": url_for(".cell", lecture_id=lecture_id),
             # The student page's URL without its last part; each row appends its enrollment id.
             "student_url": url_for(".student", lecture_id=lecture_id, enrollment_id=0)[:-1],
         },
@@ -85,25 +89,25 @@ def _grid_words(lecture_id: int) -> dict[str, Any]:
 
 
 @bp.app_template_global()
-def grid_cells(row: grid.GridRow, cell_url: str, words: dict[str, str]) -> Markup:
+def grid_cells(row: grid.GridRow, cell_href: str, words: dict[str, str]) -> Markup:
     """The cells of one grid row as HTML.
 
     Written in Python rather than as a Jinja loop: a 300 x 40 grid has 12 000 cells and the
     per-expression cost of a template loop alone took the render past its 150 ms budget
-    (docs/performance.md). Every value is escaped here: the ids are integers, the status comes
-    from a fixed set, the words and marks are escaped once.
+    (docs/performance.md). Lean on purpose, since the cells are nearly all of the page's bytes: the
+    status is the cell's `data-status`, its icon and colours come from app.css, and the status word
+    is there once, for screen readers (`<i>`, visually hidden by app.css). Every value is escaped: the ids are integers, the status comes from a fixed
+    set, the words and marks are escaped once.
     """
     head = f'<td data-enrollment="{row.enrollment_id}" data-session="'
-    link = f'<a href="{escape(cell_url)}?enrollment={row.enrollment_id}&amp;session='
-    tails = {status: f'<span class="vh">{escape(words[status])}</span></a></td>' for status in grid.STATUSES}
-    icons = {status: f'<span aria-hidden="true">{grid.STATUS_ICONS[status]}</span>' for status in grid.STATUSES}
+    link = f'<a href="{escape(cell_href)}?enrollment={row.enrollment_id}&amp;session='
+    tails = {status: f'<i>{escape(words[status])}</i></a></td>' for status in grid.STATUSES}
     presence = {session_id: _presence_mark(word) for session_id, word in row.presence.items()}
     parts = []
     for session_id, status, missing in row.cells:
         marks = f"<small>{escape(missing)}</small>" if missing else ""
         roll = presence.get(session_id, "")
-        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{icons[status]}{marks}{roll}'
-                     f'{tails[status]}')
+        parts.append(f'{head}{session_id}" data-status="{status}">{link}{session_id}">{marks}{roll}{tails[status]}')
     return Markup("".join(parts))
 
 
@@ -123,12 +127,18 @@ def _local_input(value) -> str:
 
 @bp.get("/<int:lecture_id>/")
 def lecture_grid(lecture_id: int):
-    """The grid: students by sessions. An htmx request (search, filter, sort) gets `_grid.html` alone."""
+    """The grid: students by sessions, the first page of rows with the sessions' footer; the next
+    pages come as the teacher scrolls (`from=N`: htmx gets those rows alone, `_grid_rows.html`).
+    An htmx search, filter or sort gets `_grid.html` alone."""
     _readable_lecture(lecture_id)
     query = grid.GridQuery.from_args(request.args)
-    data = grid.load_grid(lecture_id, query)
+    data = grid.load_grid(lecture_id, query, limit=grid.page_size(query.start))
     context = dict(grid=data, query=query, **_grid_words(lecture_id))
-    if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
+    restoring = request.headers.get("HX-History-Restore-Request")
+    if is_htmx() and query.start and not restoring:
+        return render_template("lectures/_grid_rows.html", **context)
+    data.footer = grid.load_footer(lecture_id)
+    if is_htmx() and not restoring:
         return render_template("lectures/_grid.html", **context)
     return render_template("lectures/grid.html", **context)
 
@@ -143,9 +153,10 @@ def _download(rows: list[list[Any]], name: str, extension: str) -> Response:
 @bp.get("/<int:lecture_id>/grid.csv", defaults={"extension": "csv"})
 @bp.get("/<int:lecture_id>/grid.xlsx", defaults={"extension": "xlsx"})
 def grid_csv(lecture_id: int, extension: str):
-    """The grid's statuses as CSV or .xlsx, with the page's filters and sort."""
+    """The grid's statuses as CSV or .xlsx, with the page's filters and sort: every matching
+    student, whatever page the screen had reached."""
     _readable_lecture(lecture_id)
-    query = grid.GridQuery.from_args(request.args)
+    query = replace(grid.GridQuery.from_args(request.args), start=0)
     data = grid.load_grid(lecture_id, query)
     header = ([_("Student"), _("Risk"), _("Consecutive"), _("Completed"), _("Failed"), _("Held")]
               + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])
@@ -220,6 +231,7 @@ def _render_cell(detail: grid.CellDetail, bound: dict[Any, Any] | None = None, s
     if is_htmx():
         if oob:
             row = grid.load_grid(detail.lecture_id, enrollment_id=detail.enrollment_id)
+            row.footer = grid.load_footer(detail.lecture_id)
             context.update(row=row.rows[0], grid=row, **_grid_words(detail.lecture_id))
         return render_template("lectures/_cell_update.html" if oob else "lectures/_cell_detail.html",
                                **context), status
@@ -410,7 +422,7 @@ def delete_attempt(lecture_id: int, attempt_id: int):
 def student(lecture_id: int, enrollment_id: int):
     """A student's timeline across the lecture's sessions, risk history and clinic links."""
     _readable_lecture(lecture_id)
-    page = grid.load_student(lecture_id, _id_or_404(enrollment_id))
+    page = student_page.load_student(lecture_id, _id_or_404(enrollment_id))
     if page is None:
         abort(404)
     return render_template("lectures/student.html", page=page,

@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _cache_hashed(response):
         if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
+            response.cache_control.no_cache = None  # send_file's default, which would revalidate every time
             response.cache_control.public = True
             response.cache_control.max_age = YEAR
             response.cache_control.immutable = True

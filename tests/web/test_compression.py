@@ -62,6 +62,7 @@ def test_static_urls_carry_their_content_hash_and_are_cached_for_long(client, ac
     assert f"/static/app.css?v={digest}" in html
     hashed = client.get(f"/static/app.css?v={digest}")
     assert "immutable" in hashed.headers["Cache-Control"] and "max-age=31536000" in hashed.headers["Cache-Control"]
+    assert "no-cache" not in hashed.headers["Cache-Control"]  # it would make the browser ask every time
     hashed.close()
     plain = client.get("/static/app.css")
     assert "immutable" not in plain.headers.get("Cache-Control", "")
