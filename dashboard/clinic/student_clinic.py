@@ -20,7 +20,7 @@ from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clinic import links as link_service
 from dashboard.clinic import sessions as session_service
 from dashboard.clinic.timetable import LinkBooking, SessionCard, bookable_sessions, link_histories
-from dashboard.clinic.todo import plain_reasons
+from dashboard.clinic.words import plain_reasons
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment, LectureSession, Student, User
 
