@@ -22,6 +22,21 @@ def _meta(link: Any) -> dict[str, Any]:
     return link.meta if isinstance(link.meta, dict) else {}
 
 
+def exam_risk_words(reasons: dict[str, Any]) -> list[str]:
+    """One exam's risk causes (an AUTO_RISK link's `meta.exam_reasons` entry) with their figures."""
+    words: list[str] = []
+    if "LOW_SCORE" in reasons:
+        low = reasons["LOW_SCORE"]
+        words.append(_("Exam %(score)s (pass %(pass_score)s)", score=_number(low.get("score")),
+                       pass_score=_number(low.get("pass_score"))))
+    if "LOW_CONFIDENCE_OMR" in reasons:
+        words.append(_("%(count)s unclear OMR marks", count=reasons["LOW_CONFIDENCE_OMR"].get("count")))
+    if "REPEATED_WRONG" in reasons:
+        questions = ", ".join(str(q) for q in reasons["REPEATED_WRONG"].get("questions", []))
+        words.append(_("Wrong again on questions %(questions)s", questions=questions))
+    return words
+
+
 def plain_reasons(link: Any) -> tuple[str, ...]:
     """A link's reasons as people say them, with their figures: "Exam 30 (pass 70)"."""
     meta = _meta(link)
@@ -32,15 +47,7 @@ def plain_reasons(link: Any) -> tuple[str, ...]:
         words.append(_("Not completed: %(parts)s", parts=", ".join(missed)) if missed else _("Not completed"))
     elif link.reason == "AUTO_RISK":
         for reasons in (meta.get("exam_reasons") or {}).values():
-            if "LOW_SCORE" in reasons:
-                low = reasons["LOW_SCORE"]
-                words.append(_("Exam %(score)s (pass %(pass_score)s)", score=_number(low.get("score")),
-                               pass_score=_number(low.get("pass_score"))))
-            if "LOW_CONFIDENCE_OMR" in reasons:
-                words.append(_("%(count)s unclear OMR marks", count=reasons["LOW_CONFIDENCE_OMR"].get("count")))
-            if "REPEATED_WRONG" in reasons:
-                questions = ", ".join(str(q) for q in reasons["REPEATED_WRONG"].get("questions", []))
-                words.append(_("Wrong again on questions %(questions)s", questions=questions))
+            words.extend(exam_risk_words(reasons))
     elif link.reason == "MANUAL_REQUEST":
         words.append(_("Requested: %(memo)s", memo=link.memo or ""))
     else:

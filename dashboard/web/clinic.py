@@ -93,6 +93,12 @@ def _row_or_404(link_id: int) -> QueueRow:
     return row
 
 
+@bp.app_template_filter("reason_word")
+def reason_word(code: str) -> str:
+    """A clinic link's reason in the reader's words (the code stays in `data-reason`)."""
+    return str(REASON_LABELS.get(code, code))
+
+
 @bp.app_template_global("clinic_memo_form")
 def memo_form(link: ClinicLink, formdata: Any = None) -> MemoForm:
     """A row's memo form (prefixed by the link's id, so every row's field has its own id)."""
