@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, func, select, text  # noqa: E402
 
 from bench.common import bench_app, on_each_database  # noqa: E402
-from dashboard.clinic.todo import TodoFilters, load_todo  # noqa: E402
+from dashboard.clinic.todo import PAGE_SIZE, TodoFilters, load_todo  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import ClinicLink, User  # noqa: E402
 from dashboard.progress.recompute import recompute_lecture  # noqa: E402
@@ -60,7 +60,7 @@ def run(url: str, label: str, repeats: int) -> None:
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = staff_session_id
-        last_page = -(-students // 50)
+        last_page = -(-students // PAGE_SIZE)
         for name, path in (("first page", "/clinic/students/"),
                            ("lecture filter", f"/clinic/students/?lecture={lecture_id}"),
                            ("last page", f"/clinic/students/?page={last_page}")):

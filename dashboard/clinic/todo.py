@@ -4,7 +4,7 @@ few plain phrases with figures (dashboard.clinic.words), how long the oldest nee
 counted from the day its session became due (its date plus the lecture's grace days; an undated
 session from the day the link was made) — whether a clinic is booked, and the guardians to call.
 
-Most urgent first: the risk level, then the oldest need, then the name. A page shows 50 students;
+Most urgent first: the risk level, then the oldest need, then the name. A page shows 25 students;
 their links' rows come with the page while the page holds at most INLINE_LINKS links, and
 otherwise each student's rows are read when their row is opened (`load_student_links`), so a
 lecture of 300 students with 10 000 open links answers a page of summaries in a few queries.
@@ -43,7 +43,7 @@ from dashboard.models import (
 )
 from dashboard.parents.read import guardians_by_enrollment
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 INLINE_LINKS = 400  # a page with more links than this reads each student's rows when opened
 SEVERITY = {"DANGER": 2, "WARNING": 1}
 SESSIONS_WITH_DATES = 6  # more sessions than this are written as ranges of numbers
@@ -100,7 +100,6 @@ class TodoLink:
     session_order: int
     session_title: str | None
     session_date: date | None
-    due_on: date
     booking_id: int | None
 
     @property
@@ -256,32 +255,23 @@ def _student(values: tuple, links: list[TodoLink], with_rows: bool, guardians) -
 
 def _links_of(enrollment_ids: list[int], with_words: bool = True) -> dict[int, list[TodoLink]]:
     """Every open link of these students, by session (one query of plain columns). Without
-    `with_words` (a summary only) the figures of failed sessions are not read: a summary counts them.
-    The time a link was made is read only where its session has no date (it is then its due day)."""
+    `with_words` (a summary only) the figures of failed sessions are not read: a summary counts them."""
     if not enrollment_ids:
         return {}
-    zone = academy_timezone()
     meta = ClinicLink.meta if with_words else type_coerce(
         case((ClinicLink.reason == "AUTO_FAILED", null()), else_=ClinicLink.meta), ClinicLink.meta.type)
-    made = type_coerce(case((LectureSession.date.is_(None), ClinicLink.created_at), else_=null()),
-                       ClinicLink.created_at.type)
     grouped: dict[int, list[TodoLink]] = defaultdict(list)
-    for (link_id, enrollment_id, reason, approved, memo, meta, created_at, order, title, day, grace,
-         booking_id) in db.session.execute(
+    for link_id, enrollment_id, reason, approved, memo, meta, order, title, day, booking_id in db.session.execute(
         select(ClinicLink.id, ClinicLink.enrollment_id, ClinicLink.reason, ClinicLink.approved, ClinicLink.memo,
-               meta, made, LectureSession.order, LectureSession.title,
-               LectureSession.date, ProgressPolicy.completion_grace_days, ClinicBookingLink.booking_id)
-        .join(Enrollment, Enrollment.id == ClinicLink.enrollment_id)
+               meta, LectureSession.order, LectureSession.title, LectureSession.date, ClinicBookingLink.booking_id)
         .join(LectureSession, LectureSession.id == ClinicLink.session_id)
-        .outerjoin(ProgressPolicy, ProgressPolicy.lecture_id == Enrollment.lecture_id)
         .outerjoin(ClinicBookingLink, and_(ClinicBookingLink.link_id == ClinicLink.id,
                                            ClinicBookingLink.active.is_(True)))
         .where(ClinicLink.enrollment_id.in_(enrollment_ids), ClinicLink.resolved_at.is_(None))
         .order_by(LectureSession.order, ClinicLink.id)
     ):
-        due_on = day + timedelta(days=grace or 0) if day is not None else created_at.astimezone(zone).date()
-        row = LinkRow(link_id, enrollment_id, reason, approved, memo, meta)
-        grouped[enrollment_id].append(TodoLink(row, order, title, day, due_on, booking_id))
+        grouped[enrollment_id].append(TodoLink(LinkRow(link_id, enrollment_id, reason, approved, memo, meta),
+                                               order, title, day, booking_id))
     return grouped
 
 

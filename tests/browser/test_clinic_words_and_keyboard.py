@@ -53,15 +53,21 @@ def korean_page(browser, live_url, username="staff", viewport=None):
     return context, page
 
 
+def clinic_tomorrow(capacity: int):
+    """A clinic session on 2026-04-02, 15:00-16:00, scheduled by the demo's staff member."""
+    staff = db.session.execute(select(User).where(User.username == "staff")).scalar_one()
+    made = sessions.create_clinic_session(staff, {"starts_at": "2026-04-02T15:00", "ends_at": "2026-04-02T16:00",
+                                                  "capacity": capacity, "room": "302호"})
+    db.session.commit()
+    return made
+
+
 def codes_on(page) -> list[str]:
     return sorted(set(CODES.findall(page.evaluate(READER_TEXT))))
 
 
 def test_the_clinic_pages_in_korean_show_no_code(browser, live_url, demo):
-    staff = db.session.execute(select(User).where(User.username == "staff")).scalar_one()
-    day = sessions.create_clinic_session(staff, {"starts_at": "2026-04-02T15:00", "ends_at": "2026-04-02T16:00",
-                                                 "capacity": 4, "room": "302호"})
-    db.session.commit()
+    day = clinic_tomorrow(capacity=4)
     context, page = korean_page(browser, live_url)
     page.goto(live_url + "/clinic/students/")
     expect(page.locator("html")).to_have_attribute("lang", "ko")
@@ -89,10 +95,7 @@ def test_the_clinic_pages_in_korean_show_no_code(browser, live_url, demo):
 
 
 def test_booking_from_the_to_do_list_with_the_keyboard(browser, live_url, demo):
-    staff = db.session.execute(select(User).where(User.username == "staff")).scalar_one()
-    clinic = sessions.create_clinic_session(staff, {"starts_at": "2026-04-02T15:00", "ends_at": "2026-04-02T16:00",
-                                                    "capacity": 2, "room": "302호"})
-    db.session.commit()
+    clinic = clinic_tomorrow(capacity=2)
     context, page = korean_page(browser, live_url)
     page.goto(live_url + "/clinic/students/")
     first = page.locator("[data-clinic-student]").first

@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.clinic.todo import INLINE_LINKS
+from dashboard.clinic.todo import INLINE_LINKS, PAGE_SIZE
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment, TeacherLecture
 from dashboard.progress.recompute import recompute_lecture
@@ -52,7 +52,7 @@ def test_a_big_page_reads_rows_on_opening_in_the_same_statements(client, big, co
     html = response.get_data(as_text=True)
     groups = GROUP.findall(html)
     links = sum(int(count) for _id, count in groups)
-    assert len(groups) == 50 and links > INLINE_LINKS  # the first page of the 60 students
+    assert len(groups) == PAGE_SIZE and links > INLINE_LINKS  # the first page of the 60 students
     # The small page comes with its rows, the big one without; same statements either way.
     assert len(ROW.findall(small_page)) == 7 and ROW.findall(html) == []
     assert large.count == small.count <= 11, small.statements
@@ -104,8 +104,13 @@ def test_a_students_box_selects_all_their_links(client, big):
 def test_reason_and_teacher_filters(client, big):
     academy, lecture_id = big
     sign_in(client, academy.users["staff"])
-    risk_only = {int(s) for s, _c in GROUP.findall(client.get("/clinic/students/?reason=AUTO_RISK&page=1").get_data(as_text=True))}
-    assert academy.jisoo.id in risk_only and academy.park.id not in risk_only
+    algebra = academy.algebra.id
+    risk_only = {int(s) for s, _c in GROUP.findall(
+        client.get(f"/clinic/students/?reason=AUTO_RISK&lecture={algebra}").get_data(as_text=True))}
+    assert risk_only == {academy.jisoo.id}  # Park has failed sessions only
+    big_risk = GROUP.findall(client.get(f"/clinic/students/?reason=AUTO_RISK&lecture={lecture_id}").get_data(as_text=True))
+    assert big_risk and all(open_count(ClinicLink.enrollment_id == int(s), ClinicLink.reason == "AUTO_RISK")
+                            for s, _c in big_risk)
     # teacher_b teaches Geometry only: Kim Minho is their one student with open links.
     teacher_b = academy.users["teacher_b"].id
     assert db.session.execute(select(TeacherLecture.lecture_id).where(TeacherLecture.user_id == teacher_b)).scalars().all() \
