@@ -44,7 +44,7 @@ from dashboard.models import (
 from dashboard.parents.read import guardians_by_enrollment
 
 PAGE_SIZE = 25
-INLINE_LINKS = 400  # a page with more links than this reads each student's rows when opened
+INLINE_LINKS = 200  # a page with more links than this reads each student's rows when opened (~1 KiB a row)
 SEVERITY = {"DANGER": 2, "WARNING": 1}
 SESSIONS_WITH_DATES = 6  # more sessions than this are written as ranges of numbers
 

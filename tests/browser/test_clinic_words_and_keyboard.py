@@ -161,3 +161,46 @@ def test_a_teacher_requests_a_clinic_from_the_cell_panel(page, live_url, academy
     # The to-do list agrees: Kim Minji is there with her one link.
     page.goto(live_url + "/clinic/students/")
     expect(page.locator(f'[data-clinic-student="{academy.minji.id}"]')).to_have_attribute("data-links", "1")
+
+
+def test_staff_books_three_students_from_the_to_do_list_into_two_seats(page, live_url, academy):
+    """The students' boxes book all their open links; names in order take the seats (Kim Minho,
+    Lee Jisoo), Park_100% is refused; the roll call resolves Jisoo's four links and returns Minho's."""
+    staff = academy.users["staff"]
+    clinic = sessions.create_clinic_session(staff, {"starts_at": "2026-04-02T15:00", "ends_at": "2026-04-02T16:00",
+                                                    "capacity": 2, "room": "B101"})
+    db.session.commit()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_url, "staff")
+    page.goto(live_url + "/clinic/students/")
+    for enrollment in (academy.minho, academy.jisoo, academy.park):
+        page.locator(f'[data-clinic-student="{enrollment.id}"] input.select-group').check()
+    page.get_by_label("Book the selected links into").select_option(str(clinic.id))
+    page.locator('[data-action="book-selected"]').click()
+    flashes = page.locator(".flashes")
+    expect(flashes).to_contain_text("Booked: Kim Minho, Lee Jisoo.")
+    expect(flashes).to_contain_text("Park_100%: This clinic session is full (2 seats).")
+    expect(page.locator(f'[data-clinic-student="{academy.jisoo.id}"]')).to_have_attribute("data-booked", "yes")
+    expect(page.locator(f'[data-clinic-student="{academy.park.id}"]')).to_have_attribute("data-booked", "no")
+
+    page.goto(f"{live_url}/clinic/sessions/{clinic.id}")
+    bookings = page.locator("#clinic-bookings")
+    expect(bookings).to_have_attribute("data-booked", "2")
+    bookings.locator("tr", has_text="Lee Jisoo").locator('[data-action="attended"]').click()
+    expect(page.locator("#clinic-bookings tr", has_text="Lee Jisoo")).to_have_attribute("data-state", "attended")
+    page.locator("#clinic-bookings tr", has_text="Kim Minho").locator('[data-action="no-show"]').click()
+    expect(page.locator("#clinic-bookings tr", has_text="Kim Minho")).to_have_attribute("data-state", "no_show")
+
+    page.goto(live_url + "/clinic/students/")
+    expect(page.locator(f'[data-clinic-student="{academy.jisoo.id}"]')).to_have_count(0)  # all four resolved
+    minho = page.locator(f'[data-clinic-student="{academy.minho.id}"]')
+    expect(minho).to_have_attribute("data-booked", "no")
+    minho.locator("summary strong").click()
+    expect(minho.locator("tr[data-link-id]")).to_have_attribute("data-state", "open")
+    expect(page.locator("#nav-clinic-count")).to_have_text(re.compile(r"\b4$"))  # 8 open, Jisoo's 4 resolved
+    db.session.expire_all()
+    assert db.session.execute(select(func.count()).select_from(ClinicLink).where(
+        ClinicLink.enrollment_id == academy.jisoo.id, ClinicLink.resolved_at.is_not(None))).scalar_one() == 4
+    # The student page shows the outcome where the teacher looks.
+    page.goto(f"{live_url}/lectures/{academy.geometry.id}/students/{academy.minho.id}")
+    expect(page.locator('#student-clinic .booking-bar li[data-outcome="no_show"]')).to_have_count(1)
