@@ -223,10 +223,16 @@ def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
     its links' bookings — plus one for exam titles)."""
     refresh_stale(visible, filters.lecture)
     statement = _filtered(_queue_select(visible), filters)
-    count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    count = count_queue(filters, visible)
     results = list(db.session.execute(
         _ordered(statement, filters.tab).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)))
     return FilteredPage(_rows(results), count, filters, PAGE_SIZE)
+
+
+def count_queue(filters: QueueFilters, visible: set[int] | None) -> int:
+    """How many links the filters select among the `visible` lectures (the queue's own count)."""
+    statement = _filtered(_queue_select(visible), filters)
+    return db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
 
 
 def load_all_rows(filters: QueueFilters, visible: set[int] | None) -> list[QueueRow]:

@@ -18,6 +18,7 @@ enrollments' links are left out there, as in the navigation's count.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,6 +36,7 @@ from dashboard.clinic.open_queue import (
     Choices,
     QueueFilters,
     QueueRow,
+    count_queue,
     load_all_rows,
     load_choices,
     load_queue,
@@ -130,8 +132,11 @@ def _safe_back(text: str | None) -> str:
 def _row_answer(link_id: int, status: int = 200, memo_form: MemoForm | None = None):
     row = _row_or_404(link_id)
     back = _safe_back(request.form.get("next"))
+    # The queue page the action came from (its filters ride in `next`): its own count, redrawn.
+    filters = QueueFilters.from_args(dict(parse_qsl(urlsplit(back).query)))
+    queue_count = (filters.tab, count_queue(filters, visible_lecture_ids(current_user)))
     return render_template("clinic/_row_answer.html", row=row, can_act=can_act(), back=back,
-                           memo_form=memo_form), status
+                           memo_form=memo_form, queue_count=queue_count), status
 
 
 @bp.post("/<int:link_id>/<any(approve, resolve, reopen):action>")
