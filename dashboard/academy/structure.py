@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text
 
 from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
-from dashboard.clock import now, to_academy_iso
+from dashboard.clock import academy_today, now, to_academy_iso
 from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.importer import ImportRejected, import_snapshot
@@ -590,6 +590,16 @@ def update_student(user: User, student_id: int, name: str, contact: str | None,
 
 
 # ---------------------------------------------------------------- enrollments
+
+def default_start_date(lecture_id: int) -> date | None:
+    """The start date the enrollment form and the roster upload offer a new student: the academy's
+    today once the lecture has a session dated today or earlier, so that someone joining mid-term
+    owes no clinic for the sessions held before they came; None (from the first session) before."""
+    today = academy_today()
+    held = db.session.execute(select(LectureSession.id).where(
+        LectureSession.lecture_id == lecture_id, LectureSession.date <= today).limit(1)).first()
+    return today if held is not None else None
+
 
 def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None = None) -> Enrollment:
     """Enroll a student; a withdrawn enrollment of the same student in this lecture is reactivated

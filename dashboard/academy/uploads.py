@@ -214,6 +214,8 @@ class LectureFacts:
     editable_students: frozenset[int] | None  # None: every student (admins)
     # The stored guardians of the existing students named by the file (a roster row may add one).
     guardians: Mapping[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # The start date (YYYY-MM-DD) of an enrollment a roster row creates while leaving start_date blank.
+    default_start: str | None = None
 
 
 @dataclass
@@ -413,6 +415,7 @@ def _roster_row(values: Mapping[str, str], facts: LectureFacts,
                 new_ids: Callable[[str], int]) -> tuple[tuple, Items]:
     details = {name: _unquoted(values[name]) for name in _DETAILS if values.get(name)}
     start_date = _day(values["start_date"]) if values.get("start_date") else None
+    new_start = start_date or facts.default_start
     guardian = _roster_guardian(values)
     if not values.get("student_id"):
         if "name" not in details:
@@ -421,7 +424,7 @@ def _roster_row(values: Mapping[str, str], facts: LectureFacts,
         return ("new", student_id), [
             ("students", {"id": student_id, **details, **({"guardians": [guardian]} if guardian else {})}),
             ("enrollments", {"id": new_ids("enrollments"), "student_id": student_id,
-                             "lecture_id": facts.lecture_id, "start_date": start_date})]
+                             "lecture_id": facts.lecture_id, "start_date": new_start})]
     student_id = _whole(values["student_id"], "student_id")
     stored = facts.students.get(student_id)
     if stored is None:
@@ -439,7 +442,7 @@ def _roster_row(values: Mapping[str, str], facts: LectureFacts,
     enrollment = facts.enrollments.get(student_id)
     if enrollment is None:
         items.append(("enrollments", {"id": new_ids("enrollments"), "student_id": student_id,
-                                      "lecture_id": facts.lecture_id, "start_date": start_date}))
+                                      "lecture_id": facts.lecture_id, "start_date": new_start}))
     else:
         update: dict[str, Any] = {"id": enrollment[0]}
         if enrollment[1]:
@@ -459,8 +462,9 @@ def _ids_in(rows: Sequence[Row], name: str) -> set[int]:
             and int(r.values[name]) <= INTEGER_MAX}
 
 
-def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts:
-    """This lecture's enrollments, exams, homework and sessions, and the existing students the rows name."""
+def load_facts(user: User, lecture_id: int, rows: Sequence[Row], default_start: date | None = None) -> LectureFacts:
+    """This lecture's enrollments, exams, homework and sessions, and the existing students the rows name;
+    `default_start` for the enrollments a roster creates without a start date."""
     enrollments = {student_id: (enrollment_id, withdrawn is not None) for student_id, enrollment_id, withdrawn in
                    db.session.execute(select(Enrollment.student_id, Enrollment.id, Enrollment.withdrawn_at)
                                       .where(Enrollment.lecture_id == lecture_id))}
@@ -489,7 +493,8 @@ def load_facts(user: User, lecture_id: int, rows: Sequence[Row]) -> LectureFacts
             .where(Guardian.student_id.in_(named)).order_by(Guardian.id)
         ).mappings():
             guardians.setdefault(row["student_id"], []).append(dict(row))
-    return LectureFacts(lecture_id, enrollments, students, exam_ids, homework_ids, by_order, editable, guardians)
+    return LectureFacts(lecture_id, enrollments, students, exam_ids, homework_ids, by_order, editable, guardians,
+                        default_start.isoformat() if default_start else None)
 
 
 def _id_source() -> Callable[[str], int]:
@@ -552,23 +557,25 @@ def _mapped(rejected: ImportRejected, lines: Mapping[tuple[str, int], int]) -> l
     return problems
 
 
-def _prepared(user: User, lecture_id: int, kind: str, content: bytes) -> tuple[list[Row], Built]:
+def _prepared(user: User, lecture_id: int, kind: str, content: bytes,
+              default_start: date | None) -> tuple[list[Row], Built]:
     if kind not in COLUMNS:
         raise UploadRejected([(None, _("Unknown kind of upload."))])
     rows = read_rows(kind, decode(content))
     if not rows:
         raise UploadRejected([(None, _("The file has no data rows."))])
-    return rows, build(kind, rows, load_facts(user, lecture_id, rows), _id_source())
+    return rows, build(kind, rows, load_facts(user, lecture_id, rows, default_start), _id_source())
 
 
 def _sorted(problems: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
     return sorted(problems, key=lambda p: (p[0] is not None, p[0] or 0))
 
 
-def preview(user: User, lecture_id: int, kind: str, content: bytes) -> Preview:
+def preview(user: User, lecture_id: int, kind: str, content: bytes, default_start: date | None = None) -> Preview:
     """What the file would change, row by row, and every bad row; writes nothing (the caller has
-    checked the user may change the lecture). UploadRejected for a file that cannot be read."""
-    rows, built = _prepared(user, lecture_id, kind, content)
+    checked the user may change the lecture). UploadRejected for a file that cannot be read.
+    `default_start`: a roster's new enrollments whose row leaves start_date blank start that day."""
+    rows, built = _prepared(user, lecture_id, kind, content, default_start)
     problems = list(built.problems)
     actions: dict[int, str] = {line: "unchanged" for line in built.row_lines}
     described: dict[int, upload_changes.LineChanges] = {}
@@ -591,12 +598,13 @@ def preview(user: User, lecture_id: int, kind: str, content: bytes) -> Preview:
     return Preview(kind, outcomes, _sorted(problems), built.skipped)
 
 
-def apply(user: User, lecture_id: int, kind: str, content: bytes, file_name: str = "") -> dict[str, Any]:
+def apply(user: User, lecture_id: int, kind: str, content: bytes, file_name: str = "",
+          default_start: date | None = None) -> dict[str, Any]:
     """Import the file into the lecture (lock, write, recompute, one audit row `upload.<kind>`);
     a file with any bad row raises UploadRejected and changes nothing. Returns the rows applied and
     the importer's change counts."""
     lock_lecture(lecture_id)
-    _rows, built = _prepared(user, lecture_id, kind, content)
+    _rows, built = _prepared(user, lecture_id, kind, content, default_start)
     if built.problems:
         raise UploadRejected(_sorted(built.problems))
     if not built.snapshot:

@@ -12,16 +12,26 @@ as in the navigation's count. Nothing here knows about requests, forms or respon
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, func, select
 
 from dashboard.clinic.timetable import LinkBooking, link_histories
-from dashboard.clock import now
+from dashboard.clinic.words import exam_risk_words
+from dashboard.clock import academy_today, now
 from dashboard.extensions import db
-from dashboard.models import CLINIC_REASONS, ClinicLink, Enrollment, Exam, Lecture, LectureSession, Student
+from dashboard.models import (
+    CLINIC_REASONS,
+    ClinicLink,
+    Enrollment,
+    Exam,
+    Lecture,
+    LectureSession,
+    ProgressPolicy,
+    Student,
+)
 from dashboard.listing import (
     LIKE_ESCAPE,
     ApprovedBy,
@@ -113,9 +123,12 @@ class QueueRow:
 
 
 def _queue_select(visible: set[int] | None) -> Select:
+    grace = (select(ProgressPolicy.completion_grace_days).where(ProgressPolicy.lecture_id == Enrollment.lecture_id)
+             .scalar_subquery())
     statement = clinic_links_select(
         ClinicLink, Student.name, Enrollment.lecture_id, Lecture.title, LectureSession.order,
         LectureSession.title, CreatedBy.username, ApprovedBy.username, ResolvedBy.username,
+        LectureSession.date, grace,
     ).where(Enrollment.withdrawn_at.is_(None))
     if visible is not None:
         statement = statement.where(Enrollment.lecture_id.in_(sorted(visible)) if visible else false())
@@ -146,7 +159,11 @@ def _ordered(statement: Select, tab: str) -> Select:
     return statement.order_by(ClinicLink.resolved_at.desc(), ClinicLink.id.desc())
 
 
-def _age(created_at: datetime, moment: datetime) -> str:
+def _age(created_at: datetime, moment: datetime, due_on: date | None) -> str:
+    """How long the need has waited: days since its session became due (its date plus the grace
+    days), or, for an undated session or one not due yet, since the link was made."""
+    if due_on is not None and due_on <= academy_today():
+        return _("%(n)s d since due", n=(academy_today() - due_on).days)
     elapsed = moment - created_at
     if elapsed.days >= 1:
         return _("%(n)s d", n=elapsed.days)
@@ -165,31 +182,16 @@ def _exam_titles(links: list[ClinicLink]) -> dict[str, str]:
             db.session.execute(select(Exam.id, Exam.title).where(Exam.id.in_(sorted(ids))))}
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def reason_figures(link: ClinicLink, exam_titles: Mapping[str, str]) -> tuple[str, ...]:
-    """The figures behind an automatic link: "LOW_SCORE 48/60", "LOW_CONFIDENCE_OMR ×3",
-    "REPEATED_WRONG Q3, Q7" per risky exam (named when the link has several), or the parts a
-    failed session missed."""
+    """The figures behind an automatic link, in words: "Exam 48 (pass 60)", "3 unclear OMR marks",
+    "Wrong again on questions 3, 7" per risky exam (named when the link has several), or the parts
+    a failed session missed."""
     meta = link.meta if isinstance(link.meta, dict) else {}
     figures: list[str] = []
     if link.reason == "AUTO_RISK":
         exam_reasons = meta.get("exam_reasons") or {}
         for exam_id, reasons in exam_reasons.items():
-            parts = []
-            if "LOW_SCORE" in reasons:
-                low = reasons["LOW_SCORE"]
-                parts.append(f"LOW_SCORE {_number(low.get('score'))}/{_number(low.get('pass_score'))}")
-            if "LOW_CONFIDENCE_OMR" in reasons:
-                parts.append(f"LOW_CONFIDENCE_OMR ×{reasons['LOW_CONFIDENCE_OMR'].get('count')}")
-            if "REPEATED_WRONG" in reasons:
-                questions = ", ".join(f"Q{q}" for q in reasons["REPEATED_WRONG"].get("questions", []))
-                parts.append(f"REPEATED_WRONG {questions}")
-            text = "; ".join(parts)
+            text = "; ".join(exam_risk_words(reasons))
             if len(exam_reasons) > 1:
                 text = f"{exam_titles.get(str(exam_id), '#' + str(exam_id))}: {text}"
             figures.append(text)
@@ -208,10 +210,11 @@ def _rows(results: list[Any]) -> list[QueueRow]:
     moment = now()
     return [
         QueueRow(link, name, lecture_id, lecture_title, order, session_title, created_by, approved_by,
-                 resolved_by, reason_figures(link, titles), _age(link.created_at, moment),
+                 resolved_by, reason_figures(link, titles),
+                 _age(link.created_at, moment, day + timedelta(days=grace or 0) if day is not None else None),
                  histories.get(link.id, ()))
-        for link, name, lecture_id, lecture_title, order, session_title, created_by, approved_by, resolved_by
-        in results
+        for (link, name, lecture_id, lecture_title, order, session_title, created_by, approved_by, resolved_by,
+             day, grace) in results
     ]
 
 
@@ -220,10 +223,16 @@ def load_queue(filters: QueueFilters, visible: set[int] | None) -> FilteredPage:
     its links' bookings — plus one for exam titles)."""
     refresh_stale(visible, filters.lecture)
     statement = _filtered(_queue_select(visible), filters)
-    count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    count = count_queue(filters, visible)
     results = list(db.session.execute(
         _ordered(statement, filters.tab).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)))
     return FilteredPage(_rows(results), count, filters, PAGE_SIZE)
+
+
+def count_queue(filters: QueueFilters, visible: set[int] | None) -> int:
+    """How many links the filters select among the `visible` lectures (the queue's own count)."""
+    statement = _filtered(_queue_select(visible), filters)
+    return db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
 
 
 def load_all_rows(filters: QueueFilters, visible: set[int] | None) -> list[QueueRow]:

@@ -18,17 +18,25 @@ enrollments' links are left out there, as in the navigation's count.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
+from wtforms import SelectField
 
 from dashboard.clinic import links as clinic_service
+from dashboard.clinic.student_clinic import StudentClinic, load_student_clinic, request_and_book
+from dashboard.errors import Refused, describe
+from dashboard.extensions import db
 from dashboard.accounts.access import role_required, visible_lecture_ids
 from dashboard.clinic.open_queue import (
     Choices,
     QueueFilters,
     QueueRow,
+    count_queue,
     load_all_rows,
     load_choices,
     load_queue,
@@ -89,6 +97,12 @@ def _row_or_404(link_id: int) -> QueueRow:
     return row
 
 
+@bp.app_template_filter("reason_word")
+def reason_word(code: str) -> str:
+    """A clinic link's reason in the reader's words (the code stays in `data-reason`)."""
+    return str(REASON_LABELS.get(code, code))
+
+
 @bp.app_template_global("clinic_memo_form")
 def memo_form(link: ClinicLink, formdata: Any = None) -> MemoForm:
     """A row's memo form (prefixed by the link's id, so every row's field has its own id)."""
@@ -120,8 +134,11 @@ def _safe_back(text: str | None) -> str:
 def _row_answer(link_id: int, status: int = 200, memo_form: MemoForm | None = None):
     row = _row_or_404(link_id)
     back = _safe_back(request.form.get("next"))
+    # The queue page the action came from (its filters ride in `next`): its own count, redrawn.
+    filters = QueueFilters.from_args(dict(parse_qsl(urlsplit(back).query)))
+    queue_count = (filters.tab, count_queue(filters, visible_lecture_ids(current_user)))
     return render_template("clinic/_row_answer.html", row=row, can_act=can_act(), back=back,
-                           memo_form=memo_form), status
+                           memo_form=memo_form, queue_count=queue_count), status
 
 
 @bp.post("/<int:link_id>/<any(approve, resolve, reopen):action>")
@@ -236,3 +253,108 @@ def queue_csv():
     return Response(csv_bytes([header, *lines]), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
+
+# ---------------------------------------------------------------- the student page and the cell panel
+
+class StudentRequestForm(ClinicRequestForm):
+    """A request where the student is known (the student page, the cell panel), optionally booked at once."""
+
+    clinic_session = SelectField(_l("Book into a clinic session (optional)"), coerce=str, validate_choice=False)
+
+
+def _student_request_form(clinic: StudentClinic, formdata: Any = None) -> StudentRequestForm:
+    form = StudentRequestForm(formdata=formdata, prefix=f"ask{clinic.enrollment_id}",
+                              data={"enrollment": str(clinic.enrollment_id),
+                                    "session": str(clinic.session_id or "")})
+    form.session.choices = [("", _("Choose a session"))] + [
+        (str(session_id), f"{order}. {title}" if title else str(order)) for session_id, order, title in clinic.sessions]
+    form.reason.choices = [(reason, REASON_LABELS[reason]) for reason in clinic.request_reasons]
+    form.clinic_session.choices = [("", _("Not now"))] + [
+        (str(card.clinic_session.id), " · ".join(filter(None, (
+            academy_time(card.clinic_session.starts_at), card.clinic_session.room,
+            _("%(booked)s / %(capacity)s booked", booked=card.booked, capacity=card.clinic_session.capacity)))))
+        for card in clinic.bookable]
+    return form
+
+
+def _student_clinic_html(clinic: StudentClinic, form: StudentRequestForm | None = None,
+                         message: str | None = None, error: str | None = None) -> str:
+    return render_template("clinic/_student_clinic.html", clinic=clinic, message=message, error=error,
+                           form=form if form is not None else _student_request_form(clinic))
+
+
+@bp.app_template_global("clinic_panel")
+def clinic_panel(enrollment_id: int, session_id: int | None = None) -> Markup:
+    """The clinic part of the student page (every link) or of the cell panel (`session_id`'s links,
+    and a request with that session filled in): links in words, the booking bar, the request form."""
+    clinic = load_student_clinic(current_user, enrollment_id, session_id)
+    return Markup(_student_clinic_html(clinic)) if clinic is not None else Markup("")
+
+
+def _student_clinic_back(clinic: StudentClinic) -> str:
+    if clinic.session_id is not None:
+        return url_for("lectures.cell", lecture_id=clinic.lecture_id, enrollment=clinic.enrollment_id,
+                       session=clinic.session_id)
+    return url_for("lectures.student", lecture_id=clinic.lecture_id, enrollment_id=clinic.enrollment_id)
+
+
+@bp.post("/enrollments/<int:enrollment_id>/request")
+@role_required("admin", "staff", "teacher")
+def request_for_student(enrollment_id: int):
+    """Request a clinic for this student (memo required), booked at once into the chosen clinic
+    session if any; `cell` names the cell panel's session. One transaction: a refused booking keeps
+    nothing. htmx gets the clinic part again with the navigation's count out of band."""
+    cell = request.form.get("cell", "")
+    session_id = int(cell) if cell.isdigit() and len(cell) < 10 else None
+    clinic = load_student_clinic(current_user, enrollment_id, session_id)
+    if clinic is None:
+        abort(404)
+    if not clinic.request_reasons:
+        abort(403)
+    form = _student_request_form(clinic, request.form)
+    if session_id is not None:
+        form.session.data = str(session_id)
+    booking_text = (form.clinic_session.data or "").strip()
+    problem = None
+    ids = form.ids() if form.validate() else None
+    if ids is not None and ids["enrollment"] != enrollment_id:
+        abort(400)
+    if ids is not None and booking_text and not (booking_text.isdigit() and len(booking_text) < 10):
+        form.clinic_session.errors = [*form.clinic_session.errors, _("Choose one.")]
+        ids = None
+    if ids is not None:
+        data = {"enrollment_id": enrollment_id, "session": ids["session"], "reason": form.reason.data,
+                "memo": form.memo.data or ""}
+        try:
+            _link, booked = request_and_book(current_user, data, int(booking_text) if booking_text else None)
+        except clinic_service.ClinicForbidden:
+            abort(403)
+        except clinic_service.ClinicInvalid as invalid:
+            db.session.rollback()
+            target = getattr(form, _REQUEST_FIELDS.get(invalid.field or "", ""), None)
+            message = _request_problem(invalid)
+            if target is not None:
+                target.errors = [*target.errors, message]
+            else:
+                problem = message
+        except Refused as refused:
+            db.session.rollback()
+            if refused.kind == "forbidden":
+                abort(403)
+            if refused.kind == "not_found":
+                abort(404)
+            problem = describe(refused)
+            form.clinic_session.errors = [*form.clinic_session.errors, problem]
+        else:
+            done = _("Clinic requested and booked.") if booked else _("Clinic requested.")
+            if not is_htmx():
+                flash(done, "success")
+                return redirect(_student_clinic_back(clinic))
+            fresh = load_student_clinic(current_user, enrollment_id, session_id)
+            return render_template("clinic/_student_clinic_answer.html",
+                                   panel=Markup(_student_clinic_html(fresh, message=done)))
+    if not is_htmx():
+        flash(problem or " ".join(message for errors in form.errors.values() for message in errors), "error")
+        return redirect(_student_clinic_back(clinic))
+    fresh = load_student_clinic(current_user, enrollment_id, session_id)
+    return _student_clinic_html(fresh, form, error=problem or _("Correct the marked fields.")), 422

@@ -25,6 +25,7 @@ from dashboard.clock import academy_timezone, academy_today
 from dashboard.errors import NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment, Lecture, Student, User
+from dashboard.web.clinic_todo import selected_link_ids
 from dashboard.web.ui import is_htmx
 from dashboard.web.idempotency import one_time
 
@@ -265,8 +266,7 @@ def book_selected():
     own (a refusal writes nothing), and the page says which, and why."""
     back = _safe_next(request.form.get("next"))
     clinic_session_id = request.form.get("clinic_session", "")
-    link_ids = sorted({int(value) for value in request.form.getlist("link_ids")
-                       if value.isdigit() and len(value) < 10})
+    link_ids = selected_link_ids(unbooked=True)
     if not clinic_session_id.isdigit() or len(clinic_session_id) > 9:
         flash(_("Choose a clinic session."), "error")
         return _go(back)

@@ -325,9 +325,12 @@ def _render_enrollments(lecture: Lecture, student_form: StudentForm | None = Non
     include_withdrawn = request.values.get("withdrawn") in ("1", "true", "on")
     term = request.args.get("q", "")
     editable = can_edit_structure(current_user, lecture.id) and lecture.archived_at is None
+    default_start = setup.default_start_date(lecture.id) if editable else None
     if editable:
-        student_form = student_form or StudentForm(formdata=None, prefix="student")
+        student_form = student_form or StudentForm(formdata=None, prefix="student", data={
+            "start_date": default_start.isoformat() if default_start else ""})
     context = dict(lecture=lecture, enrollments=setup.enrollments_of(lecture.id, include_withdrawn),
+                   default_start=default_start,
                    include_withdrawn=include_withdrawn, editable=editable, student_form=student_form,
                    enroll_form=enroll_form, term=term,
                    candidates=setup.enrollment_candidates(lecture.id, term) if editable else [],
@@ -353,7 +356,8 @@ def candidates(lecture_id: int):
         return redirect(url_for(".enrollments", lecture_id=lecture.id, q=request.args.get("q", "")))
     term = request.args.get("q", "")
     return render_template("setup/_candidates.html", lecture=lecture, term=term,
-                           candidates=setup.enrollment_candidates(lecture.id, term))
+                           candidates=setup.enrollment_candidates(lecture.id, term),
+                           default_start=setup.default_start_date(lecture.id))
 
 
 def _problem_text(refused: setup.SetupError) -> str:
@@ -370,7 +374,7 @@ def enroll(lecture_id: int):
         return _render_enrollments(lecture, enroll_form=form, status=422, problem=" ".join(
             message for errors in form.errors.values() for message in errors))
     try:
-        enrollment = setup.enroll(current_user, lecture.id, form.student.parsed, form.start_date.parsed)
+        enrollment = setup.enroll(current_user, lecture.id, form.student.parsed, form.start())
     except setup.SetupError as refused:
         return _render_enrollments(lecture, enroll_form=form, status=422, problem=_problem_text(refused))
     name = setup.student_name(enrollment.student_id)
@@ -389,7 +393,7 @@ def enroll_new_student(lecture_id: int):
         return _render_enrollments(lecture, student_form=form, status=422)
     try:
         student = setup.create_student(current_user, form.name.data, form.contact.data, None,
-                                       lecture_id=lecture.id, start_date=form.start_date.parsed)
+                                       lecture_id=lecture.id, start_date=form.start())
     except setup.SetupError as refused:
         form.add_problems(refused.problems)
         return _render_enrollments(lecture, student_form=form, status=422)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput
@@ -133,17 +133,27 @@ class TermForm(SetupForm):
             raise ValidationError(_("Choose at least one weekday."))
 
 
-class StudentForm(SetupForm):
-    """A student's name and optional contact; `start_date` only when enrolling at once. Guardians
+class JoinsOnForm(SetupForm):
+    """When an enrolled student starts to count: a date (offered: today once sessions were held,
+    structure.default_start_date), or from the first session for someone entering past records."""
+
+    start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])
+    from_first = BooleanField(_l("From the first session (entering past records)"))
+
+    def start(self) -> date | None:
+        """The chosen start date: none when the past sessions count too."""
+        return None if self.from_first.data else self.start_date.parsed
+
+
+class StudentForm(JoinsOnForm):
+    """A student's name and optional contact; the start date only when enrolling at once. Guardians
     are kept on the student's page (the parents' area), not in this form."""
 
     name = StringField(_l("Name"), filters=[_strip])
     contact = StringField(_l("Contact"), filters=[_strip])
-    start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])
 
 
-class EnrollForm(SetupForm):
-    """Enroll an existing student (chosen in the search), optionally from a start date."""
+class EnrollForm(JoinsOnForm):
+    """Enroll an existing student (chosen in the search), from a start date or the first session."""
 
     student = StringField(_l("Student"), validators=[_parsed(parse_whole_text, required=True)])
-    start_date = StringField(_l("Joins on (optional)"), widget=DateInput(), validators=[_parsed(parse_date_text)])

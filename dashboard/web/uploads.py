@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -28,6 +29,7 @@ from dashboard.academy import structure as setup, uploads
 from dashboard.accounts.access import can_edit_inputs, can_edit_structure, role_required
 from dashboard.models import MAX_ID, Lecture
 from dashboard.web import idempotency
+from dashboard.web.setup_forms import parse_date_text
 from dashboard.text.spreadsheet import csv_bytes
 
 bp = Blueprint("uploads", __name__, url_prefix="/setup")
@@ -90,9 +92,12 @@ def _writable_lecture(lecture_id: int, kind: str) -> Lecture:
 
 def _render_index(lecture: Lecture, status: int = 200, failed_kind: str | None = None,
                   problems: list | None = None):
+    editable = _editable(lecture)
+    default_start = setup.default_start_date(lecture.id) if editable else None
     return render_template("uploads/index.html", lecture=lecture, kinds=uploads.KINDS, titles=KIND_TITLES,
                            help=KIND_HELP, columns=uploads.COLUMNS, required=uploads.REQUIRED,
-                           editable=_editable(lecture), failed_kind=failed_kind, problems=problems or []), status
+                           editable=editable, failed_kind=failed_kind, problems=problems or [],
+                           default_start=default_start), status
 
 
 @bp.get("/lectures/<int:lecture_id>/uploads")
@@ -133,16 +138,23 @@ def preview(lecture_id: int, kind: str):
     if upload is None or not upload.filename:
         return _render_index(lecture, 422, kind, [(None, _("Choose a CSV file."))])
     content = upload.read(uploads.MAX_BYTES + 1)
+    start = None
+    if kind == "roster" and not request.form.get("from_first"):
+        try:
+            start = parse_date_text(request.form.get("start_date"))
+        except ValueError as refused:
+            return _render_index(lecture, 422, kind, [(None, _("Joins on: %(problem)s", problem=str(refused)))])
     try:
-        result = uploads.preview(current_user, lecture.id, kind, content)
+        result = uploads.preview(current_user, lecture.id, kind, content, start)
         text = uploads.decode(content)
     except uploads.UploadRejected as rejected:
         return _render_index(lecture, 422, kind, rejected.problems)
     # `once`: the one-time key of this preview's Apply (a second post of the same form, a reload
     # or a replayed request answers the first result and writes nothing).
     payload = _serializer().dumps({"lecture": lecture.id, "kind": kind, "user": current_user.id,
-                                   "name": upload.filename, "text": text, "once": secrets.token_urlsafe(16)})
-    return render_template("uploads/preview.html", lecture=lecture, kind=kind, title=KIND_TITLES[kind],
+                                   "name": upload.filename, "text": text, "once": secrets.token_urlsafe(16),
+                                   "start": start.isoformat() if start else None})
+    return render_template("uploads/preview.html", lecture=lecture, kind=kind, title=KIND_TITLES[kind], start=start,
                            file_name=upload.filename, preview=result, payload=payload,
                            problems=result.problems), 422 if result.problems else 200
 
@@ -166,9 +178,11 @@ def apply(lecture_id: int, kind: str):
         abort(400)
     if not isinstance(data.get("once"), str):
         abort(400)
+    start = date.fromisoformat(data["start"]) if isinstance(data.get("start"), str) else None
 
     def run() -> idempotency.Answer:
-        counts = uploads.apply(current_user, lecture.id, kind, data["text"].encode("utf-8"), data.get("name", ""))
+        counts = uploads.apply(current_user, lecture.id, kind, data["text"].encode("utf-8"), data.get("name", ""),
+                               start)
         return idempotency.Answer(200, json.dumps({"rows": counts["rows"]}), "application/json")
 
     try:

@@ -27,7 +27,7 @@ def test_staff_approves_then_resolves_a_clinic_link_in_place(page, live_url, aca
     page.get_by_role("link", name=re.compile("Clinic queue")).click()
     row = page.locator(f'tr[data-link-id="{link_id}"]')
     count = page.locator("#nav-clinic-count")
-    expect(row).to_contain_text("LOW_SCORE 40/60")
+    expect(row).to_contain_text("Exam 40 (pass 60)")
     expect(count).to_have_text(re.compile(r"\b8$"))
     page.evaluate("window.__still_the_same_page = true")
     shot(page, "clinic-queue")

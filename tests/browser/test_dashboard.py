@@ -119,7 +119,9 @@ def test_staff_sees_the_detail_without_edit_forms(page, live_url, academy):
     page.goto(live_url + f"/lectures/{academy.algebra.id}/")
     cell(page, academy.jisoo, academy.weeks[1]).locator("a").click()
     expect(page.locator("#cell-panel")).to_be_visible()
-    expect(page.locator("#cell-panel input")).to_have_count(0)
+    # No input of the cell's data; the clinic part below lets staff request a clinic (SPEC §6).
+    expect(page.locator("#cell-panel .part input")).to_have_count(0)
+    expect(page.locator('#cell-panel #student-clinic [data-action="request-clinic"]')).to_have_count(1)
 
 
 def test_two_tabs_edit_one_cell_the_stale_save_is_shown_and_overwrites_on_purpose(page, live_url, academy):

@@ -77,7 +77,7 @@ def test_one_row_only_when_visible_and_not_withdrawn(academy):
     risk = links_of(academy.jisoo, "AUTO_RISK")[0]
     row = load_row(risk.id, {academy.algebra.id})
     assert row is not None and row.link.id == risk.id and row.session_order == 2
-    assert row.figures == ("LOW_SCORE 40/60",)
+    assert row.figures == ("Exam 40 (pass 60)",)
     assert load_row(risk.id, {academy.geometry.id}) is None
     assert load_row(risk.id, set()) is None
     assert load_row(links_of(academy.choi)[0].id, None) is None

@@ -142,7 +142,7 @@ def test_filters_and_search(client, academy):
 def test_exam_reason_figures_are_shown(client, academy):
     sign_in_with_form(client, academy.users["staff"])
     text = client.get("/clinic/?reason=AUTO_RISK", headers=HTMX).get_data(as_text=True)
-    assert "LOW_SCORE 40/60" in text
+    assert "Exam 40 (pass 60)" in text and "LOW_SCORE" not in text
     failed = client.get(f"/clinic/?reason=AUTO_FAILED&q=jisoo&session={academy.weeks[1].id}",
                         headers=HTMX).get_data(as_text=True)
     assert "missed: video, exam" in failed  # week 2: video 0 and quiz 40 < 60
@@ -361,5 +361,18 @@ def test_csv_export_has_a_bom_and_follows_the_filters(client, academy):
     korean_row = next(row for row in rows if row[1] == "김민지")
     assert korean_row[5] == "MANUAL_REQUEST" and korean_row[-1] == "'=1+1 보충 요청"  # no formula
     risk_row = next(row for row in rows if row[5] == "AUTO_RISK")
-    assert risk_row[6] == "LOW_SCORE 40/60"
+    assert risk_row[6] == "Exam 40 (pass 60)"
     assert all(row[2] == "Algebra II" for row in rows[1:])
+
+
+def test_the_queues_own_count_agrees_with_the_navigation_after_an_action(client, academy):
+    """8 open links (Jisoo 4, Park 3, 김민지 1); resolving one from a filtered page redraws that
+    page's count (Jisoo's AUTO_FAILED: 3 -> 2) and the navigation's (8 -> 7) in the same answer."""
+    token = sign_in_with_form(client, academy.users["staff"])
+    page = client.get("/clinic/?reason=AUTO_FAILED&q=lee").get_data(as_text=True)
+    assert '<span id="clinic-queue-count">Open links: 3</span>' in page
+    link = links_of(academy.jisoo, "AUTO_FAILED")[0]
+    answer = client.post(f"/clinic/{link.id}/resolve", headers={**HTMX, "X-CSRFToken": token},
+                         data={"next": "/clinic/?reason=AUTO_FAILED&q=lee"}).get_data(as_text=True)
+    assert '<span id="clinic-queue-count" hx-swap-oob="true">Open links: 2</span>' in answer
+    assert nav_count(answer) == 7

@@ -51,10 +51,10 @@ def test_each_student_shows_their_guardians_to_call_or_write(client, academy):
     db.session.commit()
     sign_in(client, academy.users["staff"])
     html = client.get("/clinic/students/").get_data(as_text=True)
-    jisoo = re.search(rf'data-clinic-student="{academy.jisoo.id}".*?</div>', html, re.DOTALL).group(0)
+    jisoo = re.search(rf'data-clinic-student="{academy.jisoo.id}".*?(?=data-clinic-student=|$)', html, re.DOTALL).group(0)
     assert '<a href="tel:01000001234" class="contact-link">01000001234</a>' in jisoo
     assert '<a href="mailto:dad@example.com" class="contact-link">' in jisoo
-    park = re.search(rf'data-clinic-student="{academy.park.id}".*?</div>', html, re.DOTALL).group(0)
+    park = re.search(rf'data-clinic-student="{academy.park.id}".*?(?=data-clinic-student=|$)', html, re.DOTALL).group(0)
     assert "tel:" not in park and "Guardians:" not in park
 
 
@@ -153,19 +153,19 @@ def test_bulk_refuses_teachers_and_links_outside_scope(app):
 
 
 def test_the_list_reads_a_fixed_number_of_statements(app, client, count_queries):
-    """3 students or 33, one page costs the same number of statements."""
+    """3 students or 23, one page costs the same number of statements."""
     academy = build_academy()
     db.session.commit()
     sign_in(client, academy.users["staff"])
     client.get("/clinic/students/")
     with count_queries() as small:
         assert len(GROUP.findall(client.get("/clinic/students/").get_data(as_text=True))) == 3
-    for n in range(30):
+    for n in range(20):
         make_manual_link(enroll(f"Extra {n}", academy.algebra), academy.weeks[1])
     db.session.commit()
     client.get("/clinic/students/")  # as before the first count: the signed-in user is loaded again after the commit
     with count_queries() as large:
-        assert len(GROUP.findall(client.get("/clinic/students/").get_data(as_text=True))) == 33
+        assert len(GROUP.findall(client.get("/clinic/students/").get_data(as_text=True))) == 23
     assert large.count == small.count
 
 

@@ -136,7 +136,10 @@ def test_staff_sees_no_edit_forms_and_cannot_post(client, academy):
                         headers=HTMX)
     assert detail.status_code == 200
     html = detail.get_data(as_text=True)
-    assert "<form" not in html and "<input" not in html
+    # The panel's inputs part has no form; its clinic part lets staff request a clinic (SPEC §6).
+    inputs_part, clinic_part = html.split('id="student-clinic"')
+    assert "<form" not in inputs_part and "<input" not in inputs_part
+    assert 'data-action="request-clinic"' in clinic_part
     token = csrf_token(client)
     response = client.post(activity_url(academy, academy.park, academy.weeks[2]),
                            data={"activity-attendance": "online", "activity-video_rate": "95"},
