@@ -7,8 +7,8 @@ teacher's comment, and parent links.
   (one A4 page for up to 12 sessions, static/app.css's print rules).
 - `/reports/ENROLLMENT.pdf` and `/reports/lectures/LECTURE.pdf`: the same template through
   WeasyPrint (dashboard/reports/pdf.py). Without WeasyPrint's system libraries they answer 503
-  with what to install, and the page's PDF links are replaced by that explanation. A lecture
-  too large to lay out in one request sends its PDF link to `/reports/lectures/LECTURE/pdf-batch`:
+  with what to install, and the page's PDF links are replaced by that explanation. The pages
+  link a lecture too large to lay out in one request to `/reports/lectures/LECTURE/pdf-batch`:
   there the PDF is queued for the worker (dashboard/reports/batches.py), the panel polls until it
   is made, and `/reports/batches/ID.pdf` downloads it.
 - `/reports/shared/TOKEN`: a parent link, open without an account: that one report and nothing
@@ -134,12 +134,12 @@ def _readable_lecture(lecture_id: int) -> None:
 @bp.get("/lectures/<int:lecture_id>.pdf")
 @role_required("admin", "staff", "teacher")
 def lecture_pdf(lecture_id: int):
-    """Every active student's report of a lecture for the month, one per page, as one PDF. A class
-    larger than the server makes in one request is sent to the batch page instead (303)."""
+    """Every active student's report of a lecture for the month, one per page, as one PDF, made in
+    this request whatever the class's size (SPEC §15's address, for scripts and clients). The pages
+    offer a large class's PDF through the batch page instead, so that nobody waits on a request
+    that may outlast the server's worker timeout."""
     month = _month(request.args.get("month"))
     _readable_lecture(lecture_id)
-    if batches.needs_batch(lecture_id):
-        return redirect(url_for(".lecture_batch", lecture_id=lecture_id, month=str(month)), 303)
     reports = figures.load_reports(lecture_id, month, academy_today())
     return _pdf_response(reports, f"reports-lecture-{lecture_id}-{month}.pdf")
 
