@@ -67,6 +67,36 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+# The policy's options in the academy's words (forms, the policy list, the cell panel); the codes
+# stay in the API and the data- attributes.
+POLICY_OPTION_WORDS = {
+    "exam_aggregate_strategy": {
+        "MAX": _l("the best exam counts"),
+        "AVG": _l("the average of the exams counts"),
+        "LATEST": _l("the latest exam counts"),
+    },
+    "exam_pass_source": {
+        "EXAM": _l("each exam's own pass score (else the policy's)"),
+        "POLICY": _l("always the policy's pass score"),
+    },
+    "homework_pass_type": {
+        "SUBMIT": _l("it was submitted"),
+        "SCORE": _l("its score reaches the cutline"),
+        "TEACHER_APPROVAL": _l("the teacher approved it"),
+    },
+}
+
+
+def policy_word(field: str, value: str | None) -> str:
+    """A policy option's words (the value itself when it is none of the known ones)."""
+    word = POLICY_OPTION_WORDS.get(field, {}).get(value)
+    return str(word) if word is not None else (value or "")
+
+
+def _choices(field: str) -> list[SelectChoice]:
+    return [SelectChoice(value, word) for value, word in POLICY_OPTION_WORDS[field].items()]
+
+
 class PolicyForm(FlaskForm):
     """Every SPEC §2 field, as text; `values()` turns the text into the numbers the validator takes."""
 
@@ -74,22 +104,13 @@ class PolicyForm(FlaskForm):
     exam_start_session_order = _integer_field(_l("Exams count from session"), 1)
     exam_end_session_order = _integer_field(_l("Exams count up to session"), 1)
     exam_pass_score = StringField(_l("Pass score"), widget=TextInput(), filters=[_strip])
-    exam_aggregate_strategy = SelectField(_l("Several exams in a session"), choices=[
-        SelectChoice("MAX", _l("MAX — the best exam counts")),
-        SelectChoice("AVG", _l("AVG — the average counts")),
-        SelectChoice("LATEST", _l("LATEST — the latest exam counts")),
-    ], validate_choice=False)
-    exam_pass_source = SelectField(_l("Pass line"), choices=[
-        SelectChoice("EXAM", _l("EXAM — each exam's own pass score (else the policy's)")),
-        SelectChoice("POLICY", _l("POLICY — always the policy's pass score")),
-    ], validate_choice=False)
+    exam_aggregate_strategy = SelectField(_l("Several exams in a session"),
+                                          choices=_choices("exam_aggregate_strategy"), validate_choice=False)
+    exam_pass_source = SelectField(_l("Pass line"), choices=_choices("exam_pass_source"), validate_choice=False)
     homework_start_session_order = _integer_field(_l("Homework counts from session"), 1)
     homework_end_session_order = _integer_field(_l("Homework counts up to session"), 1)
-    homework_pass_type = SelectField(_l("Homework passes when"), choices=[
-        SelectChoice("SUBMIT", _l("SUBMIT — it was submitted")),
-        SelectChoice("SCORE", _l("SCORE — its score reaches the cutline")),
-        SelectChoice("TEACHER_APPROVAL", _l("TEACHER_APPROVAL — the teacher approved it")),
-    ], validate_choice=False)
+    homework_pass_type = SelectField(_l("Homework passes when"), choices=_choices("homework_pass_type"),
+                                     validate_choice=False)
     homework_cutline_percent = _integer_field(_l("Homework cutline (%)"), 0, 100)
     homework_round_unit = _integer_field(_l("Round the homework percentage to"), 1, 100)
     completion_grace_days = _integer_field(_l("Grace days"), 0, 365)

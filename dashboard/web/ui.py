@@ -139,7 +139,9 @@ def _signed_in() -> bool:
 def init_app(app: Flask) -> None:
     """Register the headers and the template helpers (the page transaction: wrap_page_views)."""
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csrf_input=csrf_input, nav_clinic_count=nav_clinic_count, is_htmx=is_htmx,
+    from dashboard.web.admin_forms import policy_word
+
+    app.jinja_env.globals.update(policy_word=policy_word, csrf_input=csrf_input, nav_clinic_count=nav_clinic_count, is_htmx=is_htmx,
                                  status_icon=grid.status_icon, status_word=grid.status_word,
                                  presence_word=grid.presence_word)
     app.jinja_env.filters.update(plain=plain_number, academy_time=academy_time)

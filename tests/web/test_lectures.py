@@ -133,7 +133,7 @@ def test_grid_row_summary_and_badges(client, academy):
     sign_in(client, academy.users["admin"])
     html = client.get(grid_url(academy.algebra)).get_data(as_text=True)
     jisoo = row_html(html, academy.jisoo.id)
-    assert 'data-risk="DANGER"' in jisoo and "×3" in jisoo
+    assert 'data-risk="DANGER"' in jisoo and "3 in a row" in jisoo
     minji = row_html(html, academy.minji.id)
     assert 'data-risk="NORMAL"' in minji and "✓ 3/3" in minji
 
