@@ -130,12 +130,7 @@ def act(link_id: int, action: str):
     """Approve, resolve or reopen (admin, staff). Doing it twice succeeds and records nothing."""
     service = {"approve": clinic_service.approve, "resolve": clinic_service.resolve,
                "reopen": clinic_service.reopen}[action]
-    try:
-        _link, changed = service(current_user, link_id)
-    except clinic_service.ClinicNotFound:
-        abort(404)
-    except clinic_service.ClinicForbidden:
-        abort(403)
+    _link, changed = service(current_user, link_id)
     if is_htmx():
         return _row_answer(link_id)
     messages = {"approve": _("Clinic link approved."), "resolve": _("Clinic link resolved."),
@@ -153,12 +148,8 @@ def memo(link_id: int):
     if form.validate():
         try:
             clinic_service.edit_memo(current_user, link_id, {"memo": form.memo.data or ""})
-        except clinic_service.ClinicNotFound:
-            abort(404)
-        except clinic_service.ClinicForbidden:
-            abort(403)
-        except clinic_service.ClinicInvalid as invalid:
-            form.memo.errors = [*form.memo.errors, _problem_text(invalid)]
+        except Invalid as invalid:
+            form.memo.errors = [*form.memo.errors, describe(invalid)]
     if form.memo.errors:
         if is_htmx():
             return _row_answer(link_id, 422, form)
@@ -168,11 +159,6 @@ def memo(link_id: int):
         return _row_answer(link_id)
     flash(_("Memo saved."), "success")
     return redirect(_safe_back(request.form.get("next")))
-
-
-def _problem_text(invalid: clinic_service.ClinicInvalid) -> str:
-    """The service's refusal in the page's words where it has them."""
-    return describe(Invalid(invalid.reason)) if invalid.reason else invalid.message
 
 
 _REQUEST_FIELDS = {"enrollment_id": "enrollment", "session": "session", "session_id": "session",
@@ -194,11 +180,9 @@ def request_clinic():
                 "memo": form.memo.data or ""}
         try:
             clinic_service.request_clinic(current_user, data)
-        except clinic_service.ClinicForbidden:
-            abort(403)
-        except clinic_service.ClinicInvalid as invalid:
+        except Invalid as invalid:
             target = getattr(form, _REQUEST_FIELDS.get(invalid.field or "", ""), None)
-            message = _problem_text(invalid)
+            message = describe(invalid)
             if target is not None:
                 target.errors = [*target.errors, message]
             else:
