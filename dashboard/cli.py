@@ -9,6 +9,7 @@ import click
 from flask import Blueprint
 
 from dashboard.accounts import passwords, users as accounts
+from dashboard.errors import Refused, describe
 from dashboard.extensions import db
 from dashboard.models import ROLES
 
@@ -24,21 +25,23 @@ bp = Blueprint("cli", __name__, cli_group=None)
               help="Assign a teacher, or an assistant (a staff user), to this lecture (repeatable).")
 def create_user_command(username: str, role: str, lecture_ids: tuple[int, ...]) -> None:
     """Add a user. The password comes from DASHBOARD_PASSWORD, or a prompt."""
+    if accounts.user_by_username(username.strip()) is not None:
+        raise click.ClickException(f"a user named {username.strip()!r} already exists")
     try:
         accounts.check_new_user(username, role, lecture_ids)
         password = os.environ.get("DASHBOARD_PASSWORD") or click.prompt(
             "Password", hide_input=True, confirmation_prompt=True
         )
         user = accounts.create_user(username, password, role, lecture_ids, check_policy=False)
-    except accounts.AccountError as exc:
+    except Refused as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(describe(exc)) from None
     db.session.commit()
     click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
     weak = passwords.problem(password, username)
     if weak is not None:
         # The console's operator is trusted with the database; they are told, not refused.
-        click.echo(f"Warning: {passwords.TEXTS[weak]} Change it on the My account page.", err=True)
+        click.echo(f"Warning: {describe(passwords.refusal(weak))} Change it on the My account page.", err=True)
 
 
 @bp.cli.command("create-token")
@@ -53,9 +56,9 @@ def create_token_command(username: str, name: str | None, days: int | None) -> N
         raise click.ClickException(f"no user named {username!r}")
     try:
         token, raw = accounts.issue_token(user, name, days)
-    except accounts.AccountError as exc:
+    except Refused as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(describe(exc)) from None
     db.session.commit()
     click.echo(f"API token {token.id} for {user.username!r} (shown only now; keep it secret):")
     click.echo(raw)
@@ -69,9 +72,9 @@ def revoke_token_command(target: str) -> None:
     if target.isdecimal():
         try:
             token = accounts.revoke_token(int(target))
-        except accounts.AccountError as exc:
+        except Refused as exc:
             db.session.rollback()
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(describe(exc)) from None
         db.session.commit()
         click.echo(f"Revoked token {token.id}.")
         return
@@ -202,9 +205,9 @@ def omr_simulate_command(exam_id: int | None, count: int, seed: int | None) -> N
     try:
         exam = simulation.simulation_exam(exam_id)
         made = simulation.simulate(exam, count, random.Random(seed))
-    except scans.OmrError as exc:
+    except Refused as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(describe(exc)) from None
     for item in made:
         row = scans.describe(scans.scan_row(item.scan.id))
         outcome = row["status"]

@@ -34,7 +34,7 @@ from sqlalchemy import func, select, text
 from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
 from dashboard.clock import academy_today, now, to_academy_iso
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Invalid, Refused, describe
 from dashboard.extensions import db
 from dashboard.importer import ImportRejected, import_snapshot
 from dashboard.models import (
@@ -354,7 +354,7 @@ def _set_teachers(lecture_id: int, teacher_ids: Iterable[int]) -> None:
         lectures = lectures | {lecture_id} if user_id in wanted else lectures - {lecture_id}
         try:
             accounts.assign_lectures(teacher, sorted(lectures))
-        except accounts.AccountError:
+        except Refused:
             raise SetupError([("teachers", _("Only teachers are assigned lectures."))]) from None
 
 

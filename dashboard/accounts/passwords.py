@@ -3,7 +3,7 @@
 A password someone chooses (a new user, a reset, their own change) has at least MIN_LENGTH
 characters, is not their username, and is not on the list of passwords everybody tries first
 (`common_passwords.txt`, compared without case and surrounding spaces). A refusal is a reason
-code with its text here; the pages show the text in the reader's language.
+code whose text is in dashboard.errors.TEXTS, shown in the reader's language.
 
 Hashes: werkzeug writes the method and its parameters in front of each hash
 (`scrypt:32768:8:1$salt$digest`). When the academy raises PASSWORD_HASH_METHOD, a hash made
@@ -16,22 +16,14 @@ from functools import cache
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
+
+from dashboard.errors import Invalid
 
 MIN_LENGTH = 10
 # Stronger than werkzeug's default scrypt (N = 2**15): about 64 MB and a fifth of a second per
 # sign-in on the academy's server, once per sign-in only.
 DEFAULT_METHOD = "scrypt:65536:8:1"
 COMMON_LIST = Path(__file__).with_name("common_passwords.txt")
-
-TEXTS = {
-    "password_required": _l("A password is required."),
-    "password_too_short": _l("A password has at least %(n)s characters.", n=MIN_LENGTH),
-    "password_is_username": _l("A password must not be the username."),
-    "password_too_common": _l("This password is on the list of passwords everyone tries first; choose another."),
-    "password_current_wrong": _l("The current password is not right."),
-}
-
 
 @cache
 def common_passwords() -> frozenset[str]:
@@ -52,6 +44,11 @@ def problem(password: object, username: str | None) -> str | None:
     if folded in common_passwords():
         return "password_too_common"
     return None
+
+
+def refusal(reason: str) -> Invalid:
+    """The refusal of a password for `reason` (as `problem` answers it), naming the field."""
+    return Invalid(reason, "password", n=MIN_LENGTH)
 
 
 def method() -> str:

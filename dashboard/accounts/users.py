@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.accounts import passwords, sessions
 from dashboard.clock import now
+from dashboard.errors import Conflict, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
 
@@ -43,19 +44,6 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 TOKEN_PREFIX = "acd_"
 TOKEN_HINT_LENGTH = 8
 MAX_TOKEN_DAYS = 3650
-
-
-class AccountError(ValueError):
-    """A refused account change; `code` is an error code of SPEC §8, `field` the offending input,
-    `reason` (errors.TEXTS) the problem where the users page words it its own way."""
-
-    def __init__(self, message: str, field: str | None = None, code: str = "validation",
-                 reason: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
-        self.reason = reason
 
 
 class LoginRefused(Exception):
@@ -100,8 +88,7 @@ def check_new_user(username: str, role: str, lecture_ids: Iterable[int] = ()) ->
     _check_role(role)
     lecture_ids = _check_lectures(role, lecture_ids)
     if user_by_username(username) is not None:
-        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict",
-                           reason="username_taken")
+        raise Conflict("username_taken", "username")
     return username, lecture_ids
 
 
@@ -119,8 +106,7 @@ def create_user(username: str, password: str, role: str, lecture_ids: Iterable[i
     except IntegrityError as exc:
         # Another request took the name between the check and the insert; the unique
         # constraint is the real guard, and the caller's boundary rolls back.
-        raise AccountError(f"a user named {username!r} already exists", field="username", code="conflict",
-                           reason="username_taken") from exc
+        raise Conflict("username_taken", "username") from exc
     _replace_lectures(user, lecture_ids)
     return user
 
@@ -132,7 +118,7 @@ def set_role(user: User, role: str) -> None:
     if role == user.role:
         return
     if user.role == "admin":
-        _keep_an_admin(user, "lose the admin role")
+        _keep_an_admin(user)
     _replace_lectures(user, [])
     user.role = role
     db.session.flush()
@@ -146,7 +132,7 @@ def assign_lectures(user: User, lecture_ids: Iterable[int]) -> None:
 def deactivate(user: User) -> None:
     """Stop a user at once: their browser sessions and API tokens are refused from the next request."""
     if user.is_active and user.role == "admin":
-        _keep_an_admin(user, "be deactivated")
+        _keep_an_admin(user)
     user.is_active = False
     end_sessions(user)
 
@@ -170,8 +156,7 @@ def change_own_password(user: User, current: str, new: str) -> None:
     """A user's change of their own password: the current one must be right; every session of
     theirs ends (the caller signs the browser that asked in again)."""
     if not check_password(user, current or ""):
-        raise AccountError("the current password is not right", field="current_password",
-                           reason="password_current_wrong")
+        raise Invalid("password_current_wrong", "current_password")
     reset_password(user, new)
 
 
@@ -211,11 +196,11 @@ def _hash(password: str) -> str:
 def _clean_username(username: str) -> str:
     username = (username or "").strip()
     if not username:
-        raise AccountError("a username is required", field="username")
+        raise Invalid("username_required", "username")
     if len(username) > USERNAME_MAX_LENGTH:
-        raise AccountError(f"a username has at most {USERNAME_MAX_LENGTH} characters", field="username")
+        raise Invalid("username_too_long", "username", max=USERNAME_MAX_LENGTH)
     if any(ch.isspace() or not ch.isprintable() for ch in username):
-        raise AccountError("a username has no spaces or control characters", field="username")
+        raise Invalid("username_spaces", "username")
     return username
 
 
@@ -225,13 +210,13 @@ LECTURE_ROLES = ("teacher", "staff")
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise Invalid("role_choice", "role", choices=", ".join(ROLES))
 
 
 def _check_password(password: str, username: str | None, check_policy: bool = True) -> None:
     reason = passwords.problem(password, username)
     if reason == "password_required" or (reason is not None and check_policy):
-        raise AccountError(str(passwords.TEXTS[reason]), field="password", reason=reason)
+        raise passwords.refusal(reason)
 
 
 def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
@@ -241,12 +226,11 @@ def _check_lectures(role: str, lecture_ids: Iterable[int]) -> list[int]:
     if not wanted:
         return []
     if role not in LECTURE_ROLES:
-        raise AccountError(f"only teachers and staff are assigned lectures ({role} edits every lecture)",
-                           field="lectures", reason="lectures_for_teachers_only")
+        raise Invalid("lectures_for_teachers_only", "lectures")
     found = set(db.session.execute(select(Lecture.id).where(Lecture.id.in_(wanted))).scalars())
     missing = [str(lecture_id) for lecture_id in wanted if lecture_id not in found]
     if missing:
-        raise AccountError(f"unknown lecture id: {', '.join(missing)}", field="lectures")
+        raise Invalid("unknown_lectures", "lectures", ids=", ".join(missing))
     return wanted
 
 
@@ -256,13 +240,13 @@ def _replace_lectures(user: User, lecture_ids: list[int]) -> None:
     db.session.flush()
 
 
-def _keep_an_admin(user: User, change: str) -> None:
+def _keep_an_admin(user: User) -> None:
     """Refuse a change that would leave nobody able to manage users."""
     others = db.session.execute(
         select(User.id).where(User.role == "admin", User.is_active.is_(True), User.id != user.id).limit(1)
     ).first()
     if others is None:
-        raise AccountError(f"the last active admin cannot {change}", code="conflict", reason="last_active_admin")
+        raise Conflict("last_active_admin")
 
 
 # ---------------------------------------------------------------- API tokens
@@ -276,13 +260,13 @@ def issue_token(user: User, name: str | None = None, days: int | None = None) ->
     """Like create_token, answering the stored row too (for its id). The token starts with
     TOKEN_PREFIX; with `days` it is refused from that many days on (None: until revoked)."""
     if not user.is_active:
-        raise AccountError(f"user {user.username!r} is deactivated", field="username", code="conflict")
+        raise Conflict("user_deactivated", "username", username=user.username)
     if name is not None:
         name = name.strip() or None
         if name is not None and len(name) > TOKEN_NAME_MAX_LENGTH:
-            raise AccountError(f"a token name has at most {TOKEN_NAME_MAX_LENGTH} characters", field="name")
+            raise Invalid("token_name_too_long", "name", max=TOKEN_NAME_MAX_LENGTH)
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS):
-        raise AccountError(f"a token lasts 1 to {MAX_TOKEN_DAYS} days", field="days")
+        raise Invalid("token_days", "days", max=MAX_TOKEN_DAYS)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     moment = now()
     token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), name=name, hint=raw[:TOKEN_HINT_LENGTH],
@@ -316,7 +300,7 @@ def revoke_token(token_id: int) -> ApiToken:
     """Revoke a token by id (revoking a revoked token changes nothing)."""
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        raise AccountError(f"no API token with id {token_id}", field="token", code="not_found")
+        raise NotFound("no_token", "token", id=token_id)
     if token.revoked_at is None:
         token.revoked_at = now()
         db.session.flush()
@@ -327,7 +311,7 @@ def token_of(user: User, token_id: int) -> ApiToken:
     """One of the user's own tokens (another's answers not found)."""
     token = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
     if token is None or token.user_id != user.id:
-        raise AccountError(f"no API token with id {token_id}", field="token", code="not_found")
+        raise NotFound("no_token", "token", id=token_id)
     return token
 
 

@@ -6,9 +6,9 @@ TEACHER_RECOMMEND which staff may not) and edits memos, but never approves, reso
 reopens. Approve, resolve and reopen take the link out of automatic management; a memo edit
 does not. An action that would change nothing changes and records nothing.
 
-Services only flush; the request or command boundary commits. Refusals are exceptions:
-ClinicForbidden (the role may not, or the lecture is another's), ClinicNotFound (missing or
-outside the caller's lectures) and ClinicInvalid (a bad value, naming the field).
+Services only flush; the request or command boundary commits. Refusals are dashboard.errors:
+Forbidden (the role may not, or the lecture is another's), NotFound (missing or outside the
+caller's lectures) and Invalid (a bad value, naming the field).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dashboard.models import versions as versioning
 from dashboard.accounts import audit
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clock import now
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, ClinicLink, Enrollment, LectureSession, User
 from dashboard.progress.recompute import lock_lecture
@@ -33,43 +34,20 @@ MEMO_MAX_LENGTH = 5000
 REQUEST_FIELDS = ("enrollment_id", "session", "session_id", "reason", "memo")
 
 
-class ClinicError(Exception):
-    """A refused clinic-link change: `message` for the API, `reason` (errors.TEXTS) where a page words
-    the problem its own way."""
-
-    def __init__(self, message: str, field: str | None = None, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.reason = reason
-
-
-class ClinicForbidden(ClinicError):
-    """The caller's role may not do this, or the object belongs to another teacher's lecture."""
-
-
-class ClinicNotFound(ClinicError):
-    """No such link among those the caller may see."""
-
-
-class ClinicInvalid(ClinicError):
-    """A value is missing or wrong; `field` names it."""
-
-
 def _in_scope(user: User, lecture_id: int) -> bool:
     visible = visible_lecture_ids(user)
     return visible is None or lecture_id in visible
 
 
 def link_for(user: User, link_id: int) -> ClinicLink:
-    """The link with this id, if the caller may see it (ClinicNotFound otherwise)."""
+    """The link with this id, if the caller may see it (NotFound otherwise)."""
     row = db.session.execute(
         select(ClinicLink, Enrollment.lecture_id)
         .join(Enrollment, Enrollment.id == ClinicLink.enrollment_id)
         .where(ClinicLink.id == link_id)
     ).first()
     if row is None or not _in_scope(user, row.lecture_id):
-        raise ClinicNotFound("No such clinic link.")
+        raise NotFound("no_clinic_link")
     return row[0]
 
 
@@ -96,26 +74,26 @@ def _state(link: ClinicLink) -> dict[str, Any]:
 
 
 def _id_value(data: Mapping[str, Any], name: str) -> int | None:
-    """An id given as a JSON integer; None when absent (ClinicInvalid when of the wrong type)."""
+    """An id given as a JSON integer; None when absent (Invalid when of the wrong type)."""
     value = data.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise ClinicInvalid(f"{name} must be an integer id.", name)
+        raise Invalid("not_an_id", name, name=name)
     return value
 
 
 def _clean_memo(value: Any, required: bool) -> str | None:
     if value is None:
         if required:
-            raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo", "memo_required")
+            raise Invalid("memo_required", "memo")
         return None
     if not isinstance(value, str):
-        raise ClinicInvalid("memo must be text.", "memo")
+        raise Invalid("memo_not_text", "memo")
     if len(value) > MEMO_MAX_LENGTH:
-        raise ClinicInvalid(f"memo must be at most {MEMO_MAX_LENGTH} characters.", "memo")
+        raise Invalid("memo_too_long", "memo", max=MEMO_MAX_LENGTH)
     if required and not value.strip():
-        raise ClinicInvalid("A memo is required for a clinic requested by a person.", "memo", "memo_required")
+        raise Invalid("memo_required", "memo")
     return value
 
 
@@ -127,36 +105,34 @@ def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
     """
     reason = data.get("reason")
     if reason in REQUEST_ROLES and user.role not in REQUEST_ROLES[reason]:
-        raise ClinicForbidden(f"Your role may not request a clinic with reason {reason}.")
+        raise Forbidden("clinic_reason_forbidden", choice=reason)
     if reason not in REQUEST_ROLES and user.role not in REQUEST_ROLES["MANUAL_REQUEST"]:
-        raise ClinicForbidden("Your role may not request clinics.")
+        raise Forbidden("clinic_request_forbidden")
     session_key = "session" if "session" in data or "session_id" not in data else "session_id"
     enrollment_id = _id_value(data, "enrollment_id")
     session_id = _id_value(data, session_key)
     enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id is not None else None
     session = db.session.get(LectureSession, session_id) if session_id is not None else None
     if enrollment is not None and not _in_scope(user, enrollment.lecture_id):
-        raise ClinicForbidden("That enrollment belongs to a lecture you do not teach.")
+        raise Forbidden("enrollment_not_taught")
     if session is not None and not _in_scope(user, session.lecture_id):
-        raise ClinicForbidden("That session belongs to a lecture you do not teach.")
+        raise Forbidden("session_not_taught")
 
     for name in data:
         if name not in REQUEST_FIELDS:
-            raise ClinicInvalid(f"{name} cannot be set when requesting a clinic.", name)
+            raise Invalid("clinic_request_field", name, name=name)
     if reason not in MANUAL_REASONS:
-        raise ClinicInvalid("reason must be MANUAL_REQUEST or TEACHER_RECOMMEND "
-                            "(automatic links are made by the recompute).", "reason")
+        raise Invalid("clinic_manual_reason", "reason")
     if enrollment_id is None:
-        raise ClinicInvalid("enrollment_id is required.", "enrollment_id")
+        raise Invalid("name_required", "enrollment_id", name="enrollment_id")
     if enrollment is None:
-        raise ClinicInvalid(f"There is no enrollment {enrollment_id}.", "enrollment_id")
+        raise Invalid("no_enrollment", "enrollment_id", id=enrollment_id)
     if session_id is None:
-        raise ClinicInvalid("session is required.", session_key)
+        raise Invalid("name_required", session_key, name="session")
     if session is None:
-        raise ClinicInvalid(f"There is no session {session_id}.", session_key)
+        raise Invalid("no_session", session_key, id=session_id)
     if session.lecture_id != enrollment.lecture_id:
-        raise ClinicInvalid("The session does not belong to the enrollment's lecture.", session_key,
-                            "session_of_other_lecture")
+        raise Invalid("session_of_other_lecture", session_key)
     memo = _clean_memo(data.get("memo"), required=True)
 
     lock_lecture(enrollment.lecture_id)
@@ -182,7 +158,7 @@ def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
 def _act(user: User, link_id: int, action: str, expected_version: int | None) -> tuple[ClinicLink, bool]:
     link = link_for(user, link_id)
     if user.role not in ACTION_ROLES:
-        raise ClinicForbidden(f"Only admins and staff may {action} clinic links.")
+        raise Forbidden("clinic_action_forbidden", action=action)
     lecture_id = _lecture_id_of(link)
     lock_lecture(lecture_id)
     db.session.refresh(link)
@@ -240,15 +216,15 @@ def edit_memo(user: User, link_id: int, data: Mapping[str, Any],
     """Change a link's memo (`{"memo": ...}` only); admin, staff or the lecture's teacher."""
     link = link_for(user, link_id)
     if user.role not in MEMO_ROLES:
-        raise ClinicForbidden("Your role may not edit clinic memos.")
+        raise Forbidden("clinic_memo_forbidden")
     lock_lecture(_lecture_id_of(link))
     db.session.refresh(link)
     versioning.check(link, expected_version)
     for name in data:
         if name != "memo":
-            raise ClinicInvalid(f"Only the memo of a clinic link can be edited; {name} cannot.", name)
+            raise Invalid("clinic_memo_only", name, name=name)
     if "memo" not in data:
-        raise ClinicInvalid("memo is required.", "memo")
+        raise Invalid("name_required", "memo", name="memo")
     memo = _clean_memo(data["memo"], required=link.reason in MANUAL_REASONS)
     if memo == link.memo:
         return link, False

@@ -147,8 +147,8 @@ def request_and_book(user: User, data: Mapping[str, Any], clinic_session_id: int
     """A person's clinic request (`{"enrollment_id", "session", "reason", "memo"}`), booked at once
     into `clinic_session_id` when one is given. Returns the link and whether it was booked.
 
-    Refusals: the link's (dashboard.clinic.links: ClinicForbidden, ClinicInvalid) and the booking's
-    (dashboard.errors); after a refused booking the caller rolls back, and the link goes too."""
+    Refusals (dashboard.errors): the link's and the booking's; after a refused booking the caller
+    rolls back, and the link goes too."""
     link = link_service.request_clinic(user, data)
     if clinic_session_id is None:
         return link, False

@@ -24,7 +24,8 @@ from dashboard.models import (
     User,
 )
 from dashboard.omr import grading as rules
-from dashboard.omr.scans import OmrConflict, exam_lecture_ids, scan_lecture_ids
+from dashboard.errors import Conflict
+from dashboard.omr.scans import exam_lecture_ids, scan_lecture_ids
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
@@ -64,10 +65,9 @@ def grade_into_attempt(scan: OmrScan, enrollment_id: int, grading: rules.Grading
     enrollment = db.session.get(Enrollment, enrollment_id)
     exam = db.session.get(Exam, scan.exam_id)
     if enrollment is None or enrollment.withdrawn_at is not None:
-        raise OmrConflict(f"Enrollment {enrollment_id} is withdrawn or gone; assign another student.")
+        raise Conflict("enrollment_gone", id=enrollment_id)
     if grading.score > exam.max_score:
-        raise OmrConflict(f"The answer key's points give {grading.score}, more than the exam's max score "
-                          f"{exam.max_score}; fix the key first.")
+        raise Conflict("key_score_above_max", score=grading.score, max=exam.max_score)
     lock_lecture(enrollment.lecture_id)
     attempt = db.session.get(Attempt, scan.attempt_id) if scan.attempt_id is not None else None
     if attempt is None:

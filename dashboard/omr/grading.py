@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from dashboard.errors import Invalid
+
 ANSWER_STATUS_NOT_OK = "ANSWER_STATUS_NOT_OK"
 ANSWER_BLANK_OR_MULTI = "ANSWER_BLANK_OR_MULTI"
 ANSWER_LOW_CONFIDENCE = "ANSWER_LOW_CONFIDENCE"
@@ -34,13 +36,12 @@ CONFIDENCE_THRESHOLD = Decimal("0.70")
 TEXT_FIELD_MAX = 64
 
 
-class PayloadInvalid(ValueError):
-    """A payload (or a correction) that cannot be used; `field` names the offending part."""
+class PayloadInvalid(Invalid):
+    """A payload (or a correction) that cannot be used; `field` names the offending part, and the
+    reason's text names it too (as `name`)."""
 
-    def __init__(self, message: str, field: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    def __init__(self, reason: str, field: str | None, **params: Any) -> None:
+        super().__init__(reason, field, name=field, **params)
 
 
 # ---------------------------------------------------------------- values
@@ -131,9 +132,9 @@ def _optional_text(value: Any, field: str, limit: int | None = None) -> str | No
     if value is None:
         return None
     if not isinstance(value, str):
-        raise PayloadInvalid(f"{field} must be text or null.", field)
+        raise PayloadInvalid("payload_text", field)
     if limit is not None and len(value) > limit:
-        raise PayloadInvalid(f"{field} must be at most {limit} characters.", field)
+        raise PayloadInvalid("payload_too_long", field, max=limit)
     return value
 
 
@@ -146,11 +147,11 @@ def _confidence(value: Any, field: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise PayloadInvalid(f"{field} must be a number between 0 and 1, or null.", field)
+        raise PayloadInvalid("payload_confidence", field)
     # A stored payload comes back with floats; str() gives their shortest exact spelling.
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite() or number < 0 or number > 1:
-        raise PayloadInvalid(f"{field} must be a number between 0 and 1, or null.", field)
+        raise PayloadInvalid("payload_confidence", field)
     return number
 
 
@@ -159,25 +160,24 @@ def parse_marks(value: Any, field: str) -> frozenset[str]:
     if value is None:
         return frozenset()
     if not isinstance(value, list):
-        raise PayloadInvalid(f"{field} must be a list of marks.", field)
+        raise PayloadInvalid("payload_marks", field)
     marks = set()
     for i, mark in enumerate(value):
         if not isinstance(mark, str) or len(mark) != 1 or mark.isspace():
-            raise PayloadInvalid(f"{field}[{i}] must be one mark: a single character such as \"2\".",
-                                 f"{field}[{i}]")
+            raise PayloadInvalid("payload_one_mark", f"{field}[{i}]")
         marks.add(mark)
     return frozenset(marks)
 
 
 def _question(value: Any, field: str) -> int:
     if not _is_int(value) or value < 1:
-        raise PayloadInvalid(f"{field} must be a question number (an integer >= 1).", field)
+        raise PayloadInvalid("payload_question", field)
     return value
 
 
 def _reading(value: Any, field: str) -> Reading:
     if not isinstance(value, dict):
-        raise PayloadInvalid(f"{field} must be an object.", field)
+        raise PayloadInvalid("payload_object", field)
     return Reading(
         question=_question(value.get("question"), f"{field}.question"),
         detected=parse_marks(value.get("detected"), f"{field}.detected"),
@@ -192,10 +192,10 @@ def _identifier(value: Any) -> Identifier | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise PayloadInvalid(f"{field} must be an object or null.", field)
+        raise PayloadInvalid("payload_object_or_null", field)
     enrollment_id = value.get("enrollment_id")
     if enrollment_id is not None and not _is_int(enrollment_id):
-        raise PayloadInvalid(f"{field}.enrollment_id must be an integer id or null.", f"{field}.enrollment_id")
+        raise PayloadInvalid("payload_id_or_null", f"{field}.enrollment_id")
     return Identifier(_lowered(value.get("status"), f"{field}.status"), enrollment_id)
 
 
@@ -206,32 +206,32 @@ def parse_payload(data: Any) -> WorkerResult:
     payload needs only its status (and an `error` text, if any).
     """
     if not isinstance(data, dict):
-        raise PayloadInvalid("The result must be a JSON object.", None)
+        raise PayloadInvalid("result_not_object", None)
     status = data.get("status")
     if not isinstance(status, str) or status.strip().upper() not in ("DONE", "FAILED"):
-        raise PayloadInvalid("status must be DONE or FAILED.", "status")
+        raise PayloadInvalid("payload_status", "status")
     error = _optional_text(data.get("error"), "error")
     if status.strip().upper() == "FAILED":
         return WorkerResult(failed=True, error=error)
 
     result = data.get("result")
     if not isinstance(result, dict):
-        raise PayloadInvalid("result must be an object for a DONE payload.", "result")
+        raise PayloadInvalid("payload_result", "result")
     meta_used = result.get("meta_used")
     if meta_used is not None and not isinstance(meta_used, bool):
-        raise PayloadInvalid("result.meta_used must be true, false or null.", "result.meta_used")
+        raise PayloadInvalid("payload_meta_used", "result.meta_used")
     answers = result.get("answers")
     if answers is None:
         answers = []
     if not isinstance(answers, list):
-        raise PayloadInvalid("result.answers must be a list.", "result.answers")
+        raise PayloadInvalid("payload_answers", "result.answers")
     readings = []
     seen: set[int] = set()
     for i, answer in enumerate(answers):
         reading = _reading(answer, f"result.answers[{i}]")
         if reading.question in seen:
-            raise PayloadInvalid(f"question {reading.question} is answered twice.",
-                                 f"result.answers[{i}].question")
+            raise PayloadInvalid("question_answered_twice", f"result.answers[{i}].question",
+                                 n=reading.question)
         seen.add(reading.question)
         readings.append(reading)
     return WorkerResult(
@@ -250,36 +250,35 @@ def check_questions(answers: Sequence[Reading], key_numbers: Iterable[int], pref
     known = set(key_numbers)
     for i, reading in enumerate(answers):
         if reading.question not in known:
-            raise PayloadInvalid(f"question {reading.question} is not in the exam's answer key.",
-                                 f"{prefix}[{i}].question")
+            raise PayloadInvalid("question_not_in_key", f"{prefix}[{i}].question", n=reading.question)
 
 
 def parse_corrections(data: Any, key_numbers: Iterable[int]) -> dict[int, frozenset[str]]:
     """A person's corrections `{"answers": [{"question": 3, "detected": ["2"]}]}` -> question -> marks."""
     if not isinstance(data, dict):
-        raise PayloadInvalid("The body must be a JSON object.", None)
+        raise PayloadInvalid("body_not_object", None)
     for name in data:
         if name != "answers":
-            raise PayloadInvalid(f"{name} cannot be set by a correction; send answers only.", name)
+            raise PayloadInvalid("correction_field", name)
     answers = data.get("answers")
     if not isinstance(answers, list) or not answers:
-        raise PayloadInvalid("answers must be a non-empty list of {question, detected}.", "answers")
+        raise PayloadInvalid("correction_answers", "answers")
     known = set(key_numbers)
     corrections: dict[int, frozenset[str]] = {}
     for i, answer in enumerate(answers):
         field = f"answers[{i}]"
         if not isinstance(answer, dict):
-            raise PayloadInvalid(f"{field} must be an object.", field)
+            raise PayloadInvalid("payload_object", field)
         for name in answer:
             if name not in ("question", "detected"):
-                raise PayloadInvalid(f"{name} cannot be corrected; send question and detected.", f"{field}.{name}")
+                raise PayloadInvalid("answer_not_correctable", f"{field}.{name}", key=name)
         question = _question(answer.get("question"), f"{field}.question")
         if question not in known:
-            raise PayloadInvalid(f"question {question} is not in the exam's answer key.", f"{field}.question")
+            raise PayloadInvalid("question_not_in_key", f"{field}.question", n=question)
         if question in corrections:
-            raise PayloadInvalid(f"question {question} is corrected twice.", f"{field}.question")
+            raise PayloadInvalid("question_corrected_twice", f"{field}.question", n=question)
         if "detected" not in answer:
-            raise PayloadInvalid("detected is required (an empty list for a blank answer).", f"{field}.detected")
+            raise PayloadInvalid("detected_required", f"{field}.detected")
         corrections[question] = parse_marks(answer["detected"], f"{field}.detected")
     return corrections
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from dashboard.accounts import access, audit
 from dashboard.clock import now
+from dashboard.errors import Conflict, Forbidden, Invalid
 from dashboard.extensions import db
 from dashboard.models import (
     Enrollment,
@@ -28,9 +29,6 @@ from dashboard.omr.attempts import audit_scan, grade_into_attempt, lock_scan, sc
 from dashboard.omr.scans import (
     INTAKE_ROLES,
     REVIEW_ROLES,
-    OmrConflict,
-    OmrForbidden,
-    OmrInvalid,
     answer_key,
     candidate_enrollment,
     check_enrollment,
@@ -48,7 +46,7 @@ REGISTER_FIELDS = ("exam_id", "enrollment_id")
 CORRECT_ACTION = "omr_scan.correct"
 
 # The JSON API reads scans through this module too.
-from dashboard.omr.scans import OmrNotFound, describe, list_scans, scan_row  # noqa: E402,F401,I001
+from dashboard.omr.scans import describe, list_scans, scan_row  # noqa: E402,F401,I001
 
 
 def _may_change_unassigned(user: User, scan: OmrScan) -> bool:
@@ -61,24 +59,24 @@ def _may_change_unassigned(user: User, scan: OmrScan) -> bool:
 
 def register_scan(user: User | None, data: Any) -> OmrScan:
     """A scanned sheet arrives: `{"exam_id": E, "enrollment_id": N or null}` (admin, staff)."""
-    require_role(user, INTAKE_ROLES, "Only admins and staff register OMR scans.")
+    require_role(user, INTAKE_ROLES, "omr_register_forbidden")
     if not isinstance(data, dict):
-        raise OmrInvalid("The body must be a JSON object.")
+        raise Invalid("body_not_object")
     for name in data:
         if name not in REGISTER_FIELDS:
-            raise OmrInvalid(f"{name} cannot be set when registering a scan.", name)
+            raise Invalid("omr_register_field", name, name=name)
     exam_id = id_field(data, "exam_id", required=True)
     enrollment_id = id_field(data, "enrollment_id", required=False)
     exam = db.session.get(Exam, exam_id)
     if exam is None:
-        raise OmrInvalid(f"There is no exam {exam_id}.", "exam_id")
+        raise Invalid("no_exam", "exam_id", id=exam_id)
     key = answer_key(exam_id)
     if not key:
-        raise OmrInvalid("The exam has no answer key, so a scan of it cannot be graded.", "exam_id")
+        raise Invalid("exam_without_key", "exam_id")
     if sum((q.points for q in key), Decimal(0)) > exam.max_score:
-        raise OmrInvalid("The answer key's points add up to more than the exam's max score.", "exam_id")
+        raise Invalid("key_above_max", "exam_id")
     if not exam_lecture_ids(exam_id):
-        raise OmrInvalid("The exam is linked to no session, so no enrollment can sit it.", "exam_id")
+        raise Invalid("exam_without_session", "exam_id")
     if enrollment_id is not None:
         check_enrollment(exam_id, db.session.get(Enrollment, enrollment_id), enrollment_id, "enrollment_id")
     scan = OmrScan(
@@ -105,33 +103,26 @@ def record_result(user: User | None, scan_id: int, data: Any) -> tuple[OmrScan, 
     scan; a graded scan cannot fail nor change student (409).
     """
     scan = scan_for(user, scan_id)
-    require_role(user, INTAKE_ROLES, "Only admins and staff (the OMR worker) post OMR results.")
-    try:
-        result = rules.parse_payload(data)
-    except rules.PayloadInvalid as exc:
-        raise OmrInvalid(exc.message, exc.field) from None
+    require_role(user, INTAKE_ROLES, "omr_result_forbidden")
+    result = rules.parse_payload(data)
     raw = audit.json_safe(data)
     lock_scan(scan)
     if scan.payload == raw:
         return scan, False
     if scan.corrected_by_id is not None:
-        raise OmrConflict("A person corrected this scan; a new result would overwrite their corrections.")
+        raise Conflict("scan_corrected")
     if result.failed:
         return _fail(user, scan, result, raw), True
 
     key = answer_key(scan.exam_id)
-    try:
-        rules.check_questions(result.answers, (q.number for q in key))
-    except rules.PayloadInvalid as exc:
-        raise OmrInvalid(exc.message, exc.field) from None
+    rules.check_questions(result.answers, (q.number for q in key))
     identifier = result.identifier
     # (A graded scan whose enrollment was deleted since has no student to keep: it is identified again.)
     if scan.status == "graded" and scan.enrollment_id is not None:
         named = identifier.enrollment_id if identifier is not None and identifier.status == "ok" else None
         if named is not None and named != scan.enrollment_id:
-            raise OmrConflict(f"The scan is graded for enrollment {scan.enrollment_id}; "
-                              f"a new result cannot change its student to {named}.",
-                              "result.identifier.enrollment_id")
+            raise Conflict("graded_scan_student", "result.identifier.enrollment_id",
+                           id=scan.enrollment_id, named=named)
         # The student of a graded scan is settled: its identifier needs no more review.
         identification = rules.Identification(scan.enrollment_id, frozenset())
     else:
@@ -160,7 +151,7 @@ def record_result(user: User | None, scan_id: int, data: Any) -> tuple[OmrScan, 
 
 def _fail(user: User | None, scan: OmrScan, result: rules.WorkerResult, raw: Any) -> OmrScan:
     if scan.status == "graded":
-        raise OmrConflict("The scan is graded: it cannot fail. Correct its answers instead.", "status")
+        raise Conflict("graded_scan_cannot_fail", "status")
     before = scan_state(scan)
     scan.status = "failed"
     scan.error = result.error or "The OMR worker failed without a message."
@@ -180,26 +171,26 @@ def assign_student(user: User | None, scan_id: int, data: Any) -> tuple[OmrScan,
     changes nothing, to another one is a conflict.
     """
     scan = scan_for(user, scan_id)
-    require_role(user, REVIEW_ROLES, "Your role may not assign OMR scans.")
+    require_role(user, REVIEW_ROLES, "omr_assign_forbidden")
     if not isinstance(data, dict):
-        raise OmrInvalid("The body must be a JSON object.")
+        raise Invalid("body_not_object")
     for name in data:
         if name != "enrollment_id":
-            raise OmrInvalid(f"{name} cannot be set when assigning a scan; send enrollment_id.", name)
+            raise Invalid("omr_assign_field", name, name=name)
     enrollment_id = id_field(data, "enrollment_id", required=True)
     enrollment = db.session.get(Enrollment, enrollment_id)
     visible = visible_lectures(user)
     if enrollment is not None and visible is not None and enrollment.lecture_id not in visible:
-        raise OmrForbidden("That enrollment belongs to a lecture you do not teach.")
+        raise Forbidden("enrollment_not_taught")
     check_enrollment(scan.exam_id, enrollment, enrollment_id, "enrollment_id")
 
     lock_scan(scan)
     if scan.status == "graded":
         if scan.enrollment_id == enrollment_id:
             return scan, False
-        raise OmrConflict(f"The scan is already graded for enrollment {scan.enrollment_id}.", "enrollment_id")
+        raise Conflict("scan_already_graded", "enrollment_id", id=scan.enrollment_id)
     if scan.status != "needs_review":
-        raise OmrConflict(f"A {scan.status} scan has no result to assign; wait for the worker's result.")
+        raise Conflict("scan_no_result", status=scan.status)
     before = scan_state(scan)
     key = answer_key(scan.exam_id)
     grading = current_grading(scan, key, corrections_of(scan))
@@ -216,21 +207,17 @@ def correct_answers(user: User, scan_id: int, data: Any) -> tuple[OmrScan, bool]
     assignment. Correcting to what is already corrected changes nothing.
     """
     scan = scan_for(user, scan_id)
-    require_role(user, REVIEW_ROLES, "Your role may not correct OMR scans.")
+    require_role(user, REVIEW_ROLES, "omr_correct_forbidden")
     if scan.enrollment_id is None and not _may_change_unassigned(user, scan):
         # The sheet may still go to a student of any of the exam's lectures, whose grade these
         # readings would decide: the rule for shared exams (accounts.access.can_edit_exam).
-        raise OmrForbidden("This scan may belong to a lecture you do not teach; its student must be "
-                           "assigned first, or someone who teaches every lecture of the exam must correct it.")
+        raise Forbidden("scan_other_lectures")
     key = answer_key(scan.exam_id)
-    try:
-        wanted = rules.parse_corrections(data, (q.number for q in key))
-    except rules.PayloadInvalid as exc:
-        raise OmrInvalid(exc.message, exc.field) from None
+    wanted = rules.parse_corrections(data, (q.number for q in key))
 
     lock_scan(scan)
     if scan.status not in ("graded", "needs_review"):
-        raise OmrConflict(f"A {scan.status} scan has no answers to correct.")
+        raise Conflict("scan_no_answers", status=scan.status)
     previous = corrections_of(scan)
     if all(previous.get(question) == marks for question, marks in wanted.items()):
         return scan, False

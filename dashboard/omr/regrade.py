@@ -20,7 +20,8 @@ from dashboard.models import (
 )
 from dashboard.omr import grading as rules
 from dashboard.omr.attempts import audit_scan, facts_of, scan_state, write_facts
-from dashboard.omr.scans import OmrConflict, answer_key, corrections_of, current_grading, exam_lecture_ids
+from dashboard.errors import Conflict
+from dashboard.omr.scans import answer_key, corrections_of, current_grading, exam_lecture_ids
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
 
 
@@ -70,8 +71,8 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
         scan.review_reasons = reasons
         if attempt is not None and scan.status == "graded":
             if grading.score > exam.max_score:
-                raise OmrConflict(f"The answer key's points give {grading.score} on scan {scan.id}, more than "
-                                  f"the exam's max score {exam.max_score}.", "questions")
+                raise Conflict("scan_score_above_max", "questions", score=grading.score, scan=scan.id,
+                               max=exam.max_score)
             attempt.score = grading.score
             write_facts(attempt.id, grading, facts[attempt.id])
             regraded += 1

@@ -17,6 +17,7 @@ from sqlalchemy import Text, and_, cast, exists, false, func, or_, select
 
 from dashboard.accounts import access
 from dashboard.accounts.access import visible_lecture_ids
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.listing import InvalidQuery, Page, PageOutOfRange, page_numbers, parse_bool, parse_int
 from dashboard.models import (
@@ -36,35 +37,11 @@ INTAKE_ROLES = ("admin", "staff")
 REVIEW_ROLES = ("admin", "staff", "teacher")
 
 
-class OmrError(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class OmrInvalid(OmrError):
-    """A value is missing or wrong (400); `field` names it."""
-
-
-class OmrForbidden(OmrError):
-    """The role may not do this, or the enrollment named is in another teacher's lecture (403)."""
-
-
-class OmrNotFound(OmrError):
-    """No such scan among those the caller may see (404)."""
-
-
-class OmrConflict(OmrError):
-    """The scan's state does not allow it (409): a graded scan failing or changing student, a
-    new result after a person's correction."""
-
-
-
-def require_role(user: User | None, roles: tuple[str, ...], message: str) -> None:
-    """`user` None is the system itself (the omr-simulate command)."""
+def require_role(user: User | None, roles: tuple[str, ...], reason: str) -> None:
+    """Forbidden for `reason` unless the user has one of `roles`; `user` None is the system
+    itself (the omr-simulate command)."""
     if user is not None and user.role not in roles:
-        raise OmrForbidden(message)
+        raise Forbidden(reason)
 
 
 def visible_lectures(user: User | None) -> set[int] | None:
@@ -88,13 +65,13 @@ def scan_lecture_ids(scan: OmrScan) -> set[int]:
 
 
 def scan_for(user: User | None, scan_id: int) -> OmrScan:
-    """The scan, if the caller may see it (OmrNotFound otherwise)."""
+    """The scan, if the caller may see it (NotFound otherwise)."""
     scan = db.session.get(OmrScan, scan_id)
     if scan is None:
-        raise OmrNotFound("No such OMR scan.")
+        raise NotFound("no_omr_scan")
     visible = visible_lectures(user)
     if visible is not None and not (scan_lecture_ids(scan) & visible):
-        raise OmrNotFound("No such OMR scan.")
+        raise NotFound("no_omr_scan")
     return scan
 
 
@@ -122,13 +99,13 @@ def candidate_enrollment(exam_id: int, enrollment_id: int | None) -> Enrollment 
 
 
 def check_enrollment(exam_id: int, enrollment: Enrollment | None, enrollment_id: int, field: str) -> Enrollment:
-    """The enrollment a person named, or OmrInvalid saying why it cannot sit this exam."""
+    """The enrollment a person named, or Invalid saying why it cannot sit this exam."""
     if enrollment is None:
-        raise OmrInvalid(f"There is no enrollment {enrollment_id}.", field)
+        raise Invalid("no_enrollment", field, id=enrollment_id)
     if enrollment.withdrawn_at is not None:
-        raise OmrInvalid(f"Enrollment {enrollment_id} is withdrawn.", field)
+        raise Invalid("enrollment_id_withdrawn", field, id=enrollment_id)
     if enrollment.lecture_id not in exam_lecture_ids(exam_id):
-        raise OmrInvalid(f"Enrollment {enrollment_id} is not in a lecture this exam is linked to.", field)
+        raise Invalid("enrollment_not_sitting", field, id=enrollment_id)
     return enrollment
 
 
@@ -136,10 +113,10 @@ def id_field(data: Mapping[str, Any], name: str, required: bool) -> int | None:
     value = data.get(name)
     if value is None:
         if required:
-            raise OmrInvalid(f"{name} is required.", name)
+            raise Invalid("name_required", name, name=name)
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise OmrInvalid(f"{name} must be an integer id.", name)
+        raise Invalid("not_an_id", name, name=name)
     return value
 
 

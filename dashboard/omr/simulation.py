@@ -17,7 +17,8 @@ from dashboard.models import (
 )
 from dashboard.omr import grading as rules
 from dashboard.omr.intake import record_result, register_scan
-from dashboard.omr.scans import OmrInvalid, answer_key, exam_lecture_ids
+from dashboard.errors import Invalid
+from dashboard.omr.scans import answer_key, exam_lecture_ids
 
 SIMULATED_KINDS = ("confident", "low-confidence", "blank", "multi-marked", "bad identifier")
 
@@ -40,8 +41,8 @@ def simulation_exam(exam_id: int | None) -> int:
         if _active_enrollments(candidate):
             return candidate
     if exam_id is not None:
-        raise OmrInvalid(f"Exam {exam_id} has no answer key, or no active enrollment may sit it.", "exam")
-    raise OmrInvalid("No exam has an answer key and active enrollments; import one (or run `demo`) first.", "exam")
+        raise Invalid("exam_not_simulated", "exam", id=exam_id)
+    raise Invalid("no_exam_simulated", "exam")
 
 
 def _active_enrollments(exam_id: int) -> list[tuple[int, str]]:

@@ -20,6 +20,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from dashboard.accounts import audit, passwords, sessions
 from dashboard.accounts import users as accounts
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import User
 from dashboard.web import auth
@@ -96,9 +97,9 @@ def password():
     user = _me()
     try:
         accounts.change_own_password(user, form.current_password.data, form.new_password.data)
-    except accounts.AccountError as refused:
+    except Invalid as refused:
         target = form.current_password if refused.field == "current_password" else form.new_password
-        target.errors = [str(passwords.TEXTS.get(refused.reason or "", refused.message))]
+        target.errors = [describe(refused)]
         return _render(422, password=form)
     audit.record("user.password_change", "user", user.id, None, None, user=user)
     auth.stay_signed_in(user)
@@ -147,11 +148,8 @@ def create_token():
 @login_required
 def revoke_token(token_id: int):
     user = _me()
-    try:
-        was_live = accounts.token_of(user, token_id).revoked_at is None
-        token = accounts.revoke_own_token(user, token_id)
-    except accounts.AccountError:
-        abort(404)
+    was_live = accounts.token_of(user, token_id).revoked_at is None
+    token = accounts.revoke_own_token(user, token_id)
     if was_live:
         audit.record("token.revoke", "api_token", token.id, {"revoked_at": None}, {"revoked_at": token.revoked_at},
                      user=user)

@@ -147,12 +147,7 @@ def act(link_id: int, action: str):
     """Approve, resolve or reopen (admin, staff). Doing it twice succeeds and records nothing."""
     service = {"approve": clinic_service.approve, "resolve": clinic_service.resolve,
                "reopen": clinic_service.reopen}[action]
-    try:
-        _link, changed = service(current_user, link_id)
-    except clinic_service.ClinicNotFound:
-        abort(404)
-    except clinic_service.ClinicForbidden:
-        abort(403)
+    _link, changed = service(current_user, link_id)
     if is_htmx():
         return _row_answer(link_id)
     messages = {"approve": _("Clinic link approved."), "resolve": _("Clinic link resolved."),
@@ -170,12 +165,8 @@ def memo(link_id: int):
     if form.validate():
         try:
             clinic_service.edit_memo(current_user, link_id, {"memo": form.memo.data or ""})
-        except clinic_service.ClinicNotFound:
-            abort(404)
-        except clinic_service.ClinicForbidden:
-            abort(403)
-        except clinic_service.ClinicInvalid as invalid:
-            form.memo.errors = [*form.memo.errors, _problem_text(invalid)]
+        except Invalid as invalid:
+            form.memo.errors = [*form.memo.errors, describe(invalid)]
     if form.memo.errors:
         if is_htmx():
             return _row_answer(link_id, 422, form)
@@ -185,11 +176,6 @@ def memo(link_id: int):
         return _row_answer(link_id)
     flash(_("Memo saved."), "success")
     return redirect(_safe_back(request.form.get("next")))
-
-
-def _problem_text(invalid: clinic_service.ClinicInvalid) -> str:
-    """The service's refusal in the page's words where it has them."""
-    return describe(Invalid(invalid.reason)) if invalid.reason else invalid.message
 
 
 _REQUEST_FIELDS = {"enrollment_id": "enrollment", "session": "session", "session_id": "session",
@@ -211,11 +197,9 @@ def request_clinic():
                 "memo": form.memo.data or ""}
         try:
             clinic_service.request_clinic(current_user, data)
-        except clinic_service.ClinicForbidden:
-            abort(403)
-        except clinic_service.ClinicInvalid as invalid:
+        except Invalid as invalid:
             target = getattr(form, _REQUEST_FIELDS.get(invalid.field or "", ""), None)
-            message = _problem_text(invalid)
+            message = describe(invalid)
             if target is not None:
                 target.errors = [*target.errors, message]
             else:
@@ -327,24 +311,22 @@ def request_for_student(enrollment_id: int):
                 "memo": form.memo.data or ""}
         try:
             _link, booked = request_and_book(current_user, data, int(booking_text) if booking_text else None)
-        except clinic_service.ClinicForbidden:
-            abort(403)
-        except clinic_service.ClinicInvalid as invalid:
-            db.session.rollback()
-            target = getattr(form, _REQUEST_FIELDS.get(invalid.field or "", ""), None)
-            message = _request_problem(invalid)
-            if target is not None:
-                target.errors = [*target.errors, message]
-            else:
-                problem = message
         except Refused as refused:
             db.session.rollback()
             if refused.kind == "forbidden":
                 abort(403)
             if refused.kind == "not_found":
                 abort(404)
-            problem = describe(refused)
-            form.clinic_session.errors = [*form.clinic_session.errors, problem]
+            message = describe(refused)
+            # The request's own fields take their refusal; anything else (the booking's: a full
+            # session, an overlap) is said above the form and at the clinic-session choice.
+            name = _REQUEST_FIELDS.get(refused.field or "", "") if isinstance(refused, Invalid) else ""
+            target = getattr(form, name, None) if name in ("session", "reason", "memo") else None
+            if target is not None:
+                target.errors = [*target.errors, message]
+            else:
+                problem = message
+                form.clinic_session.errors = [*form.clinic_session.errors, message]
         else:
             done = _("Clinic requested and booked.") if booked else _("Clinic requested.")
             if not is_htmx():

@@ -1,5 +1,7 @@
 """Error pages (400, 403, 404, 405, 500) in the dashboard's own look.
 
+A service's `Forbidden` or `NotFound` that a page does not catch becomes the 403 or 404 page.
+
 Paths under /api keep their JSON errors: these handlers hand those to the API's own
 `api_error_for`. An htmx request gets the same page; htmx does not swap a 4xx/5xx answer
 (docs/ui.md), and static/app.js shows a short notice instead.
@@ -14,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from dashboard.errors import Forbidden, NotFound
 from dashboard.web.api import api_error_for, is_api_request
 
 
@@ -32,13 +35,13 @@ def _bad_request(exc: HTTPException):
     return _page(400, _("Bad request"), _("The request could not be understood."))
 
 
-def _forbidden(exc: HTTPException):
+def _forbidden(exc: HTTPException | Forbidden):
     if is_api_request():
         return api_error_for(exc)
     return _page(403, _("Not allowed"), _("Your account may not do this."))
 
 
-def _not_found(exc: HTTPException):
+def _not_found(exc: HTTPException | NotFound):
     if is_api_request():
         return api_error_for(exc)
     return _page(404, _("Not found"), _("There is nothing here, or it is not yours to see."))
@@ -73,5 +76,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _bad_request)
     app.register_error_handler(403, _forbidden)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(Forbidden, _forbidden)
+    app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(405, _method_not_allowed)
     app.register_error_handler(InternalServerError, _server_error)

@@ -27,9 +27,9 @@ from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.widgets import NumberInput
 
 from dashboard.academy import exam_analysis
-from dashboard.omr import answer_keys, scans
+from dashboard.omr import answer_keys
 from dashboard.accounts.access import role_required, shown_exam_lecture_ids
-from dashboard.errors import Forbidden, Invalid, NotFound, describe
+from dashboard.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, Lecture
 from dashboard.web.forms import PageForm
@@ -141,9 +141,9 @@ def save_answer_key(exam_id: int):
         # Rows marked for removal are gone from the form shown again (they were not validated).
         form.questions.entries = kept
         return _render(exam, form, 422, key_errors=key_errors)
-    except scans.OmrConflict as conflict:
+    except Conflict as conflict:
         db.session.rollback()
-        return _render(exam, form, 422, key_errors=[conflict.message])
+        return _render(exam, form, 422, key_errors=[describe(conflict)])
 
     if not is_htmx():
         flash(_saved_message(saved), "success")

@@ -27,6 +27,7 @@ from flask_login import current_user
 
 from dashboard.omr import intake as omr, scans
 from dashboard.accounts.access import role_required, visible_lecture_ids
+from dashboard.errors import Conflict, Invalid
 from dashboard.extensions import db
 from dashboard.listing import id_or_none
 from dashboard.omr.review import (
@@ -152,16 +153,6 @@ def _search_text() -> str:
     return (request.args.get("q") or "").strip()[:100]
 
 
-def _call(action, *args: Any) -> tuple[Any, bool]:
-    """Run a review service, turning not-found and forbidden refusals into 404 and 403."""
-    try:
-        return action(*args)
-    except omr.OmrNotFound:
-        abort(404)
-    except omr.OmrForbidden:
-        abort(403)
-
-
 def parse_marks(text: str) -> list[str]:
     """The marks a person typed ("24", "2, 4", "" for none): every character but spaces and commas."""
     marks = sorted({character for character in text if not character.isspace() and character != ","})
@@ -191,13 +182,12 @@ def correct(scan_id: int):
     except ValueError as refused:
         return _refused(scan_id, errors={question: str(refused)}, values={question: text})
     try:
-        _call(omr.correct_answers, current_user, scan_id,
-              {"answers": [{"question": question, "detected": marks}]})
-    except omr.OmrInvalid as invalid:
+        omr.correct_answers(current_user, scan_id, {"answers": [{"question": question, "detected": marks}]})
+    except Invalid as invalid:
         message = _("question %(n)s is not in the exam's answer key.", n=question) \
             if (invalid.field or "").endswith(".question") else _("Write the marks read, such as 3 or 24.")
         return _refused(scan_id, errors={question: message}, values={question: text})
-    except omr.OmrConflict:
+    except Conflict:
         return _refused(scan_id, form_error=_("This scan has no reading to correct (it is pending or failed)."))
     return _done(scan_id, _("Question %(n)s corrected; the attempt is regraded.", n=question))
 
@@ -211,10 +201,10 @@ def assign(scan_id: int):
     if enrollment_id is None:
         return _refused(scan_id, assign_error=_("Choose the student."))
     try:
-        _call(omr.assign_student, current_user, scan_id, {"enrollment_id": enrollment_id})
-    except omr.OmrInvalid:
+        omr.assign_student(current_user, scan_id, {"enrollment_id": enrollment_id})
+    except Invalid:
         return _refused(scan_id, assign_error=_("Choose an active student of a lecture this exam is linked to."))
-    except omr.OmrConflict as conflict:
+    except Conflict as conflict:
         message = (_("The scan is already graded for another student.") if conflict.field == "enrollment_id"
                    else _("This scan has no reading yet: wait for the OMR worker's result."))
         return _refused(scan_id, assign_error=message)

@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard.accounts import passwords, users as accounts, audit
+from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import role_required
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Refused, describe
 from dashboard.extensions import db
 from dashboard.models import Lecture, User
 from dashboard.web import auth
@@ -46,13 +46,6 @@ def _user_or_404(user_id: int) -> User:
     if user is None:
         abort(404)
     return user
-
-
-def _account_problem(error: accounts.AccountError) -> str:
-    """The service's refusal in the page's words where it has them."""
-    if error.reason in passwords.TEXTS:
-        return str(passwords.TEXTS[error.reason])
-    return describe(Invalid(error.reason)) if error.reason else error.message
 
 
 # ---------------------------------------------------------------- list and create
@@ -87,12 +80,12 @@ def create():
         return _render_index(form, 422)
     try:
         user = accounts.create_user(form.username.data, form.password.data, form.role.data, form.lectures.data or [])
-    except accounts.AccountError as error:
+    except Refused as error:
         target = getattr(form, error.field or "", None)
         if target is not None and hasattr(target, "errors"):
-            target.errors = [*target.errors, _account_problem(error)]
+            target.errors = [*target.errors, describe(error)]
         else:
-            form.form_errors.append(_account_problem(error))
+            form.form_errors.append(describe(error))
         return _render_index(form, 422)
     audit.record("user.create", "user", user.id, None, _snapshot(user), user=current_user)
     flash(_("User %(name)s created.", name=user.username), "success")
@@ -138,8 +131,8 @@ def _done(user: User, message: str):
     return redirect(url_for(".detail", user_id=user.id))
 
 
-def _refused(user: User, key: str | None, form: Any, error: accounts.AccountError):
-    message = _account_problem(error)
+def _refused(user: User, key: str | None, form: Any, error: Refused):
+    message = describe(error)
     if form is not None:
         form.form_errors.append(message)
         return _render_detail(user, {key: form}, 422)
@@ -162,7 +155,7 @@ def change_role(user_id: int):
     before = _snapshot(user)
     try:
         accounts.set_role(user, form.role.data)
-    except accounts.AccountError as error:
+    except Refused as error:
         return _refused(user, "role", form, error)
     _audit_update(user, before)
     return _done(user, _("Role saved."))
@@ -179,7 +172,7 @@ def assign_lectures(user_id: int):
     before = _snapshot(user)
     try:
         accounts.assign_lectures(user, form.lectures.data or [])
-    except accounts.AccountError as error:
+    except Refused as error:
         return _refused(user, "lectures", form, error)
     _audit_update(user, before)
     return _done(user, _("Lectures saved."))
@@ -194,7 +187,7 @@ def reset_password(user_id: int):
         return _render_detail(user, {"password": form}, 422)
     try:
         accounts.reset_password(user, form.password.data)
-    except accounts.AccountError as error:
+    except Refused as error:
         return _refused(user, "password", form, error)
     if user.id == current_user.id:
         auth.stay_signed_in(user)  # an admin's own new password ends their other sessions, not this one
@@ -210,7 +203,7 @@ def deactivate(user_id: int):
     before = _snapshot(user)
     try:
         accounts.deactivate(user)
-    except accounts.AccountError as error:
+    except Refused as error:
         return _refused(user, None, None, error)
     _audit_update(user, before)
     return _done(user, _("User deactivated."))

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.omr import intake as omr, regrade, scans
+from dashboard.errors import Conflict, Forbidden, Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import (
     AnswerFact,
@@ -143,18 +144,19 @@ def test_registration_refuses_what_cannot_be_graded(setup):
         ({"exam_id": setup.quiz.id, "sheet": 3}, "sheet", "cannot be set"),
     ]
     for body, field, words in cases:
-        with pytest.raises(omr.OmrInvalid) as caught:
+        with pytest.raises(Invalid) as caught:
             omr.register_scan(setup.staff, body)
         assert caught.value.field == field
-        assert words in caught.value.message
+        assert words in describe(caught.value)
     assert db.session.execute(select(func.count()).select_from(OmrScan)).scalar_one() == 0
 
 
 def test_a_withdrawn_enrollment_cannot_be_registered(setup):
     setup.jisoo.withdrawn_at = datetime(2026, 3, 20, tzinfo=KST)
     db.session.flush()
-    with pytest.raises(omr.OmrInvalid, match="withdrawn"):
+    with pytest.raises(Invalid) as caught:
         register(setup, setup.jisoo)
+    assert caught.value.reason == "enrollment_id_withdrawn"
 
 
 # ---------------------------------------------------------------- grading into an attempt
@@ -266,19 +268,20 @@ def test_a_bad_identifier_waits_for_review_then_assignment_grades_it(setup):
 
     # Assigning it again to the same student changes nothing; to another is a conflict.
     assert omr.assign_student(setup.staff, scan.id, {"enrollment_id": setup.jisoo.id})[1] is False
-    with pytest.raises(omr.OmrConflict):
+    with pytest.raises(Conflict):
         omr.assign_student(setup.staff, scan.id, {"enrollment_id": setup.minji.id})
 
 
 def test_assignment_is_checked(setup):
     scan = register(setup, None)
-    with pytest.raises(omr.OmrConflict, match="no result"):
+    with pytest.raises(Conflict) as caught:
         omr.assign_student(setup.staff, scan.id, {"enrollment_id": setup.minji.id})
+    assert caught.value.reason == "scan_no_result"
     omr.record_result(setup.staff, scan.id, done(ALL_RIGHT, identifier={"status": "error"}))
-    with pytest.raises(omr.OmrInvalid) as caught:
+    with pytest.raises(Invalid) as caught:
         omr.assign_student(setup.staff, scan.id, {"enrollment_id": setup.other.id})
     assert caught.value.field == "enrollment_id"
-    with pytest.raises(omr.OmrForbidden):
+    with pytest.raises(Forbidden):
         omr.assign_student(setup.teacher, scan.id, {"enrollment_id": setup.other.id})
     assert scan.status == "needs_review"
 
@@ -321,11 +324,11 @@ def test_a_graded_scan_cannot_change_student_or_fail(setup):
     scan = register(setup, None)
     omr.record_result(setup.staff, scan.id, done(ALL_RIGHT, identifier={"status": "ok",
                                                                         "enrollment_id": setup.minji.id}))
-    with pytest.raises(omr.OmrConflict) as caught:
+    with pytest.raises(Conflict) as caught:
         omr.record_result(setup.staff, scan.id, done(ALL_RIGHT, identifier={"status": "ok",
                                                                             "enrollment_id": setup.jisoo.id}))
     assert caught.value.field == "result.identifier.enrollment_id"
-    with pytest.raises(omr.OmrConflict):
+    with pytest.raises(Conflict):
         omr.record_result(setup.staff, scan.id, {"status": "FAILED", "error": "jam"})
     assert (scan.status, scan.enrollment_id, described(scan)["score"]) == ("graded", setup.minji.id, 100)
 
@@ -359,7 +362,7 @@ def test_a_payload_with_an_unknown_question_or_a_bad_field_changes_nothing(setup
         (done([answer(1, "1", confidence="high")]), "result.answers[0].confidence"),
         ({"status": "DONE", "result": None}, "result"),
     ]:
-        with pytest.raises(omr.OmrInvalid) as caught:
+        with pytest.raises(Invalid) as caught:
             omr.record_result(setup.staff, scan.id, payload)
         assert caught.value.field == field
         db.session.rollback()
@@ -408,9 +411,9 @@ def test_after_a_correction_a_different_result_is_a_conflict_and_the_same_one_is
     omr.record_result(setup.staff, scan.id, payload)
     omr.correct_answers(setup.staff, scan.id, {"answers": [{"question": 1, "detected": ["1"]}]})
     assert omr.record_result(setup.staff, scan.id, payload)[1] is False
-    with pytest.raises(omr.OmrConflict):
+    with pytest.raises(Conflict):
         omr.record_result(setup.staff, scan.id, done(ALL_RIGHT))
-    with pytest.raises(omr.OmrConflict):
+    with pytest.raises(Conflict):
         omr.record_result(setup.staff, scan.id, {"status": "FAILED", "error": "again"})
     assert described(scan)["score"] == 25
 
@@ -428,7 +431,7 @@ def test_corrections_before_assignment_are_kept_for_it(setup):
 
 def test_correcting_a_scan_without_a_result_is_a_conflict(setup):
     scan = register(setup, setup.minji)
-    with pytest.raises(omr.OmrConflict):
+    with pytest.raises(Conflict):
         omr.correct_answers(setup.staff, scan.id, {"answers": [{"question": 1, "detected": ["1"]}]})
 
 

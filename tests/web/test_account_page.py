@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from dashboard.accounts import users as accounts
 from dashboard.clock import now
+from dashboard.errors import Invalid
 from dashboard.extensions import db
 from dashboard.models import ApiToken, AuditLog, User, UserSession
 
@@ -63,7 +64,7 @@ def test_a_weak_new_password_is_refused_at_its_field(client, kim, new, message):
 
 
 def test_the_username_is_not_a_password(app):
-    with pytest.raises(accounts.AccountError) as refused:
+    with pytest.raises(Invalid) as refused:
         accounts.create_user("kimteacher1", "KimTeacher1", "staff")
     assert (refused.value.field, refused.value.reason) == ("password", "password_is_username")
 

@@ -1,4 +1,4 @@
-"""`GET /api/audit`: the audit trail (admin only), paginated like every list (SPEC §8, issue 3)."""
+"""`GET /api/audit`: the audit trail (admin only), paginated like every list (SPEC §8)."""
 from __future__ import annotations
 
 from dashboard.web.api import bp, current_api_user, detail_response, forbidden, list_response

@@ -6,38 +6,20 @@ GET lists and shows scans within the caller's lectures. The rules live in dashbo
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import jsonify, request
 
+from dashboard.errors import Forbidden
 from dashboard.omr import intake as omr
 from dashboard.listing import InvalidQuery, PageOutOfRange
 from dashboard.web.api import (
     bp,
-    conflict,
     current_api_user,
-    forbidden,
     json_body,
     not_found,
     validation_error,
 )
 from dashboard.web.api.lists import page_of
 from dashboard.web.api.resources import OMR_SCAN
-
-
-def _call(action: Callable[..., Any], *args: Any) -> Any:
-    """Run a service, turning its refusals into API errors."""
-    try:
-        return action(*args)
-    except omr.OmrNotFound as exc:
-        raise not_found(exc.message) from None
-    except omr.OmrForbidden as exc:
-        raise forbidden(exc.message) from None
-    except omr.OmrInvalid as exc:
-        raise validation_error(exc.message, exc.field) from None
-    except omr.OmrConflict as exc:
-        raise conflict(exc.message, exc.field) from None
 
 
 def _answer(scan_id: int, status: int = 200):
@@ -51,8 +33,8 @@ def omr_scan_register():
     """Register a scanned sheet: `{"exam_id": E, "enrollment_id": N or null}` -> 201."""
     user = current_api_user()
     if user.role not in omr.INTAKE_ROLES:
-        raise forbidden("Only admins and staff register OMR scans.")
-    scan = _call(omr.register_scan, user, json_body())
+        raise Forbidden("omr_register_forbidden")
+    scan = omr.register_scan(user, json_body())
     return _answer(scan.id, 201)
 
 
@@ -70,7 +52,7 @@ def omr_scan_list():
 
 @bp.get("/omr-scans/<int:scan_id>/")
 def omr_scan_detail(scan_id: int):
-    scan = _call(omr.scan_for, current_api_user(), scan_id)
+    scan = omr.scan_for(current_api_user(), scan_id)
     return _answer(scan.id)
 
 
@@ -78,10 +60,10 @@ def omr_scan_detail(scan_id: int):
 def omr_scan_result(scan_id: int):
     """The OMR worker's payload; the same payload twice changes nothing."""
     user = current_api_user()
-    _call(omr.scan_for, user, scan_id)
+    omr.scan_for(user, scan_id)
     if user.role not in omr.INTAKE_ROLES:
-        raise forbidden("Only admins and staff (the OMR worker) post OMR results.")
-    scan, _ = _call(omr.record_result, user, scan_id, json_body())
+        raise Forbidden("omr_result_forbidden")
+    scan, _ = omr.record_result(user, scan_id, json_body())
     return _answer(scan.id)
 
 
@@ -89,8 +71,8 @@ def omr_scan_result(scan_id: int):
 def omr_scan_assign(scan_id: int):
     """`{"enrollment_id": N}`: whose sheet it is, for a scan waiting for review."""
     user = current_api_user()
-    _call(omr.scan_for, user, scan_id)
-    scan, _ = _call(omr.assign_student, user, scan_id, json_body())
+    omr.scan_for(user, scan_id)
+    scan, _ = omr.assign_student(user, scan_id, json_body())
     return _answer(scan.id)
 
 
@@ -98,6 +80,6 @@ def omr_scan_assign(scan_id: int):
 def omr_scan_correct(scan_id: int):
     """`{"answers": [{"question": 3, "detected": ["2"]}]}`: answers read by a person; regrades."""
     user = current_api_user()
-    _call(omr.scan_for, user, scan_id)
-    scan, _ = _call(omr.correct_answers, user, scan_id, json_body())
+    omr.scan_for(user, scan_id)
+    scan, _ = omr.correct_answers(user, scan_id, json_body())
     return _answer(scan.id)

@@ -24,7 +24,6 @@ from dashboard.web.api import (
     json_object,
     list_response,
     not_found,
-    validation_error,
 )
 from dashboard.web.api.resources import CLINIC_LINK, POLICY
 
@@ -84,22 +83,11 @@ def _clinic_answer(link_id: int, status: int = 200):
     return response
 
 
-def _clinic_call(action, *args):
-    try:
-        return action(*args)
-    except clinic.ClinicNotFound as exc:
-        raise not_found(exc.message) from None
-    except clinic.ClinicForbidden as exc:
-        raise forbidden(exc.message) from None
-    except clinic.ClinicInvalid as exc:
-        raise validation_error(exc.message, exc.field) from None
-
-
 @bp.post("/progress/clinic-links/")
 def clinic_link_create():
     """A person's clinic request (MANUAL_REQUEST or TEACHER_RECOMMEND, memo required)."""
     data = json_object()
-    link = _clinic_call(clinic.request_clinic, current_api_user(), data)
+    link = clinic.request_clinic(current_api_user(), data)
     return _clinic_answer(link.id, 201)
 
 
@@ -107,10 +95,10 @@ def clinic_link_create():
 def clinic_link_memo(link_id: int):
     """Edit the memo (the only field a person edits directly)."""
     user = current_api_user()
-    _clinic_call(clinic.link_for, user, link_id)
+    clinic.link_for(user, link_id)
     data = json_object()
     expected = versioning.take(request.headers.get("If-Match"), data)
-    link, _ = _clinic_call(clinic.edit_memo, user, link_id, data, expected)
+    link, _ = clinic.edit_memo(user, link_id, data, expected)
     return _clinic_answer(link.id)
 
 
@@ -119,10 +107,10 @@ def _add_action_route(action: str) -> None:
 
     def view(link_id: int):
         user = current_api_user()
-        _clinic_call(clinic.link_for, user, link_id)
+        clinic.link_for(user, link_id)
         data = json_object() if has_body() else None
         expected = versioning.take(request.headers.get("If-Match"), data)
-        link, _ = _clinic_call(service, user, link_id, expected)
+        link, _ = service(user, link_id, expected)
         return _clinic_answer(link.id)
 
     bp.add_url_rule(f"/progress/clinic-links/<int:link_id>/{action}/", f"clinic_link_{action}", view,

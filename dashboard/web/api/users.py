@@ -5,8 +5,6 @@ in the audit trail (never a password or a token, only that one was set or issued
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import url_for
@@ -25,7 +23,6 @@ from dashboard.web.api.resources import (
     UserRow,
 )
 
-ACCOUNT_ERROR_STATUS = {"validation": 400, "conflict": 409, "not_found": 404}
 
 
 @bp.get("/users/")
@@ -41,8 +38,7 @@ def create_user():
     """Add a user: {"username", "password", "role", "lectures": [lecture ids]}."""
     admin = _require_admin()
     data = USER_CREATE.check(json_object())
-    with _account_errors():
-        user = accounts.create_user(data["username"], data["password"], data["role"], data.get("lectures", []))
+    user = accounts.create_user(data["username"], data["password"], data["role"], data.get("lectures", []))
     after = _user_json(user)
     audit.record("user.create", "user", user.id, None, _audited(after), user=admin)
     return after, 201, {"Location": url_for("api.user_detail", user_id=user.id)}
@@ -64,18 +60,17 @@ def update_user(user_id: int):
     role, lecture_ids = data.get("role"), data.get("lectures")
     password, is_active = data.get("password"), data.get("is_active")
     before = _user_json(user)
-    with _account_errors():
-        # Role first, so one request can make someone a teacher and assign their lectures.
-        if role is not None:
-            accounts.set_role(user, role)
-        if lecture_ids is not None:
-            accounts.assign_lectures(user, lecture_ids)
-        if is_active is False:
-            accounts.deactivate(user)
-        elif is_active is True:
-            accounts.activate(user)
-        if password is not None:
-            accounts.reset_password(user, password)
+    # Role first, so one request can make someone a teacher and assign their lectures.
+    if role is not None:
+        accounts.set_role(user, role)
+    if lecture_ids is not None:
+        accounts.assign_lectures(user, lecture_ids)
+    if is_active is False:
+        accounts.deactivate(user)
+    elif is_active is True:
+        accounts.activate(user)
+    if password is not None:
+        accounts.reset_password(user, password)
     after = _user_json(user)
     if password is not None:
         audit.record("user.password_reset", "user", user.id, None, None, user=admin)
@@ -98,8 +93,7 @@ def create_user_token(user_id: int):
     admin = _require_admin()
     user = _user_or_404(user_id)
     name = TOKEN_CREATE.check(json_object()).get("name")
-    with _account_errors():
-        token, raw = accounts.issue_token(user, name)
+    token, raw = accounts.issue_token(user, name)
     audit.record("token.create", "api_token", token.id, None, {"user": user.username, "name": token.name},
                  user=admin)
     return NEW_TOKEN.dump(NewTokenRow(token, raw)), 201
@@ -113,8 +107,7 @@ def revoke_user_token(user_id: int, token_id: int):
     user = _user_or_404(user_id)
     token = _token_of(user, token_id)
     was_live = token.revoked_at is None
-    with _account_errors():
-        accounts.revoke_token(token.id)
+    accounts.revoke_token(token.id)
     if was_live:
         audit.record("token.revoke", "api_token", token.id, {"revoked_at": None},
                      {"revoked_at": token.revoked_at}, user=admin)
@@ -143,15 +136,6 @@ def _token_of(user: User, token_id: int) -> ApiToken:
         if token.id == token_id:
             return token
     raise not_found(f"User {user.username} has no token with id {token_id}.")
-
-
-@contextmanager
-def _account_errors() -> Iterator[None]:
-    """Turn an accounts.AccountError into the API's error answer."""
-    try:
-        yield
-    except accounts.AccountError as exc:
-        raise ApiError(ACCOUNT_ERROR_STATUS.get(exc.code, 400), exc.message, field=exc.field) from None
 
 
 def _user_json(user: User) -> dict[str, Any]:
