@@ -321,3 +321,22 @@ def test_the_longest_token_validity_is_taken(client, people):
     body = response.get_json()
     assert response.status_code == 201
     assert datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["created_at"]) == timedelta(days=3650)
+
+
+# The username case is not tried as kim's reset: "kim" is too short to be a password anyway.
+@pytest.mark.parametrize("password,also_reset", [("short1", True), ("qwertyuiop", True), ("Lee_Academy", False)])
+def test_the_password_rule_holds_for_users_made_and_reset_through_the_api(client, people, password, also_reset):
+    """At least 10 characters, not the username, not a password everyone tries first."""
+    response = client.post("/api/users/", headers=auth(people, "boss"),
+                           json={"username": "lee_academy", "password": password, "role": "staff"})
+    assert_error(response, 400, "validation", "password")
+    assert count(User) == 3
+    if not also_reset:
+        return
+    kim = accounts.user_by_username("kim")
+    before = kim.password_hash
+    response = client.patch(f"/api/users/{kim.id}/", headers=auth(people, "boss"), json={"password": password})
+    assert_error(response, 400, "validation", "password")
+    db.session.expire_all()
+    assert accounts.user_by_username("kim").password_hash == before
+    assert count(AuditLog) == 0
