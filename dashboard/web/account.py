@@ -9,7 +9,7 @@ flash message (the session cookie is signed, not encrypted).
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -20,10 +20,10 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from dashboard.accounts import audit, passwords, sessions
 from dashboard.accounts import users as accounts
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Conflict, Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import User
-from dashboard.web import auth
+from dashboard.web import auth, idempotency
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -133,15 +133,40 @@ def end_other_sessions():
 @bp.post("/tokens")
 @login_required
 def create_token():
-    """Issue a token of one's own; its value is shown on this answer only."""
+    """Issue a token of one's own; its value is shown on this answer only.
+
+    The form is sent once: reloading the answer re-sends the same form (with its one-time key),
+    which creates nothing and comes back to the page, the token listed there without its value.
+    Not `@one_time`, which would keep the rendered answer — the token itself — in the database:
+    only the token's id is kept with the key."""
     form = TokenForm()
     if not form.validate_on_submit():
         return _render(422, token=form)
     user = _me()
-    token, raw = accounts.issue_token(user, form.name.data, int(form.days.data))
-    audit.record("token.create", "api_token", token.id, None,
-                 {"user": user.username, "name": token.name, "expires_at": token.expires_at}, user=user)
-    return _render(201, new_token=raw)
+    created: dict[str, str] = {}
+
+    def issue() -> idempotency.Answer:
+        token, raw = accounts.issue_token(user, form.name.data, int(form.days.data))
+        audit.record("token.create", "api_token", token.id, None,
+                     {"user": user.username, "name": token.name, "expires_at": token.expires_at}, user=user)
+        created["raw"] = raw
+        return idempotency.Answer(201, str(token.id), "api_token")
+
+    key = request.form.get(idempotency.FORM_FIELD, "")
+    if not key:  # a post from a page served before the form carried a key
+        issue()
+        return _render(201, new_token=created["raw"])
+    try:
+        replayed = idempotency.answer_once(user.id, "page:" + key, "POST", request.path, issue)[1]
+    except Invalid:
+        abort(400)
+    except Conflict:
+        abort(409)
+    if replayed:
+        flash(_("That form was already sent: its token is listed below, and its value was shown only once. "
+                "If you did not copy it, revoke it and create a new one."), "info")
+        return redirect(url_for(".index"))
+    return _render(201, new_token=created["raw"])
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

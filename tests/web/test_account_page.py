@@ -8,13 +8,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dashboard.accounts import users as accounts
 from dashboard.clock import now
 from dashboard.errors import Invalid
 from dashboard.extensions import db
-from dashboard.models import ApiToken, AuditLog, User, UserSession
+from dashboard.models import ApiToken, AuditLog, IdempotencyKey, User, UserSession
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 PASSWORD = "kim's own password"
@@ -214,6 +214,36 @@ def test_own_token_is_created_with_an_expiry_used_and_revoked(client, kim):
     assert raw not in client.get("/account/").get_data(as_text=True)  # shown once only
     assert client.post(f"/account/tokens/{token.id}/revoke", data={"csrf_token": csrf(client)}).status_code == 302
     assert client.get("/api/progress/policies/", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+
+
+ONCE_FIELD = re.compile(r'name="once" value="([^"]+)"')
+
+
+def test_reloading_the_answer_to_a_new_token_creates_nothing_and_shows_it_no_more(client, kim):
+    """A reload of the page that showed the new token re-sends the same form, one-time key and all."""
+    assert login(client).status_code == 302
+    page = client.get("/account/").get_data(as_text=True)
+    form = {"csrf_token": csrf(client), "once": ONCE_FIELD.search(page).group(1), "name": "my laptop", "days": "30"}
+    first = client.post("/account/tokens", data=form)
+    assert first.status_code == 201
+    raw = re.search(r"<code data-token>([^<]+)</code>", first.get_data(as_text=True)).group(1)
+
+    again = client.post("/account/tokens", data=form)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/account/")
+    assert db.session.execute(select(func.count()).select_from(ApiToken)).scalar_one() == 1
+    assert db.session.execute(select(func.count()).select_from(AuditLog)
+                              .where(AuditLog.action == "token.create")).scalar_one() == 1
+    shown = client.get("/account/").get_data(as_text=True)
+    assert "already sent" in shown and raw not in shown and "my laptop" in shown
+    # Only the token's id is kept with the key, never the token.
+    kept = db.session.execute(select(IdempotencyKey.body)).scalars().all()
+    assert kept == [str(db.session.execute(select(ApiToken.id)).scalar_one())]
+
+    # A fresh form (a new key) makes a second token.
+    page = client.get("/account/").get_data(as_text=True)
+    form["once"] = ONCE_FIELD.search(page).group(1)
+    assert client.post("/account/tokens", data=form).status_code == 201
+    assert db.session.execute(select(func.count()).select_from(ApiToken)).scalar_one() == 2
 
 
 def test_an_expired_token_is_refused(app, kim):

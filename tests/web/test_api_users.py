@@ -1,8 +1,10 @@
 """/api/users: admin only; list, create, change, deactivate, reset passwords, list and revoke tokens."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dashboard.accounts import users as accounts
 from dashboard.extensions import db
@@ -232,7 +234,9 @@ def test_admin_lists_a_users_tokens_without_the_secret(client, people):
     token = body["results"][0]
     assert token["is_active"] is True and token["revoked_at"] is None
     assert people["tokens"]["kim"] not in response.get_data(as_text=True)
-    assert set(token) == {"id", "name", "is_active", "created_at", "last_used_at", "revoked_at"}
+    assert set(token) == {"id", "name", "is_active", "created_at", "last_used_at", "revoked_at", "expires_at", "hint"}
+    assert token["expires_at"] is None  # issued without days: until revoked
+    assert token["hint"] == people["tokens"]["kim"][:8] and token["hint"].startswith("acd_")
 
 
 @pytest.mark.parametrize("method,suffix", [("delete", ""), ("post", "revoke/")])
@@ -266,3 +270,73 @@ def test_admin_issues_a_token_shown_once(client, people):
     listed = client.get(f"/api/users/{desk_id}/tokens/", headers=auth(people, "boss")).get_json()
     assert body["token"] not in str(listed)
     assert listed["count"] == 2
+
+
+def test_a_token_issued_for_days_shows_its_expiry_and_is_refused_after_it(client, people):
+    desk_id = user_id("desk")
+    response = client.post(f"/api/users/{desk_id}/tokens/", headers=auth(people, "boss"),
+                           json={"name": "scanner", "days": 30})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    created, expires = datetime.fromisoformat(body["created_at"]), datetime.fromisoformat(body["expires_at"])
+    assert expires - created == timedelta(days=30)
+    assert body["expires_at"].endswith("+09:00")  # the academy's offset, like every time
+    assert body["hint"] == body["token"][:8] and body["hint"].startswith("acd_")
+    listed = client.get(f"/api/users/{desk_id}/tokens/", headers=auth(people, "boss")).get_json()["results"]
+    assert [(row["hint"], row["expires_at"]) for row in listed if row["id"] == body["id"]] == [
+        (body["hint"], body["expires_at"])]
+    entry = db.session.execute(select(AuditLog).where(AuditLog.action == "token.create")).scalar_one()
+    assert entry.after["expires_at"] is not None and body["token"] not in str(entry.after)
+
+    desk = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get("/api/users/", headers=desk).status_code == 403  # known: a staff member, not an admin
+    db.session.execute(update(ApiToken).where(ApiToken.id == body["id"])
+                       .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    db.session.commit()
+    assert_error(client.get("/api/users/", headers=desk), 401, "unauthorized")
+    assert client.get("/api/users/", headers=auth(people, "boss")).status_code == 200
+
+
+def test_a_token_without_days_or_with_null_lasts_until_revoked(client, people):
+    for payload in ({}, {"days": None}):
+        response = client.post(f"/api/users/{user_id('desk')}/tokens/", headers=auth(people, "boss"), json=payload)
+        assert response.status_code == 201
+        assert response.get_json()["expires_at"] is None
+
+
+@pytest.mark.parametrize("days,bounds", [
+    (0, True), (-5, True), (3651, True), (30.5, False), ("30", False), (True, False),
+])
+def test_a_token_validity_out_of_bounds_is_refused_naming_days(client, people, days, bounds):
+    before = count(ApiToken)
+    response = client.post(f"/api/users/{user_id('desk')}/tokens/", headers=auth(people, "boss"),
+                           json={"name": "scanner", "days": days})
+    body = assert_error(response, 400, "validation", "days")
+    assert ("1" in body["message"] and "3650" in body["message"]) == bounds
+    assert count(ApiToken) == before
+
+
+def test_the_longest_token_validity_is_taken(client, people):
+    response = client.post(f"/api/users/{user_id('desk')}/tokens/", headers=auth(people, "boss"), json={"days": 3650})
+    body = response.get_json()
+    assert response.status_code == 201
+    assert datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["created_at"]) == timedelta(days=3650)
+
+
+# The username case is not tried as kim's reset: "kim" is too short to be a password anyway.
+@pytest.mark.parametrize("password,also_reset", [("short1", True), ("qwertyuiop", True), ("Lee_Academy", False)])
+def test_the_password_rule_holds_for_users_made_and_reset_through_the_api(client, people, password, also_reset):
+    """At least 10 characters, not the username, not a password everyone tries first."""
+    response = client.post("/api/users/", headers=auth(people, "boss"),
+                           json={"username": "lee_academy", "password": password, "role": "staff"})
+    assert_error(response, 400, "validation", "password")
+    assert count(User) == 3
+    if not also_reset:
+        return
+    kim = accounts.user_by_username("kim")
+    before = kim.password_hash
+    response = client.patch(f"/api/users/{kim.id}/", headers=auth(people, "boss"), json={"password": password})
+    assert_error(response, 400, "validation", "password")
+    db.session.expire_all()
+    assert accounts.user_by_username("kim").password_hash == before
+    assert count(AuditLog) == 0

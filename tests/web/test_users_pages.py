@@ -106,6 +106,10 @@ def test_create_a_teacher_who_can_then_sign_in(client, academy):
     ({"username": "", "password": "p", "role": "staff"}, "username", "This field is required."),
     ({"username": "newbie", "password": "   ", "role": "staff"}, "password", "A password is required."),
     ({"username": "newbie", "password": "p", "role": "owner"}, "role", "Not a valid choice."),
+    ({"username": "newbie", "password": "short1", "role": "staff"}, "password",
+     "A password has at least 10 characters."),
+    ({"username": "newbie", "password": "qwertyuiop", "role": "staff"}, "password",
+     "This password is on the list of passwords everyone tries first; choose another."),
 ])
 def test_create_refusals_at_the_field(client, academy, data, field, message):
     token = sign_in_with_form(client, academy.users["admin"])

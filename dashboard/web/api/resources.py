@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from dashboard.accounts.users import MAX_TOKEN_DAYS, TOKEN_HINT_LENGTH
 from dashboard.clinic.links import MANUAL_REASONS, MEMO_MAX_LENGTH
 from dashboard.clinic.sessions import ATTENDANCE_CHOICES, NOTE_MAX_LENGTH, ROOM_MAX_LENGTH
 from dashboard.models import (
@@ -378,6 +379,9 @@ _TOKEN_FIELDS = [
     field("created_at", TIME),
     field("last_used_at", TIME, null=True),
     field("revoked_at", TIME, null=True),
+    field("expires_at", TIME, "refused from then on; null: until revoked", null=True),
+    field("hint", TEXT, f"the token's first {TOKEN_HINT_LENGTH} characters, to tell it apart (null for a token "
+                        "issued before hints were kept)", null=True),
 ]
 # A token as listed: never the token itself.
 TOKEN = Shape("Token", None, _TOKEN_FIELDS)
@@ -385,7 +389,11 @@ NewTokenRow = namedtuple("NewTokenRow", "token secret")
 NEW_TOKEN = Shape("NewToken", None, [
     *_TOKEN_FIELDS, field("token", TEXT, "the bearer token; shown only in this answer", source="row.secret"),
 ])
-TOKEN_CREATE = Body("TokenCreate", None, [field("name", TEXT, "a label", null=True)])
+TOKEN_CREATE = Body("TokenCreate", None, [
+    field("name", TEXT, "a label", null=True),
+    field("days", integer(1, MAX_TOKEN_DAYS), "days until the token is refused; omitted or null: valid until "
+                                              "revoked", null=True),
+])
 
 # ---------------------------------------------------------------- OMR scans (SPEC §10)
 

@@ -89,13 +89,14 @@ def list_user_tokens(user_id: int):
 
 @bp.post("/users/<int:user_id>/tokens/")
 def create_user_token(user_id: int):
-    """Issue a token ({"name": optional label}); the answer is the only time the token is shown."""
+    """Issue a token ({"name": optional label, "days": optional validity}); the answer is the only
+    time the token is shown."""
     admin = _require_admin()
     user = _user_or_404(user_id)
-    name = TOKEN_CREATE.check(json_object()).get("name")
-    token, raw = accounts.issue_token(user, name)
-    audit.record("token.create", "api_token", token.id, None, {"user": user.username, "name": token.name},
-                 user=admin)
+    data = TOKEN_CREATE.check(json_object())
+    token, raw = accounts.issue_token(user, data.get("name"), data.get("days"))
+    audit.record("token.create", "api_token", token.id, None,
+                 {"user": user.username, "name": token.name, "expires_at": token.expires_at}, user=admin)
     return NEW_TOKEN.dump(NewTokenRow(token, raw)), 201
 
 
