@@ -13,13 +13,20 @@ row, then fails the constraint inside a savepoint). A claim found without an ans
 possible when a database does not make the second wait) answers 409 `idempotency_in_progress`.
 Keys older than KEEP are forgotten when the same user sends a new one.
 
+A stored answer may hold a secret shown once (a new API token, a parent link), so its body is kept
+sealed: XORed with a SHAKE-256 stream drawn from the app's SECRET_KEY, the user and the key. Each
+(user, key) stores one body, so no stream is used twice; without the app's key the stored row
+tells nothing, and a replay still answers the first answer in full.
+
 The pages use the same table for forms that must not be posted twice (a retake, a bulk action,
 anything that creates): the form carries a hidden one-time key (`one_time_field()`) and its view
 is decorated with `one_time`.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +55,30 @@ class Answer:
     content_type: str | None
 
 
+_SEALED = "sealed1:"
+
+
+def _stream(user_id: int, key: str, length: int) -> bytes:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    seed = b"idempotency\x00" + secret + b"\x00" + str(user_id).encode() + b"\x00" + key.encode()
+    return hashlib.shake_256(seed).digest(length)
+
+
+def seal(user_id: int, key: str, body: str) -> str:
+    """The body as stored: sealed with the app's key (see the module's docstring)."""
+    data = body.encode()
+    mixed = bytes(a ^ b for a, b in zip(data, _stream(user_id, key, len(data))))
+    return _SEALED + base64.b64encode(mixed).decode()
+
+
+def unseal(user_id: int, key: str, stored: str) -> str:
+    """A stored body as it was answered (a body stored before sealing is returned as it is)."""
+    if not stored.startswith(_SEALED):
+        return stored
+    mixed = base64.b64decode(stored[len(_SEALED):])
+    return bytes(a ^ b for a, b in zip(mixed, _stream(user_id, key, len(mixed)))).decode()
+
+
 def check_key(key: str, field: str = "Idempotency-Key") -> str:
     """A key is 1..255 visible ASCII characters."""
     if not key or len(key) > KEY_MAX_LENGTH or not all(33 <= ord(ch) <= 126 for ch in key):
@@ -66,7 +97,7 @@ def stored_answer(user_id: int, key: str, method: str, path: str) -> Answer | No
         raise Conflict("idempotency_key_reused", "Idempotency-Key")
     if row.status is None:
         raise Conflict("idempotency_in_progress", "Idempotency-Key")
-    return Answer(row.status, row.body or "", row.content_type)
+    return Answer(row.status, unseal(user_id, key, row.body or ""), row.content_type)
 
 
 def answer_once(user_id: int, key: str, method: str, path: str, run: Callable[[], Answer]) -> tuple[Answer, bool]:
@@ -98,7 +129,7 @@ def answer_once(user_id: int, key: str, method: str, path: str, run: Callable[[]
     answer = run()
     if answer.status < 400:
         claim.status = answer.status
-        claim.body = answer.body
+        claim.body = seal(user_id, key, answer.body)
         claim.content_type = answer.content_type
         db.session.flush()
     return answer, False

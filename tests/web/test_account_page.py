@@ -15,6 +15,7 @@ from dashboard.clock import now
 from dashboard.errors import Invalid
 from dashboard.extensions import db
 from dashboard.models import ApiToken, AuditLog, IdempotencyKey, User, UserSession
+from dashboard.web.idempotency import unseal
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 PASSWORD = "kim's own password"
@@ -236,8 +237,9 @@ def test_reloading_the_answer_to_a_new_token_creates_nothing_and_shows_it_no_mor
     shown = client.get("/account/").get_data(as_text=True)
     assert "already sent" in shown and raw not in shown and "my laptop" in shown
     # Only the token's id is kept with the key, never the token.
-    kept = db.session.execute(select(IdempotencyKey.body)).scalars().all()
-    assert kept == [str(db.session.execute(select(ApiToken.id)).scalar_one())]
+    kept = db.session.execute(select(IdempotencyKey.user_id, IdempotencyKey.key, IdempotencyKey.body)).all()
+    assert [unseal(user_id, key, body) for user_id, key, body in kept] == [
+        str(db.session.execute(select(ApiToken.id)).scalar_one())]
 
     # A fresh form (a new key) makes a second token.
     page = client.get("/account/").get_data(as_text=True)

@@ -287,3 +287,19 @@ def test_list_links_use_the_base_url_not_the_host_header(app, client, academy):
     body = call(client, academy, "GET", f"{BASE}/lecture-progress/?page_size=1",
                 headers={"Host": "self.example"}).get_json()
     assert body["next"].startswith("http://self.example/api/progress/lecture-progress/")
+
+
+def test_a_token_answered_again_by_its_key_is_not_kept_readable_in_the_database(client, academy):
+    """A new API token is shown once; its answer is stored for a replay, sealed: the row holds
+    neither the token nor its JSON, and the replay answers the same token."""
+    admin = academy.users["admin"]
+    headers = {"Idempotency-Key": "token-once-1"}
+    path = f"/api/users/{admin.id}/tokens/"
+    first = call(client, academy, "POST", path, body={"name": "scanner"}, headers=headers)
+    assert first.status_code == 201
+    raw = first.get_json()["token"]
+    again = call(client, academy, "POST", path, body={"name": "scanner"}, headers=headers)
+    assert again.status_code == 201 and again.get_json()["token"] == raw
+    assert again.headers["Idempotent-Replayed"] == "true"
+    (stored,) = db.session.execute(select(IdempotencyKey.body)).scalars().all()
+    assert raw not in stored and "scanner" not in stored and stored.startswith("sealed1:")
