@@ -13,7 +13,6 @@ from dashboard.extensions import db
 from dashboard.lectures.grid import GridQuery, load_grid
 from dashboard.models import (
     Activity,
-    ClinicLink,
     Enrollment,
     Lecture,
     LectureProgress,
@@ -48,13 +47,13 @@ class StudentPage:
     progress: LectureProgress | None
     timeline: list[TimelinePoint]
     risk_logs: list[Any]
-    clinic_links: list[Any]
     # How often the roll call said present, late, absent or excused (words never taken are absent).
     presence_counts: dict[str, int] = field(default_factory=dict)
 
 
 def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
-    """A student's timeline in one lecture, with risk history and clinic links; None when not enrolled."""
+    """A student's timeline in one lecture, with risk history (the clinic part is the clinic area's
+    panel); None when not enrolled."""
     ensure_fresh(lecture_id)
     head = db.session.execute(
         select(Enrollment, Student.name, Lecture.title)
@@ -94,13 +93,6 @@ def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
         .order_by(RiskLog.created_at.desc(), RiskLog.id.desc())
         .execution_options(populate_existing=True)
     ).all()
-    clinic_links = db.session.execute(
-        select(ClinicLink, LectureSession.order, LectureSession.title)
-        .join(LectureSession, LectureSession.id == ClinicLink.session_id)
-        .where(ClinicLink.enrollment_id == enrollment_id)
-        .order_by(ClinicLink.resolved_at.is_not(None), LectureSession.order, ClinicLink.id)
-        .execution_options(populate_existing=True)
-    ).all()
     progress = db.session.execute(
         select(LectureProgress).where(LectureProgress.enrollment_id == enrollment_id)
         .execution_options(populate_existing=True)
@@ -113,5 +105,5 @@ def load_student(lecture_id: int, enrollment_id: int) -> StudentPage | None:
         .group_by(Activity.presence)
     ).all())
     return StudentPage(lecture_id, title, enrollment_id, name, enrollment.start_date,
-                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs, clinic_links,
+                       enrollment.withdrawn_at is not None, progress, timeline, risk_logs,
                        presence_counts)
