@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, NamedTuple, Sequence
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -374,12 +374,34 @@ def lecture_outcome(
     today: date,
 ) -> LectureOutcome:
     """SPEC §4 for one enrollment. `sessions` are all the lecture's sessions; `outcomes` keyed by session id."""
-    held = [s for s in sessions if is_held(s, enrollment, today)]
+    return lecture_outcome_on(policy, session_calendar(policy, enrollment, sessions, today), len(sessions), outcomes)
+
+
+class SessionCalendar(NamedTuple):
+    """Which of a lecture's sessions are held for an enrollment today, and which of those are due
+    (latest order first, as the consecutive counts walk them)."""
+
+    held: tuple[SessionInfo, ...]
+    due_latest_first: tuple[SessionInfo, ...]
+
+
+def session_calendar(policy: Policy, enrollment: EnrollmentInfo, sessions: Sequence[SessionInfo],
+                     today: date) -> SessionCalendar:
+    """The held and due sessions of SPEC §3 for one enrollment: the same for every enrollment that
+    starts on the same day, so a whole lecture works it out once per start date."""
+    held = tuple(s for s in sessions if is_held(s, enrollment, today))
     due = sorted(
         (s for s in held if is_due(s, enrollment, today, policy.completion_grace_days)),
         key=lambda s: s.order,
         reverse=True,
     )
+    return SessionCalendar(held, tuple(due))
+
+
+def lecture_outcome_on(policy: Policy, calendar: SessionCalendar, total_sessions: int,
+                       outcomes: Mapping[int, SessionOutcome]) -> LectureOutcome:
+    """SPEC §4 for one enrollment whose held and due sessions are `calendar`."""
+    held, due = calendar
     completed = sum(1 for s in held if outcomes[s.id].completed)
     failed = sum(1 for s in due if not outcomes[s.id].completed)
     consecutive = 0
@@ -399,7 +421,7 @@ def lecture_outcome(
     incomplete_level = risk_level_for(consecutive, policy)
     low_score_level = risk_level_for(low_score, policy)
     return LectureOutcome(
-        total_sessions=len(sessions),
+        total_sessions=total_sessions,
         completed_sessions=completed,
         failed_sessions=failed,
         consecutive_failed_sessions=consecutive,

@@ -102,9 +102,11 @@ class Writer:
         self._parts: dict[int, tuple[list, list]] = {}
         self._input_prefixes: dict[int, tuple[Any, tuple[int, ...], tuple[int, ...]]] = {}
         self._video_completed: dict[tuple | None, bool] = {}
-        self._calendars: dict[Any, tuple[frozenset[int], frozenset[int]]] = {}
+        self._calendars: dict[Any, tuple[frozenset[int], frozenset[int], rules.SessionCalendar]] = {}
         self._exam_lists: dict[int, dict] = {}
         self._pass_lines: dict[int, Decimal] = {}
+        self._session_risk_lines: dict[int, list[tuple[rules.ExamInfo, Decimal]]] = {}
+        self._link_steps: dict[tuple, str] = {}
         # The inputs' digests of the enrollment being planned, by session (`_input_key`).
         self.input_keys: dict[int, str] = {}
         # Derived JSON is written as text once: Decimal scores as numbers, times in the academy's offset.
@@ -177,15 +179,16 @@ class Writer:
                 return True
         return False
 
-    def _calendar(self, enrollment: rules.EnrollmentInfo) -> tuple[frozenset[int], frozenset[int]]:
-        """The ids of the sessions held and due for the enrollment today: the same for every
-        enrollment of the same start date, so worked out once per start date."""
+    def _calendar(self, enrollment: rules.EnrollmentInfo) -> tuple[frozenset[int], frozenset[int], rules.SessionCalendar]:
+        """The ids of the sessions held and due for the enrollment today, and its session calendar:
+        the same for every enrollment of the same start date, so worked out once per start date."""
         found = self._calendars.get(enrollment.start_date)
         if found is None:
-            sessions, today, grace = self.facts.sessions.values(), self.today, self.policy.completion_grace_days
+            calendar = rules.session_calendar(self.policy, enrollment, list(self.facts.sessions.values()), self.today)
             found = self._calendars[enrollment.start_date] = (
-                frozenset(session.id for session in sessions if rules.is_held(session, enrollment, today)),
-                frozenset(session.id for session in sessions if rules.is_due(session, enrollment, today, grace)),
+                frozenset(session.id for session in calendar.held),
+                frozenset(session.id for session in calendar.due_latest_first),
+                calendar,
             )
         return found
 
@@ -352,11 +355,12 @@ class Writer:
         risk findings when it is new or changed (an unchanged one recorded them when it took its values)."""
         facts = self.facts
         views: dict[int, Any] = dict(outcomes)
-        for session_id in self._calendar(enrollment)[0]:
+        held, _due, calendar = self._calendar(enrollment)
+        for session_id in held:
             if session_id not in views:
                 # present: see needs_widening
                 views[session_id] = self._stored_view(facts.stored_cells[(enrollment.id, session_id)])
-        outcome = rules.lecture_outcome(self.policy, enrollment, list(facts.sessions.values()), views, self.today)
+        outcome = rules.lecture_outcome_on(self.policy, calendar, len(facts.sessions), views)
         values = (
             outcome.total_sessions, outcome.completed_sessions, outcome.failed_sessions,
             outcome.consecutive_failed_sessions, outcome.risk_level, outcome.last_session_id,
@@ -397,10 +401,15 @@ class Writer:
         risk_settled = held and self._risk_unchanged(enrollment.id, session.id)
         if held and not risk_settled:
             exam_reasons = {}
-            for exam in self._input_prefix(session)[1]:
-                reasons = self._exam_risk(enrollment.id, self.facts.session_exams[session.id][exam])
+            attempts, risky = self.facts.attempts, self.facts.facts
+            for exam, pass_line in self._risk_lines(session):
+                key = (enrollment.id, exam.id)
+                entry = attempts.get(key)
+                if entry is None or (key not in risky and entry[1] >= pass_line):
+                    continue  # no result, or one at the pass line with no risky answer: no reason applies
+                reasons = self._exam_risk(enrollment.id, exam)
                 if reasons:
-                    exam_reasons[str(exam)] = reasons
+                    exam_reasons[str(exam.id)] = reasons
             if exam_reasons:
                 text = self._json({"exam_reasons": exam_reasons})
                 # The cell's inputs' digest, then the cause's: see _risk_unchanged.
@@ -414,12 +423,7 @@ class Writer:
             if reason == "AUTO_RISK" and risk_settled:
                 continue
             cause_json, cause_fingerprint = cause or (None, None)
-            state = None
-            if stored is not None:
-                # Causes are compared by (the cause's half of) their digest, so stored meta never needs loading.
-                state = rules.LinkState(stored.resolved, stored.auto_managed,
-                                        {"cause": _cause_half(stored.fingerprint)})
-            step = rules.link_transition(cause is not None, state, {"cause": _cause_half(cause_fingerprint)})
+            step = self._link_step(stored, cause is not None, cause_fingerprint)
             if step == "create":
                 inserts.append((enrollment.id, session.id, reason, True, False, True, cause_json, cause_fingerprint,
                                 self.stamp, self.stamp))
@@ -430,6 +434,32 @@ class Writer:
                 self.link_updates.append({"link_id": stored.id, "meta": meta, "fingerprint": cause_fingerprint})
             elif step == "resolve":
                 self.link_resolves.append(stored.id)
+
+    def _link_step(self, stored, cause_present: bool, cause_fingerprint: str | None) -> str:
+        """`rules.link_transition` for a stored link (or None) and the cause wanted now. Causes are
+        compared by (the cause's half of) their digest, so stored meta never needs loading. The step
+        depends only on whether there is a link, its state, whether a cause is wanted and whether it
+        is the stored one: the rule is asked once per such case, not once per cell."""
+        same_cause = stored is not None and _cause_half(stored.fingerprint) == _cause_half(cause_fingerprint)
+        case = (cause_present, None if stored is None else (stored.resolved, stored.auto_managed, same_cause))
+        step = self._link_steps.get(case)
+        if step is None:
+            state = None
+            if stored is not None:
+                state = rules.LinkState(stored.resolved, stored.auto_managed, {"cause": _cause_half(stored.fingerprint)})
+            step = self._link_steps[case] = rules.link_transition(
+                cause_present, state, {"cause": _cause_half(cause_fingerprint)})
+        return step
+
+    def _risk_lines(self, session: rules.SessionInfo) -> list[tuple[rules.ExamInfo, Decimal]]:
+        """The session's exams (by id) with their effective pass score in hundredths."""
+        found = self._session_risk_lines.get(session.id)
+        if found is None:
+            exams = self.facts.session_exams[session.id]
+            found = self._session_risk_lines[session.id] = [
+                (exams[exam_id], self._pass_line_cents(exams[exam_id])) for exam_id in self._input_prefix(session)[1]
+            ]
+        return found
 
     def _risk_unchanged(self, enrollment_id: int, session_id: int) -> bool:
         """Whether the cell's AUTO_RISK link needs no recompute of its cause: a person acted on it
@@ -449,19 +479,14 @@ class Writer:
         return text, digest(text)
 
     def _exam_risk(self, enrollment_id: int, exam: rules.ExamInfo) -> dict:
-        """Exam risk of one (enrollment, exam), once per pair even when the exam spans several sessions."""
+        """Exam risk of one (enrollment, exam) with a result below the pass line or risky answers
+        (`_plan_links` skips the others: no reason of the rule can apply to them), once per pair
+        even when the exam spans several sessions."""
         key = (enrollment_id, exam.id)
         found = self._risk_cache.get(key)
         if found is None:
-            entry = self.facts.attempts.get(key)
-            if entry is None or (key not in self.facts.facts and entry[1] >= self._pass_line_cents(exam)):
-                # No result; or a score at the pass line or above and no answers of the kinds
-                # that count (wrong, low confidence): no reason of the rule can apply.
-                found = {}
-            else:
-                answers = [rules.AnswerFactInfo(*answer) for answer in self.facts.facts.get(key, ())]
-                found = rules.exam_risk_reasons(self.policy, exam, self.facts.result(key), answers)
-            self._risk_cache[key] = found
+            answers = [rules.AnswerFactInfo(*answer) for answer in self.facts.facts.get(key, ())]
+            found = self._risk_cache[key] = rules.exam_risk_reasons(self.policy, exam, self.facts.result(key), answers)
         return found
 
     def _pass_line_cents(self, exam: rules.ExamInfo) -> Decimal:

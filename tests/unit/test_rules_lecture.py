@@ -23,6 +23,7 @@ from dashboard.progress.rules import (
     lecture_outcome,
     risk_findings,
     risk_level_for,
+    session_calendar,
     session_outcome,
 )
 
@@ -100,6 +101,17 @@ def test_a_completed_session_in_its_grace_window_counts_as_completed_but_does_no
     assert (result.completed_sessions, result.failed_sessions, result.consecutive_failed_sessions) == (1, 2, 2)
     assert result.last_session_id == 2
     assert result.risk_level == "WARNING"
+
+
+def test_session_calendar_holds_and_dues_by_date_start_and_grace():
+    # Today 1 April, grace 7. Enrolled from 20 March: the 1 March session is before the start (not
+    # counted), 22 March is held and due (22 + 7 = 29 March), 28 March held but due only on 4 April,
+    # 5 April not held yet; the undated session (order 5) is always held and due.
+    sessions = [SessionInfo(1, 1, date(2026, 3, 1)), SessionInfo(2, 2, date(2026, 3, 22)),
+                SessionInfo(3, 3, date(2026, 3, 28)), SessionInfo(4, 4, date(2026, 4, 5)), SessionInfo(5, 5)]
+    calendar = session_calendar(DEFAULT, EnrollmentInfo(1, date(2026, 3, 20)), sessions, TODAY)
+    assert [s.id for s in calendar.held] == [2, 3, 5]
+    assert [s.id for s in calendar.due_latest_first] == [5, 2]
 
 
 def test_grace_days_decide_what_is_due():
