@@ -35,9 +35,13 @@ from dashboard.progress.recompute import (  # noqa: E402
     Scope,
     lock_lecture,
     recompute,
-    recompute_day,
     recompute_lecture,
 )
+
+try:  # code older than the day's work (--code) brought a stale lecture up to date whole
+    from dashboard.progress.recompute import recompute_day  # noqa: E402
+except ImportError:
+    recompute_day = recompute_lecture
 from dashboard.synthetic import TODAY, build_lecture  # noqa: E402
 
 from bench.common import Statements, bench_app, machine_speed, on_each_database  # noqa: E402
