@@ -11,7 +11,6 @@ separately the read queries alone (dashboard.lectures.grid.load_grid). Figures g
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import statistics
 import sys
@@ -20,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from bench.common import bench_app, on_each_database  # noqa: E402
+from bench.common import analyze_on_postgresql, bench_app, run_from_command_line, signed_in_client  # noqa: E402
 from dashboard.lectures import grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
@@ -42,19 +41,12 @@ def run(url: str, label: str, repeats: int) -> None:
             lecture_id = build_lecture(students, sessions, 2, 1, seed=students)
             recompute_lecture(lecture_id)
             lectures[(students, sessions)] = lecture_id
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            # Fresh bulk-loaded tables have no statistics yet (autovacuum would gather them within a
-            # minute); without them the planner picks a nested loop for the nav's clinic count.
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+        analyze_on_postgresql()
         admin_session_id = admin.get_id()  # Flask-Login's id: the user's id and password stamp
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
         for (students, sessions), lecture_id in lectures.items():
-            client = app.test_client()
-            with client.session_transaction() as session:
-                session["_user_id"] = admin_session_id
+            client = signed_in_client(app, admin_session_id)
             client.get(f"/lectures/{lecture_id}/")  # warm up: templates compiled, connections open
             page_times, sizes = [], []
             for _ in range(repeats):
@@ -95,11 +87,7 @@ def run(url: str, label: str, repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-    on_each_database(args.only, run, args.repeats)
+    run_from_command_line(__doc__, run, repeats=15)
 
 
 if __name__ == "__main__":
