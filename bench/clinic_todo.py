@@ -50,10 +50,9 @@ def run(url: str, label: str, repeats: int) -> None:
                                       .where(ClinicLink.resolved_at.is_(None))).scalar_one()
         print(f"[{label}] {STUDENTS} x {SESSIONS}: {open_links} open links for {students} students "
               f"(the queue's rows before grouping: {open_links}; after: {students})")
-        staff_session_id = staff.get_id()
         statements: list[int] = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
-        client = signed_in_client(app, staff_session_id)
+        client = signed_in_client(app, staff)
         last_page = -(-students // PAGE_SIZE)
         for name, path in (("first page", "/clinic/students/"),
                            ("lecture filter", f"/clinic/students/?lecture={lecture_id}"),

@@ -17,8 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from dashboard import create_app
+from dashboard.accounts import sessions as user_sessions
 from dashboard.extensions import db
+from dashboard.models import User
 from dashboard.synthetic import TODAY
+from dashboard.web.auth import SESSION_KEY
 
 
 class Statements:
@@ -96,12 +99,16 @@ def analyze_on_postgresql() -> None:
         db.session.commit()
 
 
-def signed_in_client(app: Flask, session_user_id: str) -> FlaskClient:
-    """A test client signed in as the user with this Flask-Login id (the user's id and password
-    stamp, from `user.get_id()`), without going through the sign-in form."""
+def signed_in_client(app: Flask, user: User) -> FlaskClient:
+    """A test client signed in as `user` without going through the sign-in form: a new server-side
+    session of theirs (committed) and, in the cookie, its key beside Flask-Login's id, as the
+    sign-in leaves them."""
+    key = user_sessions.start(user, "benchmark", "127.0.0.1")
+    db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = session_user_id
+        session["_user_id"] = user.get_id()
+        session[SESSION_KEY] = key
     return client
 
 

@@ -62,8 +62,7 @@ def run(url: str, label: str, repeats: int) -> None:
         print(f"[{label}] save of a 300-student column: {len(statements)} statements, {seconds * 1000:.0f} ms, "
               f"{result.recomputed} session rows recomputed, {len(result.changed)} grid words changed")
         event.remove(db.engine, "before_cursor_execute", listener)
-        admin_session_id = admin.get_id()
-        client = signed_in_client(app, admin_session_id)
+        client = signed_in_client(app, admin)
         page = f"/lectures/{lecture_id}/sessions/{session_id}/entry"
         client.get(page)  # warm up
         times, size = [], 0

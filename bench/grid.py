@@ -42,11 +42,10 @@ def run(url: str, label: str, repeats: int) -> None:
             recompute_lecture(lecture_id)
             lectures[(students, sessions)] = lecture_id
         analyze_on_postgresql()
-        admin_session_id = admin.get_id()  # Flask-Login's id: the user's id and password stamp
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
         for (students, sessions), lecture_id in lectures.items():
-            client = signed_in_client(app, admin_session_id)
+            client = signed_in_client(app, admin)
             client.get(f"/lectures/{lecture_id}/")  # warm up: templates compiled, connections open
             page_times, sizes = [], []
             for _ in range(repeats):

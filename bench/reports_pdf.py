@@ -47,7 +47,7 @@ def run(url: str, label: str, students: int, repeats: int) -> None:
         lecture_id = build_lecture(students, 8, 1, 1, seed=students)
         recompute_lecture(lecture_id)
         db.session.commit()
-        client = signed_in_client(app, admin.get_id())
+        client = signed_in_client(app, admin)
         path = f"/reports/lectures/{lecture_id}.pdf?month={MONTH}"
         app.config["REPORT_PDF_SYNC_LIMIT"] = students  # time the request path even for a large class
         totals, body = [], b""
