@@ -26,7 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.common import analyze_on_postgresql, bench_app, run_from_command_line, signed_in_client  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_on_postgresql,
+    bench_app,
+    run_from_command_line,
+    signed_in_client,
+    timed_reads,
+)
 from dashboard.clinic.todo import PAGE_SIZE, TodoFilters, load_todo  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import ClinicLink, User  # noqa: E402
@@ -76,13 +82,7 @@ def run(url: str, label: str, repeats: int) -> None:
                   f"max {max(times) * 1000:.0f} ms (this process's CPU: best {min(cpu) * 1000:.0f} ms); "
                   f"{sizes[-1] / 1024:.0f} KiB HTML ({len(zipped.data) / 1024:.0f} KiB "
                   f"gzipped); {groups} students, {rows} link rows; {count} statements")
-        read_times = []
-        for _ in range(repeats):
-            statements.clear()
-            start = time.perf_counter()
-            load_todo(TodoFilters(), None)
-            read_times.append(time.perf_counter() - start)
-            db.session.rollback()
+        read_times, _page = timed_reads(repeats, lambda: load_todo(TodoFilters(), None), statements)
         print(f"[{label}] read alone (load_todo): median {statistics.median(read_times) * 1000:.0f} ms, "
               f"best {min(read_times) * 1000:.0f} ms, {len(statements)} statements")
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -97,6 +97,20 @@ def analyze_on_postgresql() -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("ANALYZE"))
         db.session.commit()
+
+
+def timed_reads(repeats: int, read: Callable[[], Any], statements: list) -> tuple[list[float], Any]:
+    """Time `read` (a page's read queries alone) `repeats` times: the seconds of each and what the
+    last one read. Each run starts with the statement counter `statements` emptied, so after this
+    it holds the last run's statements, and ends rolled back, so no run reads another's work."""
+    times, result = [], None
+    for _ in range(repeats):
+        statements.clear()
+        start = time.perf_counter()
+        result = read()
+        times.append(time.perf_counter() - start)
+        db.session.rollback()
+    return times, result
 
 
 def signed_in_client(app: Flask, user: User) -> FlaskClient:

@@ -21,7 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.common import analyze_on_postgresql, bench_app, run_from_command_line, signed_in_client  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_on_postgresql,
+    bench_app,
+    run_from_command_line,
+    signed_in_client,
+    timed_reads,
+)
 from dashboard.lectures import grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
@@ -71,13 +77,7 @@ def run(url: str, label: str, repeats: int) -> None:
             print(f"[{label}] {students} x {sessions} gzipped: page median "
                   f"{statistics.median(zipped_times) * 1000:.0f} ms, {zipped_sizes[-1] / 1024:.0f} KiB on the wire "
                   f"(from {sizes[-1] / 1024:.0f} KiB, {zipped_sizes[-1] / sizes[-1]:.1%}); {'; '.join(levels)}")
-            query_times = []
-            for _ in range(repeats):
-                statements.clear()
-                start = time.perf_counter()
-                loaded = grid.load_grid(lecture_id)
-                query_times.append(time.perf_counter() - start)
-                db.session.rollback()
+            query_times, loaded = timed_reads(repeats, lambda: grid.load_grid(lecture_id), statements)
             cells = sum(len(row.cells) for row in loaded.rows)
             print(f"[{label}] {students} x {sessions} ({cells} cells): page median "
                   f"{statistics.median(page_times) * 1000:.0f} ms, max {max(page_times) * 1000:.0f} ms, "
