@@ -16,7 +16,6 @@ Figures go in docs/performance.md, "Clinic to-do list".
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import statistics
 import sys
@@ -25,9 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, func, select, text  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
-from bench.common import bench_app, on_each_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_on_postgresql,
+    bench_app,
+    run_from_command_line,
+    signed_in_client,
+    timed_reads,
+)
 from dashboard.clinic.todo import PAGE_SIZE, TodoFilters, load_todo  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import ClinicLink, User  # noqa: E402
@@ -44,22 +49,16 @@ def run(url: str, label: str, repeats: int) -> None:
         db.session.flush()
         lecture_id = build_lecture(STUDENTS, SESSIONS, 2, 1, seed=STUDENTS)
         recompute_lecture(lecture_id)
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+        analyze_on_postgresql()
         open_links = db.session.execute(select(func.count()).select_from(ClinicLink)
                                         .where(ClinicLink.resolved_at.is_(None))).scalar_one()
         students = db.session.execute(select(func.count(func.distinct(ClinicLink.enrollment_id)))
                                       .where(ClinicLink.resolved_at.is_(None))).scalar_one()
         print(f"[{label}] {STUDENTS} x {SESSIONS}: {open_links} open links for {students} students "
               f"(the queue's rows before grouping: {open_links}; after: {students})")
-        staff_session_id = staff.get_id()
         statements: list[int] = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = staff_session_id
+        client = signed_in_client(app, staff)
         last_page = -(-students // PAGE_SIZE)
         for name, path in (("first page", "/clinic/students/"),
                            ("lecture filter", f"/clinic/students/?lecture={lecture_id}"),
@@ -83,23 +82,13 @@ def run(url: str, label: str, repeats: int) -> None:
                   f"max {max(times) * 1000:.0f} ms (this process's CPU: best {min(cpu) * 1000:.0f} ms); "
                   f"{sizes[-1] / 1024:.0f} KiB HTML ({len(zipped.data) / 1024:.0f} KiB "
                   f"gzipped); {groups} students, {rows} link rows; {count} statements")
-        read_times = []
-        for _ in range(repeats):
-            statements.clear()
-            start = time.perf_counter()
-            load_todo(TodoFilters(), None)
-            read_times.append(time.perf_counter() - start)
-            db.session.rollback()
+        read_times, _page = timed_reads(repeats, lambda: load_todo(TodoFilters(), None), statements)
         print(f"[{label}] read alone (load_todo): median {statistics.median(read_times) * 1000:.0f} ms, "
               f"best {min(read_times) * 1000:.0f} ms, {len(statements)} statements")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-    on_each_database(args.only, run, args.repeats)
+    run_from_command_line(__doc__, run, repeats=10)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,27 @@
 """What the benchmark scripts share: a fresh PostgreSQL database per run, the app with its schema
-on it, a statement counter, a machine-speed reference, and running one benchmark on SQLite and on
-PostgreSQL."""
+on it, a statement counter, a machine-speed reference, statistics after a bulk load, a signed-in
+test client, and running one benchmark on SQLite and on PostgreSQL (from its command line)."""
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from dashboard import create_app
+from dashboard.accounts import sessions as user_sessions
 from dashboard.extensions import db
+from dashboard.models import User
 from dashboard.synthetic import TODAY
+from dashboard.web.auth import SESSION_KEY
 
 
 class Statements:
@@ -81,3 +87,50 @@ def bench_app(url: str) -> Iterator[Flask]:
             db.session.remove()
             db.drop_all()
             db.engine.dispose()
+
+
+def analyze_on_postgresql() -> None:
+    """Statistics for freshly bulk-loaded tables on PostgreSQL, as autovacuum would gather them
+    within a minute on a live database; without them the planner picks a nested loop for the
+    navigation's clinic count. Commits what was loaded first."""
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def timed_reads(repeats: int, read: Callable[[], Any], statements: list) -> tuple[list[float], Any]:
+    """Time `read` (a page's read queries alone) `repeats` times: the seconds of each and what the
+    last one read. Each run starts with the statement counter `statements` emptied, so after this
+    it holds the last run's statements, and ends rolled back, so no run reads another's work."""
+    times, result = [], None
+    for _ in range(repeats):
+        statements.clear()
+        start = time.perf_counter()
+        result = read()
+        times.append(time.perf_counter() - start)
+        db.session.rollback()
+    return times, result
+
+
+def signed_in_client(app: Flask, user: User) -> FlaskClient:
+    """A test client signed in as `user` without going through the sign-in form: a new server-side
+    session of theirs (committed) and, in the cookie, its key beside Flask-Login's id, as the
+    sign-in leaves them."""
+    key = user_sessions.start(user, "benchmark", "127.0.0.1")
+    db.session.commit()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session[SESSION_KEY] = key
+    return client
+
+
+def run_from_command_line(description: str, run: Callable[..., None], repeats: int) -> None:
+    """The command line of a benchmark that times `run(url, label, repeats)`: `--repeats` (how
+    many timings, default `repeats`) and `--only sqlite|postgresql`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    on_each_database(args.only, run, args.repeats)

@@ -13,7 +13,6 @@ docs/performance.md, "Column entry".
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -21,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, select, text  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 
-from bench.common import bench_app, on_each_database  # noqa: E402
+from bench.common import analyze_on_postgresql, bench_app, run_from_command_line, signed_in_client  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.lectures import entry  # noqa: E402
 from dashboard.models import Enrollment, ExamSession, Homework, LectureSession, User  # noqa: E402
@@ -40,10 +39,7 @@ def run(url: str, label: str, repeats: int) -> None:
         db.session.flush()
         lecture_id = build_lecture(300, 40, 2, 1, seed=300)
         recompute_lecture(lecture_id)
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
+        analyze_on_postgresql()
         session_id = db.session.execute(select(LectureSession.id).where(
             LectureSession.lecture_id == lecture_id, LectureSession.date <= TODAY)
             .order_by(LectureSession.order.desc())).scalars().first()
@@ -66,10 +62,7 @@ def run(url: str, label: str, repeats: int) -> None:
         print(f"[{label}] save of a 300-student column: {len(statements)} statements, {seconds * 1000:.0f} ms, "
               f"{result.recomputed} session rows recomputed, {len(result.changed)} grid words changed")
         event.remove(db.engine, "before_cursor_execute", listener)
-        admin_session_id = admin.get_id()
-        client = app.test_client()
-        with client.session_transaction() as cookie:
-            cookie["_user_id"] = admin_session_id
+        client = signed_in_client(app, admin)
         page = f"/lectures/{lecture_id}/sessions/{session_id}/entry"
         client.get(page)  # warm up
         times, size = [], 0
@@ -85,11 +78,7 @@ def run(url: str, label: str, repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("sqlite", "postgresql"))
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
-    on_each_database(args.only, run, args.repeats)
+    run_from_command_line(__doc__, run, repeats=7)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ separately the read queries alone (dashboard.lectures.grid.load_grid). Figures g
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import statistics
 import sys
@@ -20,9 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from bench.common import bench_app, on_each_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    analyze_on_postgresql,
+    bench_app,
+    run_from_command_line,
+    signed_in_client,
+    timed_reads,
+)
 from dashboard.lectures import grid  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import User  # noqa: E402
@@ -42,19 +47,11 @@ def run(url: str, label: str, repeats: int) -> None:
             lecture_id = build_lecture(students, sessions, 2, 1, seed=students)
             recompute_lecture(lecture_id)
             lectures[(students, sessions)] = lecture_id
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            # Fresh bulk-loaded tables have no statistics yet (autovacuum would gather them within a
-            # minute); without them the planner picks a nested loop for the nav's clinic count.
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        admin_session_id = admin.get_id()  # Flask-Login's id: the user's id and password stamp
+        analyze_on_postgresql()
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(1))
         for (students, sessions), lecture_id in lectures.items():
-            client = app.test_client()
-            with client.session_transaction() as session:
-                session["_user_id"] = admin_session_id
+            client = signed_in_client(app, admin)
             client.get(f"/lectures/{lecture_id}/")  # warm up: templates compiled, connections open
             page_times, sizes = [], []
             for _ in range(repeats):
@@ -80,13 +77,7 @@ def run(url: str, label: str, repeats: int) -> None:
             print(f"[{label}] {students} x {sessions} gzipped: page median "
                   f"{statistics.median(zipped_times) * 1000:.0f} ms, {zipped_sizes[-1] / 1024:.0f} KiB on the wire "
                   f"(from {sizes[-1] / 1024:.0f} KiB, {zipped_sizes[-1] / sizes[-1]:.1%}); {'; '.join(levels)}")
-            query_times = []
-            for _ in range(repeats):
-                statements.clear()
-                start = time.perf_counter()
-                loaded = grid.load_grid(lecture_id)
-                query_times.append(time.perf_counter() - start)
-                db.session.rollback()
+            query_times, loaded = timed_reads(repeats, lambda: grid.load_grid(lecture_id), statements)
             cells = sum(len(row.cells) for row in loaded.rows)
             print(f"[{label}] {students} x {sessions} ({cells} cells): page median "
                   f"{statistics.median(page_times) * 1000:.0f} ms, max {max(page_times) * 1000:.0f} ms, "
@@ -95,11 +86,7 @@ def run(url: str, label: str, repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-    on_each_database(args.only, run, args.repeats)
+    run_from_command_line(__doc__, run, repeats=15)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from bench.common import on_each_database  # noqa: E402
+from bench.common import analyze_on_postgresql, on_each_database  # noqa: E402
 from dashboard import create_app  # noqa: E402
 from dashboard.accounts import users as accounts  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
@@ -66,10 +65,7 @@ def run(url: str, label: str, repeats: int, verbose: bool = False, sizes=SIZES) 
                 lecture_id = build_lecture(students, sessions, 2, 1, seed=students + sessions)
                 recompute_lecture(lecture_id)
                 lectures[(students, sessions)] = lecture_id
-            db.session.commit()
-            if db.engine.dialect.name == "postgresql":
-                db.session.execute(text("ANALYZE"))  # fresh bulk-loaded tables (see bench/grid.py)
-                db.session.commit()
+            analyze_on_postgresql()
             server = make_server("127.0.0.1", 0, app, threaded=True)
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()

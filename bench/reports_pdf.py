@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import render_template
 from sqlalchemy import event
 
-from bench.common import bench_app, machine_speed, on_each_database
+from bench.common import bench_app, machine_speed, on_each_database, signed_in_client
 from dashboard.extensions import db
 from dashboard.models import User
 from dashboard.progress.recompute import recompute_lecture
@@ -47,9 +47,7 @@ def run(url: str, label: str, students: int, repeats: int) -> None:
         lecture_id = build_lecture(students, 8, 1, 1, seed=students)
         recompute_lecture(lecture_id)
         db.session.commit()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = admin.get_id()
+        client = signed_in_client(app, admin)
         path = f"/reports/lectures/{lecture_id}.pdf?month={MONTH}"
         app.config["REPORT_PDF_SYNC_LIMIT"] = students  # time the request path even for a large class
         totals, body = [], b""

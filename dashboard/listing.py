@@ -168,10 +168,9 @@ ResolvedBy = aliased(User, name="resolved_by")
 ReopenedBy = aliased(User, name="reopened_by")
 
 
-def clinic_links_select(*columns) -> Select:
-    """`columns` of clinic links joined to their enrollment, student, session and lecture, and
-    outer-joined to the people who created, approved, resolved and reopened them (the aliases
-    above): the API's list and the clinic queue page read links through this one join."""
+def clinic_links_joined(*columns) -> Select:
+    """`columns` of clinic links joined to their enrollment, student, session and lecture: every
+    list of links (the API's, the clinic queue's, the to-do list's) reads them through this join."""
     return (
         select(*columns)
         .select_from(ClinicLink)
@@ -179,6 +178,15 @@ def clinic_links_select(*columns) -> Select:
         .join(Student, Student.id == Enrollment.student_id)
         .join(LectureSession, LectureSession.id == ClinicLink.session_id)
         .join(Lecture, Lecture.id == Enrollment.lecture_id)
+    )
+
+
+def clinic_links_select(*columns) -> Select:
+    """`columns` of clinic links joined as `clinic_links_joined` does, and outer-joined to the
+    people who created, approved, resolved and reopened them (the aliases above): the API's list
+    and the clinic queue page read links through this one join."""
+    return (
+        clinic_links_joined(*columns)
         .outerjoin(CreatedBy, CreatedBy.id == ClinicLink.created_by_id)
         .outerjoin(ApprovedBy, ApprovedBy.id == ClinicLink.approved_by_id)
         .outerjoin(ResolvedBy, ResolvedBy.id == ClinicLink.resolved_by_id)

@@ -26,7 +26,14 @@ from sqlalchemy.orm import aliased
 from dashboard.clinic.words import plain_reasons, summary
 from dashboard.clock import academy_timezone, academy_today
 from dashboard.extensions import db
-from dashboard.listing import LIKE_ESCAPE, FilteredPage, id_or_none, like_pattern, refresh_stale
+from dashboard.listing import (
+    LIKE_ESCAPE,
+    FilteredPage,
+    clinic_links_joined,
+    id_or_none,
+    like_pattern,
+    refresh_stale,
+)
 from dashboard.models import (
     CLINIC_REASONS,
     RISK_LEVELS,
@@ -190,17 +197,13 @@ def _conditions(filters: TodoFilters, visible: set[int] | None) -> list:
 def _groups(filters: TodoFilters, visible: set[int] | None) -> Select:
     """One row per student with open links: who, their risk, and what orders them (the oldest need)."""
     return (
-        select(Enrollment.id, Student.name, Enrollment.lecture_id, Lecture.title,
-               func.coalesce(LectureProgress.risk_level, "NORMAL"),
-               func.coalesce(LectureProgress.consecutive_failed_sessions, 0),
-               func.coalesce(ProgressPolicy.completion_grace_days, 0),
-               func.min(LectureSession.date), func.count(LectureSession.date), func.count(ClinicLink.id),
-               func.min(ClinicLink.created_at))
-        .select_from(ClinicLink)
-        .join(Enrollment, Enrollment.id == ClinicLink.enrollment_id)
-        .join(Student, Student.id == Enrollment.student_id)
-        .join(Lecture, Lecture.id == Enrollment.lecture_id)
-        .join(LectureSession, LectureSession.id == ClinicLink.session_id)
+        clinic_links_joined(
+            Enrollment.id, Student.name, Enrollment.lecture_id, Lecture.title,
+            func.coalesce(LectureProgress.risk_level, "NORMAL"),
+            func.coalesce(LectureProgress.consecutive_failed_sessions, 0),
+            func.coalesce(ProgressPolicy.completion_grace_days, 0),
+            func.min(LectureSession.date), func.count(LectureSession.date), func.count(ClinicLink.id),
+            func.min(ClinicLink.created_at))
         .outerjoin(LectureProgress, LectureProgress.enrollment_id == Enrollment.id)
         .outerjoin(ProgressPolicy, ProgressPolicy.lecture_id == Enrollment.lecture_id)
         .where(and_(*_conditions(filters, visible)))

@@ -45,7 +45,7 @@ from dashboard.clinic.open_queue import (
 from dashboard.errors import Invalid, describe
 from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
-from dashboard.web.ui import academy_time, is_htmx
+from dashboard.web.ui import academy_time, back_within, is_htmx
 from dashboard.text.spreadsheet import csv_bytes
 from dashboard.web.idempotency import one_time
 
@@ -125,10 +125,7 @@ def queue():
 
 def _safe_back(text: str | None) -> str:
     """Where a plain form goes back to: a page of the queue, nothing else."""
-    base = url_for(".queue")
-    if text and text.startswith(base) and "//" not in text and "\\" not in text:
-        return text
-    return base
+    return back_within(url_for(".queue"), text)
 
 
 def _row_answer(link_id: int, status: int = 200, memo_form: MemoForm | None = None):

@@ -26,7 +26,7 @@ from dashboard.errors import NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment, Lecture, Student, User
 from dashboard.web.clinic_todo import selected_link_ids
-from dashboard.web.ui import is_htmx
+from dashboard.web.ui import back_within, is_htmx
 from dashboard.web.idempotency import one_time
 
 bp = Blueprint("clinic_sessions", __name__, url_prefix="/clinic/sessions")
@@ -251,10 +251,8 @@ def cancel_booking(booking_id: int):
 # ---------------------------------------------------------------- booking from the queue
 
 def _safe_next(text: str | None) -> str:
-    base = url_for("clinic.queue")
-    if text and text.startswith(base) and "//" not in text and "\\" not in text:
-        return text
-    return base
+    """Where booking from the queue or the to-do list goes back to: a page under the clinic, nothing else."""
+    return back_within(url_for("clinic.queue"), text)
 
 
 @bp.post("/book")

@@ -25,7 +25,7 @@ from dashboard.clinic.todo import (
 from dashboard.errors import Forbidden, NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.web.admin_forms import REASON_LABELS
-from dashboard.web.ui import is_htmx
+from dashboard.web.ui import back_within, is_htmx
 from dashboard.web.idempotency import one_time
 
 bp = Blueprint("clinic_todo", __name__, url_prefix="/clinic/students")
@@ -63,10 +63,7 @@ def student_links(enrollment_id: int):
 
 def _back(text: str | None) -> str:
     """Where an action returns to: a page of the list (with its filters), nothing else."""
-    base = url_for(".index")
-    if text and text.startswith(base) and "//" not in text and "\\" not in text:
-        return text
-    return base
+    return back_within(url_for(".index"), text)
 
 
 @bp.post("/bulk")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -365,12 +365,18 @@ def save_activity(lecture_id: int):
     return _save_cell(detail, "activity", form, save)
 
 
+def _one_of(items: Iterable[Any], item_id: int) -> Any:
+    """The cell's homework or exam with this id; 404 when the cell has none (another lecture's)."""
+    found = next((item for item in items if item.id == item_id), None)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.post("/<int:lecture_id>/cell/homework/<int:homework_id>")
 def save_homework(lecture_id: int, homework_id: int):
     detail = _editable_cell(lecture_id)
-    homework = next((h for h in detail.homeworks if h.id == homework_id), None)
-    if homework is None:
-        abort(404)
+    homework = _one_of(detail.homeworks, homework_id)
     form = forms.HomeworkSubmissionForm(prefix=f"hw{homework_id}", max_score=homework.max_score)
     return _save_cell(detail, ("homework", homework_id), form, lambda: inputs.set_homework_submission(
         current_user, detail.enrollment_id, homework_id, submitted=form.submitted.data,
@@ -380,9 +386,7 @@ def save_homework(lecture_id: int, homework_id: int):
 @bp.post("/<int:lecture_id>/cell/exams/<int:exam_id>/attempts")
 def add_attempt(lecture_id: int, exam_id: int):
     detail = _editable_cell(lecture_id)
-    exam = next((e for e in detail.exams if e.id == exam_id), None)
-    if exam is None:
-        abort(404)
+    exam = _one_of(detail.exams, exam_id)
     form = forms.AttemptForm(prefix=f"exam{exam_id}", max_score=exam.max_score)
     return _save_cell(detail, ("new_attempt", exam_id), form, lambda: inputs.add_attempt(
         current_user, detail.enrollment_id, exam_id, score=form.score.parsed, submitted_at=form.submitted_at.parsed,

@@ -45,6 +45,14 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def back_within(base: str, text: str | None) -> str:
+    """Where a plain form goes back to: its `next` (`text`) when that is a page under `base` of
+    this site, else `base` itself, so a posted address can never lead to another site."""
+    if text and text.startswith(base) and "//" not in text and "\\" not in text:
+        return text
+    return base
+
+
 def open_clinic_link_count(visible: set[int] | None) -> int:
     """Open clinic links (not resolved) of active enrollments in the lectures a user may see."""
     statement = (

@@ -11,7 +11,7 @@ at its field; without JavaScript they redirect back to the user page with a flas
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -145,20 +145,27 @@ def _audit_update(user: User, before: dict[str, Any]) -> None:
         audit.record("user.update", "user", user.id, before, after, user=current_user)
 
 
+def _change_user(user: User, key: str | None, form: Any, change: Callable[[], object], message: str):
+    """One change to an account from the user page: the form (`key` in the page's forms; None
+    for a plain button) is validated, `change` made, and the account's before and after recorded
+    in the audit trail as one update; a refusal is shown at the form, 422."""
+    if form is not None and not form.validate():
+        return _render_detail(user, {key: form}, 422)
+    before = _snapshot(user)
+    try:
+        change()
+    except Refused as error:
+        return _refused(user, key, form, error)
+    _audit_update(user, before)
+    return _done(user, message)
+
+
 @bp.post("/<int:user_id>/role")
 @role_required("admin")
 def change_role(user_id: int):
     user = _user_or_404(user_id)
     form = RoleForm(prefix="role")
-    if not form.validate():
-        return _render_detail(user, {"role": form}, 422)
-    before = _snapshot(user)
-    try:
-        accounts.set_role(user, form.role.data)
-    except Refused as error:
-        return _refused(user, "role", form, error)
-    _audit_update(user, before)
-    return _done(user, _("Role saved."))
+    return _change_user(user, "role", form, lambda: accounts.set_role(user, form.role.data), _("Role saved."))
 
 
 @bp.post("/<int:user_id>/lectures")
@@ -167,15 +174,8 @@ def assign_lectures(user_id: int):
     user = _user_or_404(user_id)
     form = LecturesForm(prefix="lectures")
     form.lectures.choices = _lectures()
-    if not form.validate():
-        return _render_detail(user, {"lectures": form}, 422)
-    before = _snapshot(user)
-    try:
-        accounts.assign_lectures(user, form.lectures.data or [])
-    except Refused as error:
-        return _refused(user, "lectures", form, error)
-    _audit_update(user, before)
-    return _done(user, _("Lectures saved."))
+    return _change_user(user, "lectures", form, lambda: accounts.assign_lectures(user, form.lectures.data or []),
+                        _("Lectures saved."))
 
 
 @bp.post("/<int:user_id>/password")
@@ -200,13 +200,7 @@ def reset_password(user_id: int):
 def deactivate(user_id: int):
     """Stop the account at once: its browser sessions and API tokens are refused from the next request."""
     user = _user_or_404(user_id)
-    before = _snapshot(user)
-    try:
-        accounts.deactivate(user)
-    except Refused as error:
-        return _refused(user, None, None, error)
-    _audit_update(user, before)
-    return _done(user, _("User deactivated."))
+    return _change_user(user, None, None, lambda: accounts.deactivate(user), _("User deactivated."))
 
 
 @bp.post("/<int:user_id>/activate")

@@ -6,6 +6,8 @@ GET lists and shows scans within the caller's lectures. The rules live in dashbo
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import jsonify, request
 
 from dashboard.errors import Forbidden
@@ -67,19 +69,22 @@ def omr_scan_result(scan_id: int):
     return _answer(scan.id)
 
 
+def _review(scan_id: int, action: Callable[..., tuple[Any, bool]]):
+    """A person's review of a scan the caller may see (404 otherwise): `action` with the request's
+    JSON body; answers the scan as it stands after."""
+    user = current_api_user()
+    omr.scan_for(user, scan_id)
+    scan, _ = action(user, scan_id, json_body())
+    return _answer(scan.id)
+
+
 @bp.post("/omr-scans/<int:scan_id>/assign/")
 def omr_scan_assign(scan_id: int):
     """`{"enrollment_id": N}`: whose sheet it is, for a scan waiting for review."""
-    user = current_api_user()
-    omr.scan_for(user, scan_id)
-    scan, _ = omr.assign_student(user, scan_id, json_body())
-    return _answer(scan.id)
+    return _review(scan_id, omr.assign_student)
 
 
 @bp.post("/omr-scans/<int:scan_id>/correct/")
 def omr_scan_correct(scan_id: int):
     """`{"answers": [{"question": 3, "detected": ["2"]}]}`: answers read by a person; regrades."""
-    user = current_api_user()
-    omr.scan_for(user, scan_id)
-    scan, _ = omr.correct_answers(user, scan_id, json_body())
-    return _answer(scan.id)
+    return _review(scan_id, omr.correct_answers)
