@@ -8,9 +8,11 @@ page without forms, and any write of theirs answers 403. A lecture outside a tea
 assignment answers 404 (they must not learn it exists). Access is checked before the form.
 
 Every change goes through `dashboard.academy.structure` (validate, lock, write through the snapshot importer,
-recompute, audit). A refused change answers 422 with the form re-rendered and its errors at the
-fields; nothing is saved. htmx: the sessions and enrollments forms answer their partial
-(`#sessions`, `#enrollments`) in place; without JavaScript every form redirects back (PRG).
+recompute, audit). A refused change (`dashboard.errors.Invalid`) answers 422 with the form
+re-rendered and its problems at the fields (`dashboard.web.forms.form_change`), in the reader's
+language; nothing is saved. The service's `NotFound` and `Forbidden` answer 404 and 403. htmx:
+the sessions and enrollments forms answer their partial (`#sessions`, `#enrollments`) in place;
+without JavaScript every form redirects back (PRG).
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ from flask_login import current_user
 
 from dashboard.academy import structure as setup
 from dashboard.accounts.access import can_edit_structure, role_required
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.models import MAX_ID, Lecture, LectureSession
 from dashboard.parents import guardians
+from dashboard.web.forms import form_change, refusal_text
 from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
 from dashboard.web.ui import is_htmx
 from dashboard.web.idempotency import one_time
@@ -39,9 +43,9 @@ def checked(call: Callable[[], Any]) -> Any:
     """Run a read or an access check of the service: unknown or hidden -> 404, not allowed -> 403."""
     try:
         return call()
-    except setup.SetupNotFound:
+    except NotFound:
         abort(404)
-    except setup.SetupForbidden:
+    except Forbidden:
         abort(403)
 
 
@@ -113,13 +117,11 @@ def create_lecture():
         abort(403)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    if not form.validate():
-        return _render_index(form, 422)
-    try:
-        lecture = setup.create_lecture(current_user, form.title.data, form.teachers.data or [])
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_index(form, 422)
+    lecture, refused = form_change(form, lambda: setup.create_lecture(current_user, form.title.data,
+                                                                      form.teachers.data or []),
+                                   lambda: _render_index(form, 422))
+    if refused:
+        return refused
     flash(_("Lecture %(title)s created. Add its sessions next.", title=lecture.title), "success")
     return redirect(url_for(".sessions", lecture_id=lecture.id))
 
@@ -149,13 +151,11 @@ def update_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    if not form.validate():
-        return _render_lecture(lecture, form, 422)
-    try:
-        setup.update_lecture(current_user, lecture.id, form.title.data, form.teachers.data or [])
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_lecture(lecture, form, 422)
+    _saved, refused = form_change(form, lambda: setup.update_lecture(current_user, lecture.id, form.title.data,
+                                                                     form.teachers.data or []),
+                                  lambda: _render_lecture(lecture, form, 422))
+    if refused:
+        return refused
     flash(_("Lecture saved."), "success")
     return redirect(url_for(".lecture", lecture_id=lecture.id))
 
@@ -206,13 +206,11 @@ def sessions(lecture_id: int):
 def add_session(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = SessionForm(prefix="session")
-    if not form.validate():
-        return _render_sessions(lecture, add_form=form, status=422)
-    try:
-        session = setup.add_session(current_user, lecture.id, form.order.parsed, form.title.data, form.date.parsed)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_sessions(lecture, add_form=form, status=422)
+    session, refused = form_change(
+        form, lambda: setup.add_session(current_user, lecture.id, form.order.parsed, form.title.data, form.date.parsed),
+        lambda: _render_sessions(lecture, add_form=form, status=422))
+    if refused:
+        return refused
     return _done(_("Session %(order)s added.", order=session.order), url_for(".sessions", lecture_id=lecture.id),
                  lambda **kw: _render_sessions(lecture, **kw))
 
@@ -223,14 +221,12 @@ def add_session(lecture_id: int):
 def generate_term(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = TermForm(prefix="term")
-    if not form.validate():
-        return _render_sessions(lecture, term_form=form, status=422)
-    try:
-        created = setup.generate_term(current_user, lecture.id, form.start.parsed, form.count.parsed,
-                                      form.weekdays.data, form.holidays.parsed, form.title_prefix.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_sessions(lecture, term_form=form, status=422)
+    created, refused = form_change(
+        form, lambda: setup.generate_term(current_user, lecture.id, form.start.parsed, form.count.parsed,
+                                          form.weekdays.data, form.holidays.parsed, form.title_prefix.data),
+        lambda: _render_sessions(lecture, term_form=form, status=422))
+    if refused:
+        return refused
     return _done(_("%(n)s sessions added.", n=len(created)), url_for(".sessions", lecture_id=lecture.id),
                  lambda **kw: _render_sessions(lecture, **kw))
 
@@ -240,8 +236,8 @@ def _move(session_id: int, step: int):
     lecture = _editable_lecture(session.lecture_id)
     try:
         setup.move_session(current_user, session.id, step)
-    except setup.SetupError as refused:
-        return _render_sessions(lecture, status=422, problem=" ".join(m for _f, m in refused.problems))
+    except Invalid as refused:
+        return _render_sessions(lecture, status=422, problem=refusal_text(refused))
     return _done(_("Order saved."), url_for(".sessions", lecture_id=lecture.id),
                  lambda **kw: _render_sessions(lecture, **kw))
 
@@ -281,13 +277,12 @@ def save_session(session_id: int):
     session = _session(session_id)
     lecture = _editable_lecture(session.lecture_id)
     form = SessionForm(prefix="session")
-    if not form.validate():
-        return _render_session_edit(session, lecture, form, 422)
-    try:
-        setup.update_session(current_user, session.id, form.order.parsed, form.title.data, form.date.parsed)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_session_edit(session, lecture, form, 422)
+    _saved, refused = form_change(
+        form, lambda: setup.update_session(current_user, session.id, form.order.parsed, form.title.data,
+                                           form.date.parsed),
+        lambda: _render_session_edit(session, lecture, form, 422))
+    if refused:
+        return refused
     flash(_("Session saved."), "success")
     return redirect(url_for(".sessions", lecture_id=lecture.id))
 
@@ -310,10 +305,9 @@ def remove_session(session_id: int):
     order = session.order
     try:
         setup.remove_session(current_user, session.id)
-    except setup.SetupError as refused:
+    except Invalid as refused:
         return render_template("setup/session_remove.html", session=session, lecture=lecture,
-                               impact=setup.session_impact(session.id),
-                               problem=" ".join(m for _f, m in refused.problems)), 422
+                               impact=setup.session_impact(session.id), problem=refusal_text(refused)), 422
     flash(_("Session %(order)s removed.", order=order), "success")
     return redirect(url_for(".sessions", lecture_id=lecture.id))
 
@@ -360,10 +354,6 @@ def candidates(lecture_id: int):
                            default_start=setup.default_start_date(lecture.id))
 
 
-def _problem_text(refused: setup.SetupError) -> str:
-    return " ".join(message for _field, message in refused.problems)
-
-
 @bp.post("/lectures/<int:lecture_id>/enrollments")
 @role_required(*EVERYONE)
 def enroll(lecture_id: int):
@@ -375,8 +365,8 @@ def enroll(lecture_id: int):
             message for errors in form.errors.values() for message in errors))
     try:
         enrollment = setup.enroll(current_user, lecture.id, form.student.parsed, form.start())
-    except setup.SetupError as refused:
-        return _render_enrollments(lecture, enroll_form=form, status=422, problem=_problem_text(refused))
+    except Invalid as refused:
+        return _render_enrollments(lecture, enroll_form=form, status=422, problem=refusal_text(refused))
     name = setup.student_name(enrollment.student_id)
     return _done(_("%(name)s is enrolled.", name=name), url_for(".enrollments", lecture_id=lecture.id),
                  lambda **kw: _render_enrollments(lecture, **kw))
@@ -389,14 +379,12 @@ def enroll_new_student(lecture_id: int):
     """A new student, enrolled in this lecture at once."""
     lecture = _editable_lecture(lecture_id)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_enrollments(lecture, student_form=form, status=422)
-    try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, None,
-                                       lecture_id=lecture.id, start_date=form.start())
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_enrollments(lecture, student_form=form, status=422)
+    student, refused = form_change(
+        form, lambda: setup.create_student(current_user, form.name.data, form.contact.data, None,
+                                           lecture_id=lecture.id, start_date=form.start()),
+        lambda: _render_enrollments(lecture, student_form=form, status=422))
+    if refused:
+        return refused
     return _done(_("%(name)s is enrolled.", name=student.name), url_for(".enrollments", lecture_id=lecture.id),
                  lambda **kw: _render_enrollments(lecture, **kw))
 
@@ -406,8 +394,8 @@ def _enrollment_action(enrollment_id: int, action: Callable[[Any, int], Any], me
     lecture = _editable_lecture(lecture_id)
     try:
         action(current_user, enrollment_id)
-    except setup.SetupError as refused:
-        return _render_enrollments(lecture, status=422, problem=_problem_text(refused))
+    except Invalid as refused:
+        return _render_enrollments(lecture, status=422, problem=refusal_text(refused))
     return _done(message, url_for(".enrollments", lecture_id=lecture.id),
                  lambda **kw: _render_enrollments(lecture, **kw))
 
@@ -451,13 +439,11 @@ def create_student():
     if current_user.role != "admin":
         abort(403)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_students(form, 422)
-    try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, None)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_students(form, 422)
+    student, refused = form_change(form, lambda: setup.create_student(current_user, form.name.data, form.contact.data,
+                                                                      None),
+                                   lambda: _render_students(form, 422))
+    if refused:
+        return refused
     flash(_("Student %(name)s created.", name=student.name), "success")
     return redirect(url_for(".student", student_id=student.id))
 
@@ -487,14 +473,13 @@ def update_student(student_id: int):
     if not setup.may_edit_student(current_user, student):
         abort(403)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_student(student, form, 422)
-    try:
-        # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
-        setup.update_student(current_user, student.id, form.name.data, form.contact.data, student.guardian_contact)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_student(student, form, 422)
+    # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
+    _saved, refused = form_change(
+        form, lambda: setup.update_student(current_user, student.id, form.name.data, form.contact.data,
+                                           student.guardian_contact),
+        lambda: _render_student(student, form, 422))
+    if refused:
+        return refused
     flash(_("Student saved."), "success")
     return redirect(url_for(".student", student_id=student.id))
 
