@@ -59,17 +59,19 @@ def show_refusal(form: FlaskForm, refused: Refused) -> None:
             form.form_errors.append(describe(problem))
 
 
-def form_change(form: FlaskForm, change: Callable[[], Any], again: Callable[[], Any]) -> tuple[Any, Any]:
-    """Validate a posted form, then make the service's change: (its result, None); or (None, `again()`,
-    the page answering 422 with the form) when the form is invalid or the service refuses the change
-    with `Invalid` (its problems shown on the form by `show_refusal`)."""
+def form_change(form: FlaskForm, change: Callable[[], Any], again: Callable[[], Any],
+                done: Callable[[Any], Any]) -> Any:
+    """Validate a posted form, make the service's change and answer `done(its result)`; when the form
+    is invalid or the service refuses the change with `Invalid` (its problems shown on the form by
+    `show_refusal`), answer `again()`: the page with the form, 422."""
     if not form.validate():
-        return None, again()
+        return again()
     try:
-        return change(), None
+        result = change()
     except Invalid as refused:
         show_refusal(form, refused)
-        return None, again()
+        return again()
+    return done(result)
 
 
 def refusal_text(refused: Refused) -> str:

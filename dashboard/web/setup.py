@@ -78,12 +78,17 @@ def _session(session_id: int) -> LectureSession:
     return checked(lambda: setup.readable_session(current_user, id_or_404(session_id)))
 
 
+def saved(message: str, target: str):
+    """After a change made from a full page: a flash and a redirect (PRG)."""
+    flash(message, "success")
+    return redirect(target)
+
+
 def _done(message: str, target: str, render: Callable[..., Any]):
     """After a change: the refreshed partial (htmx) or a redirect with a flash (PRG)."""
     if is_htmx():
         return render(saved=message)
-    flash(message, "success")
-    return redirect(target)
+    return saved(message, target)
 
 
 def _teacher_choices() -> list[tuple[int, str]]:
@@ -117,13 +122,11 @@ def create_lecture():
         abort(403)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    lecture, refused = form_change(form, lambda: setup.create_lecture(current_user, form.title.data,
-                                                                      form.teachers.data or []),
-                                   lambda: _render_index(form, 422))
-    if refused:
-        return refused
-    flash(_("Lecture %(title)s created. Add its sessions next.", title=lecture.title), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup.create_lecture(current_user, form.title.data, form.teachers.data or []),
+        again=lambda: _render_index(form, 422),
+        done=lambda lecture: saved(_("Lecture %(title)s created. Add its sessions next.", title=lecture.title),
+                                   url_for(".sessions", lecture_id=lecture.id)))
 
 
 def _render_lecture(lecture: Lecture, form: LectureForm | None = None, status: int = 200):
@@ -151,13 +154,10 @@ def update_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    _saved, refused = form_change(form, lambda: setup.update_lecture(current_user, lecture.id, form.title.data,
-                                                                     form.teachers.data or []),
-                                  lambda: _render_lecture(lecture, form, 422))
-    if refused:
-        return refused
-    flash(_("Lecture saved."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup.update_lecture(current_user, lecture.id, form.title.data, form.teachers.data or []),
+        again=lambda: _render_lecture(lecture, form, 422),
+        done=lambda _lecture: saved(_("Lecture saved."), url_for(".lecture", lecture_id=lecture.id)))
 
 
 @bp.post("/lectures/<int:lecture_id>/archive")
@@ -165,8 +165,8 @@ def update_lecture(lecture_id: int):
 def archive_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     setup.archive_lecture(current_user, lecture.id, archived=True)
-    flash(_("Lecture archived. It no longer shows in the lecture lists."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return saved(_("Lecture archived. It no longer shows in the lecture lists."),
+                 url_for(".lecture", lecture_id=lecture.id))
 
 
 @bp.post("/lectures/<int:lecture_id>/restore")
@@ -174,8 +174,7 @@ def archive_lecture(lecture_id: int):
 def restore_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     setup.archive_lecture(current_user, lecture.id, archived=False)
-    flash(_("Lecture restored."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return saved(_("Lecture restored."), url_for(".lecture", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- sessions
@@ -206,13 +205,12 @@ def sessions(lecture_id: int):
 def add_session(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = SessionForm(prefix="session")
-    session, refused = form_change(
+    return form_change(
         form, lambda: setup.add_session(current_user, lecture.id, form.order.parsed, form.title.data, form.date.parsed),
-        lambda: _render_sessions(lecture, add_form=form, status=422))
-    if refused:
-        return refused
-    return _done(_("Session %(order)s added.", order=session.order), url_for(".sessions", lecture_id=lecture.id),
-                 lambda **kw: _render_sessions(lecture, **kw))
+        again=lambda: _render_sessions(lecture, add_form=form, status=422),
+        done=lambda session: _done(_("Session %(order)s added.", order=session.order),
+                                   url_for(".sessions", lecture_id=lecture.id),
+                                   lambda **kw: _render_sessions(lecture, **kw)))
 
 
 @bp.post("/lectures/<int:lecture_id>/sessions/generate")
@@ -221,14 +219,13 @@ def add_session(lecture_id: int):
 def generate_term(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = TermForm(prefix="term")
-    created, refused = form_change(
+    return form_change(
         form, lambda: setup.generate_term(current_user, lecture.id, form.start.parsed, form.count.parsed,
                                           form.weekdays.data, form.holidays.parsed, form.title_prefix.data),
-        lambda: _render_sessions(lecture, term_form=form, status=422))
-    if refused:
-        return refused
-    return _done(_("%(n)s sessions added.", n=len(created)), url_for(".sessions", lecture_id=lecture.id),
-                 lambda **kw: _render_sessions(lecture, **kw))
+        again=lambda: _render_sessions(lecture, term_form=form, status=422),
+        done=lambda created: _done(_("%(n)s sessions added.", n=len(created)),
+                                   url_for(".sessions", lecture_id=lecture.id),
+                                   lambda **kw: _render_sessions(lecture, **kw)))
 
 
 def _move(session_id: int, step: int):
@@ -277,14 +274,11 @@ def save_session(session_id: int):
     session = _session(session_id)
     lecture = _editable_lecture(session.lecture_id)
     form = SessionForm(prefix="session")
-    _saved, refused = form_change(
+    return form_change(
         form, lambda: setup.update_session(current_user, session.id, form.order.parsed, form.title.data,
                                            form.date.parsed),
-        lambda: _render_session_edit(session, lecture, form, 422))
-    if refused:
-        return refused
-    flash(_("Session saved."), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+        again=lambda: _render_session_edit(session, lecture, form, 422),
+        done=lambda _session: saved(_("Session saved."), url_for(".sessions", lecture_id=lecture.id)))
 
 
 @bp.get("/sessions/<int:session_id>/remove")
@@ -308,8 +302,7 @@ def remove_session(session_id: int):
     except Invalid as refused:
         return render_template("setup/session_remove.html", session=session, lecture=lecture,
                                impact=setup.session_impact(session.id), problem=refusal_text(refused)), 422
-    flash(_("Session %(order)s removed.", order=order), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+    return saved(_("Session %(order)s removed.", order=order), url_for(".sessions", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- enrollments
@@ -379,14 +372,13 @@ def enroll_new_student(lecture_id: int):
     """A new student, enrolled in this lecture at once."""
     lecture = _editable_lecture(lecture_id)
     form = StudentForm(prefix="student")
-    student, refused = form_change(
+    return form_change(
         form, lambda: setup.create_student(current_user, form.name.data, form.contact.data, None,
                                            lecture_id=lecture.id, start_date=form.start()),
-        lambda: _render_enrollments(lecture, student_form=form, status=422))
-    if refused:
-        return refused
-    return _done(_("%(name)s is enrolled.", name=student.name), url_for(".enrollments", lecture_id=lecture.id),
-                 lambda **kw: _render_enrollments(lecture, **kw))
+        again=lambda: _render_enrollments(lecture, student_form=form, status=422),
+        done=lambda student: _done(_("%(name)s is enrolled.", name=student.name),
+                                   url_for(".enrollments", lecture_id=lecture.id),
+                                   lambda **kw: _render_enrollments(lecture, **kw)))
 
 
 def _enrollment_action(enrollment_id: int, action: Callable[[Any, int], Any], message: str):
@@ -439,13 +431,11 @@ def create_student():
     if current_user.role != "admin":
         abort(403)
     form = StudentForm(prefix="student")
-    student, refused = form_change(form, lambda: setup.create_student(current_user, form.name.data, form.contact.data,
-                                                                      None),
-                                   lambda: _render_students(form, 422))
-    if refused:
-        return refused
-    flash(_("Student %(name)s created.", name=student.name), "success")
-    return redirect(url_for(".student", student_id=student.id))
+    return form_change(
+        form, lambda: setup.create_student(current_user, form.name.data, form.contact.data, None),
+        again=lambda: _render_students(form, 422),
+        done=lambda student: saved(_("Student %(name)s created.", name=student.name),
+                                   url_for(".student", student_id=student.id)))
 
 
 def _render_student(student, form: StudentForm | None = None, status: int = 200):
@@ -474,12 +464,9 @@ def update_student(student_id: int):
         abort(403)
     form = StudentForm(prefix="student")
     # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
-    _saved, refused = form_change(
+    return form_change(
         form, lambda: setup.update_student(current_user, student.id, form.name.data, form.contact.data,
                                            student.guardian_contact),
-        lambda: _render_student(student, form, 422))
-    if refused:
-        return refused
-    flash(_("Student saved."), "success")
-    return redirect(url_for(".student", student_id=student.id))
+        again=lambda: _render_student(student, form, 422),
+        done=lambda _student: saved(_("Student saved."), url_for(".student", student_id=student.id)))
 

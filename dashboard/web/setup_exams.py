@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,7 +25,7 @@ from dashboard.accounts.access import can_edit_structure, role_required
 from dashboard.errors import Invalid
 from dashboard.models import Lecture
 from dashboard.web.forms import PageForm, form_change, refusal_text
-from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
+from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture, saved
 from dashboard.web.setup_forms import MultiCheckboxField
 from dashboard.web.idempotency import one_time
 
@@ -114,14 +114,12 @@ def index(lecture_id: int):
 def create_exam(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _exam_form(lecture)
-    exam, refused = form_change(
+    return form_change(
         form, lambda: setup_exams.create_exam(current_user, lecture.id, form.title.data, form.session_ids.data or [],
                                               form.pass_score.data, form.max_score.data),
-        lambda: _render_index(lecture, exam_form=form, status=422))
-    if refused:
-        return refused
-    flash(_("Exam %(title)s created. Its answer key can be entered next.", title=exam.title), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+        again=lambda: _render_index(lecture, exam_form=form, status=422),
+        done=lambda exam: saved(_("Exam %(title)s created. Its answer key can be entered next.", title=exam.title),
+                                url_for(".index", lecture_id=lecture.id)))
 
 
 def _exam(lecture: Lecture, exam_id: int):
@@ -157,14 +155,12 @@ def edit_exam(lecture_id: int, exam_id: int):
 def save_exam(lecture_id: int, exam_id: int):
     lecture, exam = _editable_exam(lecture_id, exam_id)
     form = _exam_form(lecture)
-    _saved, refused = form_change(
+    return form_change(
         form, lambda: setup_exams.update_exam(current_user, lecture.id, exam.id, form.title.data,
                                               form.session_ids.data or [], form.pass_score.data, form.max_score.data),
-        lambda: _render_exam_edit(lecture, exam, form, 422))
-    if refused:
-        return refused
-    flash(_("Exam saved; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+        again=lambda: _render_exam_edit(lecture, exam, form, 422),
+        done=lambda _exam: saved(_("Exam saved; the lecture was recomputed."),
+                                 url_for(".index", lecture_id=lecture.id)))
 
 
 @bp.get("/lectures/<int:lecture_id>/exams/<int:exam_id>/remove")
@@ -186,8 +182,7 @@ def remove_exam(lecture_id: int, exam_id: int):
     except Invalid as refused:
         return render_template("setup_exams/exam_remove.html", lecture=lecture, exam=exam,
                                impact=setup_exams.exam_impact(exam.id), problem=refusal_text(refused)), 422
-    flash(_("Exam %(title)s removed.", title=title), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return saved(_("Exam %(title)s removed.", title=title), url_for(".index", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- homework
@@ -198,14 +193,12 @@ def remove_exam(lecture_id: int, exam_id: int):
 def create_homework(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _homework_form(lecture)
-    _created, refused = form_change(
+    return form_change(
         form, lambda: setup_exams.create_homework(current_user, lecture.id, form.session_id.data, form.title.data,
                                                   form.max_score.data),
-        lambda: _render_index(lecture, homework_form=form, status=422))
-    if refused:
-        return refused
-    flash(_("Homework added; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+        again=lambda: _render_index(lecture, homework_form=form, status=422),
+        done=lambda _homework: saved(_("Homework added; the lecture was recomputed."),
+                                     url_for(".index", lecture_id=lecture.id)))
 
 
 def _editable_homework(homework_id: int):
@@ -232,14 +225,12 @@ def edit_homework(homework_id: int):
 def save_homework(homework_id: int):
     homework, lecture = _editable_homework(homework_id)
     form = _homework_form(lecture)
-    _saved, refused = form_change(
+    return form_change(
         form, lambda: setup_exams.update_homework(current_user, homework.id, form.session_id.data, form.title.data,
                                                   form.max_score.data),
-        lambda: _render_homework_edit(lecture, homework, form, 422))
-    if refused:
-        return refused
-    flash(_("Homework saved; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+        again=lambda: _render_homework_edit(lecture, homework, form, 422),
+        done=lambda _homework: saved(_("Homework saved; the lecture was recomputed."),
+                                     url_for(".index", lecture_id=lecture.id)))
 
 
 @bp.get("/homeworks/<int:homework_id>/remove")
@@ -260,5 +251,5 @@ def remove_homework(homework_id: int):
         return render_template("setup_exams/homework_remove.html", lecture=lecture, homework=homework,
                                submissions=setup_exams.homework_impact(homework.id),
                                problem=refusal_text(refused)), 422
-    flash(_("Homework removed; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return saved(_("Homework removed; the lecture was recomputed."),
+                 url_for(".index", lecture_id=lecture.id))
