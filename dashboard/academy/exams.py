@@ -3,7 +3,9 @@
 The same pattern as `dashboard.academy.structure`: each change checks the caller, turns the change into a
 small snapshot for the snapshot importer (`import_snapshot(..., audit_import=False)`: validated
 against the state it would produce, the lectures locked, written, recomputed as SPEC §7 says),
-then records one audit row with the values before and after. Nothing commits.
+then records one audit row with the values before and after. Nothing commits. Refusals are
+`dashboard.errors` ones: `NotFound`, `Forbidden`, and `Invalid` at the form's fields (several
+problems of one change through `all_of`).
 
 Rules (docs/academy-setup.md):
 
@@ -23,13 +25,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from dashboard.accounts import audit
 from dashboard.lectures import cells as inputs
 from dashboard.accounts.access import can_edit_exam
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import (
     Attempt,
@@ -45,8 +46,6 @@ from dashboard.omr.scans import exam_lecture_ids
 from dashboard.progress.recompute import lock_lecture
 from dashboard.academy.structure import (
     TITLE_MAX_LENGTH,
-    SetupForbidden,
-    SetupNotFound,
     apply_snapshot,
     check_text,
     lecture_for_structure,
@@ -132,7 +131,7 @@ def readable_exam(user: User, lecture_id: int, exam_id: int) -> Exam:
     readable_lecture(user, lecture_id)
     exam = db.session.get(Exam, exam_id)
     if exam is None or lecture_id not in exam_lecture_ids(exam_id):
-        raise SetupNotFound("exam")
+        raise NotFound()
     return exam
 
 
@@ -145,7 +144,7 @@ def readable_homework(user: User, homework_id: int) -> tuple[Homework, int]:
     """A homework and its lecture, when the user may see that lecture."""
     homework = db.session.get(Homework, homework_id)
     if homework is None:
-        raise SetupNotFound("homework")
+        raise NotFound()
     lecture_id = db.session.execute(
         select(LectureSession.lecture_id).where(LectureSession.id == homework.session_id)).scalar_one()
     readable_lecture(user, lecture_id)
@@ -172,11 +171,11 @@ def homework_impact(homework_id: int) -> int:
 
 # ---------------------------------------------------------------- values
 
-def _score(problems: list, field: str, text: str | None, required: bool) -> Decimal | None:
+def _score(problems: list[Invalid], field: str, text: str | None, required: bool) -> Decimal | None:
     try:
         return inputs.parse_score_text(text, field, required=required)
     except Invalid as refused:
-        problems.append((field, describe(refused)))
+        problems.append(refused)
         return None
 
 
@@ -185,28 +184,29 @@ def plain_score(number: Decimal | None) -> str | None:
     return None if number is None else format(number.normalize(), "f")
 
 
-def _exam_values(problems: list, title: str | None, pass_score: str | None, max_score: str | None) -> dict[str, Any]:
+def _exam_values(problems: list[Invalid], title: str | None, pass_score: str | None,
+                 max_score: str | None) -> dict[str, Any]:
     values = {
         "title": check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True),
         "pass_score": _score(problems, "pass_score", pass_score, required=False),
         "max_score": _score(problems, "max_score", max_score, required=True),
     }
     if values["max_score"] is not None and values["max_score"] <= 0:
-        problems.append(("max_score", _("The maximum score must be above 0.")))
+        problems.append(Invalid("max_score_not_positive", "max_score"))
     if values["pass_score"] is not None and values["max_score"] is not None \
             and values["pass_score"] > values["max_score"]:
-        problems.append(("pass_score", _("The pass score cannot be above the maximum score.")))
+        problems.append(Invalid("pass_above_max", "pass_score"))
     return values
 
 
-def _chosen_sessions(problems: list, lecture_id: int, session_ids: Iterable[int]) -> set[int]:
+def _chosen_sessions(problems: list[Invalid], lecture_id: int, session_ids: Iterable[int]) -> set[int]:
     chosen = set(session_ids)
     own = set(db.session.execute(
         select(LectureSession.id).where(LectureSession.lecture_id == lecture_id)).scalars())
     if not chosen:
-        problems.append(("session_ids", _("Choose at least one session.")))
+        problems.append(Invalid("choose_sessions", "session_ids"))
     elif not chosen <= own:
-        problems.append(("session_ids", _("Choose sessions of this lecture.")))
+        problems.append(Invalid("sessions_of_other_lecture", "session_ids"))
     return chosen
 
 
@@ -226,7 +226,7 @@ def create_exam(user: User, lecture_id: int, title: str | None, session_ids: Ite
                 pass_score: str | None, max_score: str | None) -> Exam:
     """A new exam linked to sessions of the lecture; its lecture is recomputed."""
     lecture_for_structure(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     values = _exam_values(problems, title, pass_score, max_score)
     chosen = _chosen_sessions(problems, lecture_id, session_ids)
     raise_if(problems)
@@ -243,7 +243,7 @@ def _exam_for_change(user: User, lecture_id: int, exam_id: int) -> Exam:
     exam = readable_exam(user, lecture_id, exam_id)
     lecture_for_structure(user, lecture_id)
     if not may_edit_exam(user, exam_id):
-        raise SetupForbidden("an exam is changed by an admin or a teacher of every lecture it is linked to")
+        raise Forbidden("exam_shared_lecture")
     return exam
 
 
@@ -252,7 +252,7 @@ def update_exam(user: User, lecture_id: int, exam_id: int, title: str | None, se
     """An exam's title, scores and its links to this lecture's sessions (links elsewhere are kept);
     a change of score or links recomputes every lecture it touches."""
     exam = _exam_for_change(user, lecture_id, exam_id)
-    problems: list = []
+    problems: list[Invalid] = []
     values = _exam_values(problems, title, pass_score, max_score)
     chosen = _chosen_sessions(problems, lecture_id, session_ids)
     raise_if(problems)
@@ -283,7 +283,7 @@ def remove_exam(user: User, lecture_id: int, exam_id: int) -> None:
 
 # ---------------------------------------------------------------- homework
 
-def _homework_values(problems: list, lecture_id: int, session_id: int | None, title: str | None,
+def _homework_values(problems: list[Invalid], lecture_id: int, session_id: int | None, title: str | None,
                      max_score: str | None) -> dict[str, Any]:
     values = {
         "session_id": session_id,
@@ -291,10 +291,10 @@ def _homework_values(problems: list, lecture_id: int, session_id: int | None, ti
         "max_score": _score(problems, "max_score", max_score, required=True),
     }
     if values["max_score"] is not None and values["max_score"] <= 0:
-        problems.append(("max_score", _("The maximum score must be above 0.")))
+        problems.append(Invalid("max_score_not_positive", "max_score"))
     session = db.session.get(LectureSession, session_id) if session_id is not None else None
     if session is None or session.lecture_id != lecture_id:
-        problems.append(("session_id", _("Choose a session of this lecture.")))
+        problems.append(Invalid("choose_lecture_session", "session_id"))
     return values
 
 
@@ -310,7 +310,7 @@ def create_homework(user: User, lecture_id: int, session_id: int | None, title: 
                     max_score: str | None) -> Homework:
     """A new homework on one session of the lecture; the lecture is recomputed for that session."""
     lecture_for_structure(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     values = _homework_values(problems, lecture_id, session_id, title, max_score)
     raise_if(problems)
     lock_lecture(lecture_id)
@@ -326,7 +326,7 @@ def update_homework(user: User, homework_id: int, session_id: int | None, title:
     """A homework's session (within its lecture), title and maximum score."""
     homework, lecture_id = readable_homework(user, homework_id)
     lecture_for_structure(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     values = _homework_values(problems, lecture_id, session_id, title, max_score)
     raise_if(problems)
     lock_lecture(lecture_id)

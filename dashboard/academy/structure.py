@@ -2,15 +2,16 @@
 
 Every structural change passes through one function here, which
 
-1. checks the caller may make it (`SetupNotFound` when the lecture or student is outside what
-   they may see, `SetupForbidden` when they may see but not change it),
-2. refuses a change to an archived lecture (`SetupError`),
+1. checks the caller may make it (`NotFound` when the lecture or student is outside what they may
+   see, `Forbidden` when they may see but not change it),
+2. refuses a change to an archived lecture or a value that breaks a rule (`Invalid`, several
+   problems of one change together through `errors.all_of`, each at the form field it names),
 3. turns it into a small snapshot and hands it to the snapshot importer
    (`dashboard.importer.snapshot.import_snapshot`), which validates it against the state it would
    produce (swapped session orders, one enrollment per student and lecture, an exam that still
    needs a removed session), locks the lecture, writes, flushes and recomputes what changed —
    the whole lecture for sessions added, removed, reordered or re-dated and for enrollments
-   added, withdrawn or reactivated (SPEC §7),
+   added, withdrawn or reactivated (SPEC §7); its refusal becomes the same `Invalid` (`apply_snapshot`),
 4. records the change in the audit trail with its values before and after.
 
 What a snapshot cannot say — a lecture's teachers, its archiving — is written here, under the
@@ -23,20 +24,19 @@ the lecture lists and refuses structural changes until it is restored.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, text
 
 from dashboard.accounts import users as accounts, audit
 from dashboard.accounts.access import can_edit_structure, can_read_lecture, visible_lecture_ids
 from dashboard.clock import academy_today, now, to_academy_iso
-from dashboard.errors import Invalid, Refused, describe
+from dashboard.errors import Forbidden, Invalid, NotFound, Refused, all_of
 from dashboard.extensions import db
-from dashboard.importer import ImportRejected, import_snapshot
+from dashboard.importer import ImportProblem, ImportRejected, import_snapshot
 from dashboard.models import (
     Activity,
     ClinicLink,
@@ -57,23 +57,6 @@ MAX_ORDER = 9999
 MAX_TERM_SESSIONS = 200  # one generated term; more is surely a typing mistake
 TITLE_MAX_LENGTH = 200
 CONTACT_MAX_LENGTH = 100
-
-
-class SetupError(ValueError):
-    """A refused change; `problems` are (field, message) pairs, field None for the change as a whole.
-    Nothing was written."""
-
-    def __init__(self, problems: Sequence[tuple[str | None, str]]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in self.problems))
-
-
-class SetupNotFound(LookupError):
-    """The lecture, session, student or enrollment is unknown, or outside what the caller may see."""
-
-
-class SetupForbidden(PermissionError):
-    """The caller may see it but not change it (staff; a teacher changing a lecture's own settings)."""
 
 
 # ---------------------------------------------------------------- the term generator (pure)
@@ -218,17 +201,17 @@ def session_impact(session_id: int) -> SessionImpact:
 # ---------------------------------------------------------------- access
 
 def readable_lecture(user: User, lecture_id: int) -> Lecture:
-    """The lecture, when the user may see it (else SetupNotFound: a teacher must not learn it exists)."""
+    """The lecture, when the user may see it (else NotFound: a teacher must not learn it exists)."""
     lecture = db.session.get(Lecture, lecture_id)
     if lecture is None or not can_read_lecture(user, lecture_id):
-        raise SetupNotFound("lecture")
+        raise NotFound()
     return lecture
 
 
 def _lecture_for_admin(user: User, lecture_id: int) -> Lecture:
     lecture = readable_lecture(user, lecture_id)
     if user.role != "admin":
-        raise SetupForbidden("only an admin changes a lecture's title, teachers or archiving")
+        raise Forbidden("lecture_settings_forbidden")
     return lecture
 
 
@@ -236,16 +219,16 @@ def lecture_for_structure(user: User, lecture_id: int) -> Lecture:
     """The lecture, when the user may change its sessions and enrollments, and it is not archived."""
     lecture = readable_lecture(user, lecture_id)
     if not can_edit_structure(user, lecture_id):
-        raise SetupForbidden("only an admin or the lecture's teacher changes its sessions and enrollments")
+        raise Forbidden("structure_forbidden")
     if lecture.archived_at is not None:
-        raise SetupError([(None, _("This lecture is archived; restore it before changing it."))])
+        raise Invalid("lecture_archived")
     return lecture
 
 
 def readable_session(user: User, session_id: int) -> LectureSession:
     session = db.session.get(LectureSession, session_id)
     if session is None or not can_read_lecture(user, session.lecture_id):
-        raise SetupNotFound("session")
+        raise NotFound()
     return session
 
 
@@ -253,12 +236,12 @@ def readable_student(user: User, student_id: int) -> Student:
     """The student, when the user may see them (admin, staff; a teacher: enrolled in one of their lectures)."""
     student = db.session.get(Student, student_id)
     if student is None:
-        raise SetupNotFound("student")
+        raise NotFound()
     visible = visible_lecture_ids(user)
     if visible is not None and not db.session.execute(
             select(Enrollment.id).where(Enrollment.student_id == student_id,
                                         Enrollment.lecture_id.in_(sorted(visible)))).first():
-        raise SetupNotFound("student")
+        raise NotFound()
     return student
 
 
@@ -299,38 +282,47 @@ _FORM_FIELDS = frozenset({"title", "order", "date", "name", "contact", "guardian
 
 def apply_snapshot(data: Mapping[str, Any], user: User, whole_change: bool = False) -> None:
     """Write a setup page's change through the snapshot importer (audited by the caller); its refusal
-    becomes a SetupError naming the form's fields (the snapshot's problems on several items, as a
-    generated term makes, are reported for the change as a whole), in the form's words where the
-    importer gives the problem a code."""
+    becomes an `Invalid` (all its problems through `all_of`) at the form's fields (the snapshot's
+    problems on several items, as a generated term makes, are reported for the change as a whole)."""
     try:
         import_snapshot(dict(data), user=user, audit_import=False)
     except ImportRejected as rejected:
-        problems = []
-        for problem in rejected.errors:
-            path = problem.field or ""
-            name = path.rsplit(".", 1)[1].split("[", 1)[0] if "." in path else None
-            field = name if name in _FORM_FIELDS and not whole_change else None
-            problems.append((field, describe(Invalid(problem.reason)) if problem.reason else problem.message))
-        raise SetupError(problems) from None
+        if not rejected.errors:
+            raise Invalid("import_problem", message=str(rejected)) from None
+        raise all_of([_form_problem(problem, whole_change) for problem in rejected.errors]) from None
 
 
-def check_text(problems: list, field: str, value: str | None, max_length: int, required: bool) -> str | None:
+def _form_problem(problem: ImportProblem, whole_change: bool) -> Invalid:
+    """An importer problem in the form's words: its reason code and parameters, at the form field of
+    the same name. The few problems a setup change cannot cause have no code (errors.TEXTS
+    "import_problem" then shows the importer's own message)."""
+    path = problem.field or ""
+    name = path.rsplit(".", 1)[1].split("[", 1)[0] if "." in path else None
+    field = name if name in _FORM_FIELDS and not whole_change else None
+    if problem.reason is None:
+        return Invalid("import_problem", field, message=problem.message)
+    return Invalid(problem.reason, field, **problem.params)
+
+
+def check_text(problems: list[Invalid], field: str, value: str | None, max_length: int,
+               required: bool) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
-            problems.append((field, _("A value is required.")))
+            problems.append(Invalid("value_required", field))
         return None
     if not has_visible_character(value):
-        problems.append((field, _("A name needs at least one visible character.")))
+        problems.append(Invalid("invisible_name", field))
         return None
     if len(value) > max_length:
-        problems.append((field, _("At most %(n)s characters.", n=max_length)))
+        problems.append(Invalid("too_long", field, max=max_length))
     return value
 
 
-def raise_if(problems: list) -> None:
+def raise_if(problems: list[Invalid]) -> None:
+    """Refuse the change with every problem found, when there is one."""
     if problems:
-        raise SetupError(problems)
+        raise all_of(problems)
 
 
 # ---------------------------------------------------------------- lectures
@@ -347,22 +339,22 @@ def _set_teachers(lecture_id: int, teacher_ids: Iterable[int]) -> None:
     for user_id in sorted(wanted ^ current):
         teacher = db.session.get(User, user_id)
         if teacher is None:
-            raise SetupError([("teachers", _("Choose teachers from the list."))])
+            raise Invalid("choose_teachers", "teachers")
         if teacher.role != "teacher":
-            raise SetupError([("teachers", _("Only teachers are assigned lectures."))])
+            raise Invalid("only_teachers_assigned", "teachers")
         lectures = set(accounts.lecture_ids_of(teacher))
         lectures = lectures | {lecture_id} if user_id in wanted else lectures - {lecture_id}
         try:
             accounts.assign_lectures(teacher, sorted(lectures))
         except Refused:
-            raise SetupError([("teachers", _("Only teachers are assigned lectures."))]) from None
+            raise Invalid("only_teachers_assigned", "teachers") from None
 
 
 def create_lecture(user: User, title: str, teacher_ids: Iterable[int] = ()) -> Lecture:
     """A new lecture with its policy at the SPEC §2 defaults (the importer creates both) and its teachers."""
     if user.role != "admin":
-        raise SetupForbidden("only an admin creates lectures")
-    problems: list = []
+        raise Forbidden("lecture_create_forbidden")
+    problems: list[Invalid] = []
     title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
     raise_if(problems)
     lecture_id = new_id(Lecture)
@@ -376,7 +368,7 @@ def create_lecture(user: User, title: str, teacher_ids: Iterable[int] = ()) -> L
 def update_lecture(user: User, lecture_id: int, title: str, teacher_ids: Iterable[int]) -> Lecture:
     """A lecture's title and its teachers (admins only). Neither changes a derived row."""
     lecture = _lecture_for_admin(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=True)
     raise_if(problems)
     before = _lecture_state(lecture)
@@ -412,9 +404,9 @@ def _session_state(session: LectureSession | Mapping[str, Any]) -> dict[str, Any
     return {"lecture_id": get("lecture_id"), "order": get("order"), "title": get("title"), "date": get("date")}
 
 
-def _check_order(problems: list, order: int | None) -> None:
+def _check_order(problems: list[Invalid], order: int | None) -> None:
     if order is not None and not 1 <= order <= MAX_ORDER:
-        problems.append(("order", _("An order is a whole number from 1 to %(n)s.", n=MAX_ORDER)))
+        problems.append(Invalid("order_range", "order", n=MAX_ORDER))
 
 
 def _next_order(lecture_id: int) -> int:
@@ -426,7 +418,7 @@ def add_session(user: User, lecture_id: int, order: int | None, title: str | Non
                 on: date | None) -> LectureSession:
     """A new session; without an order it comes after the last one."""
     lecture_for_structure(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
     _check_order(problems, order)
     raise_if(problems)
@@ -434,7 +426,7 @@ def add_session(user: User, lecture_id: int, order: int | None, title: str | Non
     if order is None:
         order = _next_order(lecture_id)
         if order > MAX_ORDER:
-            raise SetupError([("order", _("An order is a whole number from 1 to %(n)s.", n=MAX_ORDER))])
+            raise Invalid("order_range", "order", n=MAX_ORDER)
     session_id = new_id(LectureSession)
     values = {"lecture_id": lecture_id, "order": order, "title": title, "date": on}
     apply_snapshot({"sessions": [{"id": session_id, **_snapshot_values(values)}]}, user)
@@ -451,10 +443,10 @@ def update_session(user: User, session_id: int, order: int, title: str | None, o
     """A session's order, title and date; a new order or date recomputes the whole lecture."""
     session = readable_session(user, session_id)
     lecture_for_structure(user, session.lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     title = check_text(problems, "title", title, TITLE_MAX_LENGTH, required=False)
     if order is None:
-        problems.append(("order", _("A value is required.")))
+        problems.append(Invalid("value_required", "order"))
     _check_order(problems, order)
     raise_if(problems)
     lock_lecture(session.lecture_id)
@@ -507,18 +499,18 @@ def generate_term(user: User, lecture_id: int, start: date, count: int, weekdays
     """`count` new sessions dated by `term_dates`, ordered after the lecture's last session and
     titled "<prefix> <order>" (the prefix is optional: then untitled)."""
     lecture_for_structure(user, lecture_id)
-    problems: list = []
+    problems: list[Invalid] = []
     prefix = check_text(problems, "title_prefix", title_prefix, TITLE_MAX_LENGTH - 5, required=False)
     if not 1 <= count <= MAX_TERM_SESSIONS:
-        problems.append(("count", _("From 1 to %(n)s sessions.", n=MAX_TERM_SESSIONS)))
+        problems.append(Invalid("term_count_range", "count", n=MAX_TERM_SESSIONS))
     days = set(weekdays)
     if not days or not days <= set(range(7)):
-        problems.append(("weekdays", _("Choose at least one weekday.")))
+        problems.append(Invalid("choose_weekday", "weekdays"))
     raise_if(problems)
     lock_lecture(lecture_id)
     first = _next_order(lecture_id)
     if first + count - 1 > MAX_ORDER:
-        raise SetupError([("count", _("Orders would pass %(n)s.", n=MAX_ORDER))])
+        raise Invalid("orders_would_pass", "count", n=MAX_ORDER)
     dates = term_dates(start, count, days, holidays)
     ids = _new_ids(LectureSession, count)
     items = [{"id": session_id, "lecture_id": lecture_id, "order": first + i,
@@ -538,7 +530,7 @@ def _student_state(student: Student) -> dict[str, Any]:
 
 
 def _student_values(name: str, contact: str | None, guardian_contact: str | None) -> dict[str, Any]:
-    problems: list = []
+    problems: list[Invalid] = []
     values = {
         "name": check_text(problems, "name", name, TITLE_MAX_LENGTH, required=True),
         "contact": check_text(problems, "contact", contact, CONTACT_MAX_LENGTH, required=False),
@@ -556,7 +548,7 @@ def create_student(user: User, name: str, contact: str | None = None, guardian_c
     if lecture_id is not None:
         lecture_for_structure(user, lecture_id)
     elif user.role != "admin":
-        raise SetupForbidden("only an admin creates a student outside a lecture")
+        raise Forbidden("student_create_forbidden")
     values = _student_values(name, contact, guardian_contact)
     student_id = new_id(Student)
     data: dict[str, Any] = {"students": [{"id": student_id, **values}]}
@@ -579,7 +571,7 @@ def update_student(user: User, student_id: int, name: str, contact: str | None,
     """A student's name and contacts (nothing derived depends on them)."""
     student = readable_student(user, student_id)
     if not may_edit_student(user, student):
-        raise SetupForbidden("only an admin or a teacher of the student's lecture edits a student")
+        raise Forbidden("student_edit_forbidden")
     values = _student_values(name, contact, guardian_contact)
     before = _student_state(student)
     apply_snapshot({"students": [{"id": student_id, **values}]}, user)
@@ -606,13 +598,13 @@ def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None
     (the same row: its history comes back), an active one is refused."""
     lecture_for_structure(user, lecture_id)
     if db.session.get(Student, student_id) is None:
-        raise SetupError([("student", _("Choose a student from the list."))])
+        raise Invalid("choose_student", "student")
     lock_lecture(lecture_id)
     existing = db.session.execute(select(Enrollment).where(
         Enrollment.student_id == student_id, Enrollment.lecture_id == lecture_id)).scalar_one_or_none()
     if existing is not None:
         if existing.withdrawn_at is None:
-            raise SetupError([("student", _("This student is already enrolled in this lecture."))])
+            raise Invalid("already_enrolled", "student")
         before = {"withdrawn_at": existing.withdrawn_at}
         apply_snapshot({"enrollments": [{"id": existing.id, "withdrawn_at": None}]}, user)
         db.session.refresh(existing)
@@ -627,17 +619,17 @@ def enroll(user: User, lecture_id: int, student_id: int, start_date: date | None
 
 
 def lecture_of_enrollment(user: User, enrollment_id: int) -> int:
-    """The lecture of an enrollment the user may see (else SetupNotFound)."""
+    """The lecture of an enrollment the user may see (else NotFound)."""
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None or not can_read_lecture(user, enrollment.lecture_id):
-        raise SetupNotFound("enrollment")
+        raise NotFound()
     return enrollment.lecture_id
 
 
 def _enrollment_for(user: User, enrollment_id: int) -> Enrollment:
     enrollment = db.session.get(Enrollment, enrollment_id)
     if enrollment is None or not can_read_lecture(user, enrollment.lecture_id):
-        raise SetupNotFound("enrollment")
+        raise NotFound()
     lecture_for_structure(user, enrollment.lecture_id)
     return enrollment
 

@@ -19,21 +19,22 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class _Bad(ValueError):
-    """Problems with one field value: (sub-path under the field, message) pairs; `reason` codes a
-    single problem for the setup pages (errors.TEXTS)."""
+    """Problems with one field value: (sub-path under the field, message) pairs; `reason` and
+    `params` code a single problem for the setup pages (errors.TEXTS)."""
 
     def __init__(self, message: str | None = None, sub: str = "", problems: list[tuple[str, str]] | None = None,
-                 reason: str | None = None):
+                 reason: str | None = None, **params: Any):
         self.problems = problems if problems is not None else [(sub, message or "is invalid")]
         self.reason = reason
+        self.params = params
         super().__init__(self.problems[0][1])
 
 
 def _integer(value: Any, lowest: int, highest: int = INTEGER_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad("must be an integer")
+        raise _Bad("must be an integer", reason="not_integer")
     if not lowest <= value <= highest:
-        raise _Bad(f"must be between {lowest} and {highest}")
+        raise _Bad(f"must be between {lowest} and {highest}", reason="out_of_range", min=lowest, max=highest)
     return value
 
 
@@ -48,7 +49,7 @@ def _int_range(lowest: int, highest: int) -> Callable[[Any], int]:
 def _text(max_length: int) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if not isinstance(value, str):
-            raise _Bad("must be a string")
+            raise _Bad("must be a string", reason="not_text")
         if not value.strip():
             raise _Bad("must not be blank", reason="value_required")
         if not has_visible_character(value):
@@ -62,25 +63,25 @@ def _text(max_length: int) -> Callable[[Any], str]:
 
 def _date(value: Any) -> date:
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
-        raise _Bad("must be a date YYYY-MM-DD")
+        raise _Bad("must be a date YYYY-MM-DD", reason="bad_date")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _Bad("is not a valid date") from None
+        raise _Bad("is not a valid date", reason="no_such_date") from None
 
 
 def _time(value: Any) -> datetime:
     if not isinstance(value, str) or len(value) < 16:
-        raise _Bad("must be an ISO 8601 time, e.g. 2026-03-09T10:00:00+09:00")
+        raise _Bad("must be an ISO 8601 time, e.g. 2026-03-09T10:00:00+09:00", reason="bad_time")
     try:
         return parse_input_time(value)
     except ValueError:
-        raise _Bad("must be an ISO 8601 time, e.g. 2026-03-09T10:00:00+09:00") from None
+        raise _Bad("must be an ISO 8601 time, e.g. 2026-03-09T10:00:00+09:00", reason="bad_time") from None
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _Bad("must be true or false")
+        raise _Bad("must be true or false", reason="not_boolean")
     return value
 
 
@@ -88,23 +89,23 @@ def _score(value: Any) -> Decimal:
     try:
         number = parse_score(value)
     except Invalid as refused:
-        raise _Bad(describe(refused)) from None
+        raise _Bad(describe(refused), reason=refused.reason, **refused.params) from None
     if number < 0:
-        raise _Bad("must be at least 0")
+        raise _Bad("must be at least 0", reason="too_small", min=0)
     return number
 
 
 def _positive_score(value: Any) -> Decimal:
     number = _score(value)
     if number <= 0:
-        raise _Bad("must be greater than 0")
+        raise _Bad("must be greater than 0", reason="max_score_not_positive")
     return number
 
 
 def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or value not in choices:
-            raise _Bad("must be one of " + ", ".join(choices))
+            raise _Bad("must be one of " + ", ".join(choices), reason="not_a_choice", choices=", ".join(choices))
         return value
 
     return parse

@@ -174,17 +174,17 @@ def _parse_snapshot(data: Any, problems: list[ImportProblem]) -> dict[str, dict[
     """Type-check every item; items whose key is unusable are left out (their problem is recorded)."""
     items: dict[str, dict[tuple, _Item]] = {name: {} for name in KINDS}
     if not isinstance(data, dict):
-        problems.append(ImportProblem(None, "a snapshot must be a JSON object"))
+        problems.append(ImportProblem(None, "a snapshot must be a JSON object", "not_object"))
         return items
     for name in data:
         if name not in _KINDS:
-            problems.append(ImportProblem(name, "unknown key; a snapshot holds " + ", ".join(KINDS)))
+            problems.append(ImportProblem(name, "unknown key; a snapshot holds " + ", ".join(KINDS), "unknown_field"))
     for kind in _KIND_LIST:
         if kind.name not in data:
             continue
         entries = data[kind.name]
         if not isinstance(entries, list):
-            problems.append(ImportProblem(kind.name, "must be a list"))
+            problems.append(ImportProblem(kind.name, "must be a list", "not_list"))
             continue
         for index, entry in enumerate(entries):
             item = _parse_item(kind, index, entry, problems)
@@ -202,18 +202,18 @@ def _parse_snapshot(data: Any, problems: list[ImportProblem]) -> dict[str, dict[
 def _parse_item(kind: _Kind, index: int, entry: Any, problems: list[ImportProblem]) -> _Item | None:
     path = f"{kind.name}[{index}]"
     if not isinstance(entry, dict):
-        problems.append(ImportProblem(path, "must be an object"))
+        problems.append(ImportProblem(path, "must be an object", "not_object"))
         return None
     before = len(problems)
     key = []
     for name in kind.key:
         if name not in entry:
-            problems.append(ImportProblem(f"{path}.{name}", "is required"))
+            problems.append(ImportProblem(f"{path}.{name}", "is required", "required"))
             continue
         try:
             key.append(_id(entry[name]))  # ids and attempt_no alike are integers >= 1
         except _Bad as bad:
-            problems.append(ImportProblem(f"{path}.{name}", bad.problems[0][1]))
+            problems.append(ImportProblem(f"{path}.{name}", bad.problems[0][1], bad.reason, bad.params))
     if len(key) != len(kind.key):
         return None
     item = _Item(kind.name, index, tuple(key), {}, {}, False)
@@ -224,23 +224,24 @@ def _parse_item(kind: _Kind, index: int, entry: Any, problems: list[ImportProble
             if isinstance(raw, bool):
                 item.delete = raw
             else:
-                problems.append(ImportProblem(item.path(name), "must be true or false"))
+                problems.append(ImportProblem(item.path(name), "must be true or false", "not_boolean"))
             continue
         spec = kind.fields.get(name)
         if spec is None:
-            problems.append(ImportProblem(item.path(name), "unknown field"))
+            problems.append(ImportProblem(item.path(name), "unknown field", "unknown_field"))
             continue
         if raw is None:
             if spec.nullable:
                 item.values[name] = None
             else:
-                problems.append(ImportProblem(item.path(name), "cannot be null"))
+                problems.append(ImportProblem(item.path(name), "cannot be null", "required"))
                 item.bad.add(name)
             continue
         try:
             parsed = spec.parse(raw)
         except _Bad as bad:
-            problems.extend(ImportProblem(item.path(name) + sub, message, bad.reason) for sub, message in bad.problems)
+            problems.extend(ImportProblem(item.path(name) + sub, message, bad.reason, bad.params)
+                            for sub, message in bad.problems)
             item.bad.add(name)
             continue
         (item.values if spec.column else item.extra)[name] = parsed

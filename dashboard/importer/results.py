@@ -32,8 +32,10 @@ class ImportProblem:
 
     field: str | None
     message: str
-    # The refusal's code where a setup page words it its own way (errors.TEXTS); the API shows `message`.
+    # The refusal's reason code and the parameters of its text (errors.TEXTS), for the setup pages
+    # that show it in the reader's language; the API and the CLI show `message`.
     reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"field": self.field, "message": self.message}

@@ -22,9 +22,9 @@ def _validate(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _Aft
               problems: list[ImportProblem]) -> None:
     """Check every item against the state the snapshot would produce."""
 
-    def refuse(item: _Item, name: str | None, message: str, reason: str | None = None) -> None:
+    def refuse(item: _Item, name: str | None, message: str, reason: str | None = None, **params: Any) -> None:
         item.ok = False
-        problems.append(ImportProblem(item.path(name), message, reason))
+        problems.append(ImportProblem(item.path(name), message, reason, params))
 
     for kind in _KIND_LIST:
         for key, item in items[kind.name].items():
@@ -34,11 +34,12 @@ def _validate(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _Aft
             if base is None:
                 for name in kind.required:
                     if name not in item.values and name not in item.bad:
-                        refuse(item, name, "is required to create this item")
+                        refuse(item, name, "is required to create this item", "required")
             else:
                 for name in kind.immutable:
                     if name in item.values and item.values[name] != base[name]:
-                        refuse(item, name, f"cannot change (stored {base[name]}); delete the item and create it anew")
+                        refuse(item, name, f"cannot change (stored {base[name]}); delete the item and create it anew",
+                               "read_only")
             parent_missing = False
             for parent_kind, column in _PARENTS.get(kind.name, ()):
                 # By-id items name their parent in a field (an update may leave it out: the stored one
@@ -46,7 +47,7 @@ def _validate(items: dict[str, dict[tuple, _Item]], stored: _Stored, after: _Aft
                 value = item.values.get(column) if kind.by_id else key[kind.key.index(column)]
                 if value is not None and not after.exists(parent_kind, value):
                     parent_missing = True
-                    refuse(item, column, _missing(parent_kind[:-1], value))
+                    refuse(item, column, _missing(parent_kind[:-1], value), "removed_meanwhile")
             if base is not None and not parent_missing and after.row(kind.name, key) is None:
                 refuse(item, None, "belongs to an item this snapshot deletes")
 
@@ -66,7 +67,7 @@ def _validate_lectures(items, stored: _Stored, refuse) -> None:
         base = stored.policies.get(key[0], POLICY_DEFAULTS)
         merged, problems = validate_policy_change(base, item.extra["policy"])
         for problem in problems:
-            refuse(item, f"policy.{problem.field}", describe(problem))
+            refuse(item, f"policy.{problem.field}", describe(problem), problem.reason, **problem.params)
         item.extra["policy_merged"] = merged
 
 
@@ -122,10 +123,11 @@ def _validate_exams(items, stored: _Stored, after: _After, refuse) -> None:
             continue
         if row["pass_score"] is not None and row["pass_score"] > row["max_score"]:
             name = "pass_score" if "pass_score" in item.values else "max_score"
-            refuse(item, name, f"pass score {row['pass_score']} is above the max score {row['max_score']}")
+            refuse(item, name, f"pass score {row['pass_score']} is above the max score {row['max_score']}",
+                   "pass_above_max")
         for session_id in sorted(item.extra.get("session_ids", ())):
             if not after.exists("sessions", session_id):
-                refuse(item, "session_ids", _missing("session", session_id))
+                refuse(item, "session_ids", _missing("session", session_id), "removed_meanwhile")
 
     # Stored attempts above a lowered max score (unless the snapshot rescores or removes them).
     _refuse_scores_above_max(
@@ -200,7 +202,8 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
                    "exam_link_needed_by_attempts")
         row = after.row("attempts", key)
         if row is not None and row.get("score") is not None and row["score"] > exam["max_score"]:
-            refuse(item, "score", f"{row['score']} is above the exam's max score {exam['max_score']}")
+            refuse(item, "score", f"{row['score']} is above the exam's max score {exam['max_score']}",
+                   "score_above_max", max=exam["max_score"])
     for key, item in items["homework_submissions"].items():
         if item.delete or not item.ok:
             continue
@@ -212,7 +215,8 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
                                         f"(enrollment {key[0]}'s lecture)")
         row = after.row("homework_submissions", key)
         if row is not None and row["score"] is not None and row["score"] > homework["max_score"]:
-            refuse(item, "score", f"{row['score']} is above the homework's max score {homework['max_score']}")
+            refuse(item, "score", f"{row['score']} is above the homework's max score {homework['max_score']}",
+                   "score_above_max", max=homework["max_score"])
     for key, item in items["activities"].items():
         if item.delete or not item.ok:
             continue
@@ -240,7 +244,7 @@ def _settle_roll_calls(items, stored: _Stored, problems: list[ImportProblem]) ->
             item.ok = False
             problems.append(ImportProblem(item.path("presence"), f"{given['presence']} contradicts attendance "
                                           f"{given['attendance']} (present and late mean offline, absent and "
-                                          "excused online)"))
+                                          "excused online)", "presence_contradicts_attendance"))
             continue
         if "presence" in given or presence != base["presence"]:
             item.values["presence"] = presence

@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import DateTimeLocalInput, NumberInput, TextInput
 
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Invalid, Refused, describe
 from dashboard.lectures import cells as inputs
 
 
@@ -45,6 +45,38 @@ class PageForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+
+def show_refusal(form: FlaskForm, refused: Refused) -> None:
+    """Put a service's refusal on the form: each of its problems (the error and those `all_of`
+    joined to it) at the field it names, in the reader's language, or above the form when it names
+    none of the form's fields."""
+    for problem in (refused, *refused.also):
+        target = getattr(form, problem.field, None) if problem.field else None
+        if target is not None and hasattr(target, "errors"):
+            target.errors = [*target.errors, describe(problem)]
+        else:
+            form.form_errors.append(describe(problem))
+
+
+def form_change(form: FlaskForm, change: Callable[[], Any], again: Callable[[], Any],
+                done: Callable[[Any], Any]) -> Any:
+    """Validate a posted form, make the service's change and answer `done(its result)`; when the form
+    is invalid or the service refuses the change with `Invalid` (its problems shown on the form by
+    `show_refusal`), answer `again()`: the page with the form, 422."""
+    if not form.validate():
+        return again()
+    try:
+        result = change()
+    except Invalid as refused:
+        show_refusal(form, refused)
+        return again()
+    return done(result)
+
+
+def refusal_text(refused: Refused) -> str:
+    """Every problem of a refusal in one line, for a page that shows it without a form."""
+    return " ".join(describe(problem) for problem in (refused, *refused.also))
 
 
 class VersionedForm(PageForm):

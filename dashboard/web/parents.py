@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from dashboard.academy import structure
 from dashboard.accounts.access import can_read_lecture, role_required
-from dashboard.errors import Invalid, Refused, describe
+from dashboard.errors import Invalid, NotFound, Refused, describe
 from dashboard.extensions import db
 from dashboard.models import (
     GUARDIAN_LANGUAGES,
@@ -58,7 +58,7 @@ def _refused(error: Refused) -> None:
 def _student_for_edit(student_id: int) -> Student:
     try:
         student = structure.readable_student(current_user, _id(student_id))
-    except structure.SetupNotFound:
+    except NotFound:
         abort(404)
     if not structure.may_edit_student(current_user, student):
         abort(403)

@@ -8,9 +8,11 @@ page without forms, and any write of theirs answers 403. A lecture outside a tea
 assignment answers 404 (they must not learn it exists). Access is checked before the form.
 
 Every change goes through `dashboard.academy.structure` (validate, lock, write through the snapshot importer,
-recompute, audit). A refused change answers 422 with the form re-rendered and its errors at the
-fields; nothing is saved. htmx: the sessions and enrollments forms answer their partial
-(`#sessions`, `#enrollments`) in place; without JavaScript every form redirects back (PRG).
+recompute, audit). A refused change (`dashboard.errors.Invalid`) answers 422 with the form
+re-rendered and its problems at the fields (`dashboard.web.forms.form_change`), in the reader's
+language; nothing is saved. The service's `NotFound` and `Forbidden` answer 404 and 403. htmx:
+the sessions and enrollments forms answer their partial (`#sessions`, `#enrollments`) in place;
+without JavaScript every form redirects back (PRG).
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ from flask_login import current_user
 
 from dashboard.academy import structure as setup
 from dashboard.accounts.access import can_edit_structure, role_required
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.models import MAX_ID, Lecture, LectureSession
 from dashboard.parents import guardians
+from dashboard.web.forms import form_change, refusal_text
 from dashboard.web.setup_forms import EnrollForm, LectureForm, SessionForm, StudentForm, TermForm
 from dashboard.web.ui import is_htmx
 from dashboard.web.idempotency import one_time
@@ -39,9 +43,9 @@ def checked(call: Callable[[], Any]) -> Any:
     """Run a read or an access check of the service: unknown or hidden -> 404, not allowed -> 403."""
     try:
         return call()
-    except setup.SetupNotFound:
+    except NotFound:
         abort(404)
-    except setup.SetupForbidden:
+    except Forbidden:
         abort(403)
 
 
@@ -74,12 +78,17 @@ def _session(session_id: int) -> LectureSession:
     return checked(lambda: setup.readable_session(current_user, id_or_404(session_id)))
 
 
+def saved(message: str, target: str):
+    """After a change made from a full page: a flash and a redirect (PRG)."""
+    flash(message, "success")
+    return redirect(target)
+
+
 def _done(message: str, target: str, render: Callable[..., Any]):
     """After a change: the refreshed partial (htmx) or a redirect with a flash (PRG)."""
     if is_htmx():
         return render(saved=message)
-    flash(message, "success")
-    return redirect(target)
+    return saved(message, target)
 
 
 def _teacher_choices() -> list[tuple[int, str]]:
@@ -113,15 +122,11 @@ def create_lecture():
         abort(403)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    if not form.validate():
-        return _render_index(form, 422)
-    try:
-        lecture = setup.create_lecture(current_user, form.title.data, form.teachers.data or [])
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_index(form, 422)
-    flash(_("Lecture %(title)s created. Add its sessions next.", title=lecture.title), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup.create_lecture(current_user, form.title.data, form.teachers.data or []),
+        again=lambda: _render_index(form, 422),
+        done=lambda lecture: saved(_("Lecture %(title)s created. Add its sessions next.", title=lecture.title),
+                                   url_for(".sessions", lecture_id=lecture.id)))
 
 
 def _render_lecture(lecture: Lecture, form: LectureForm | None = None, status: int = 200):
@@ -149,15 +154,10 @@ def update_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     form = LectureForm()
     form.teachers.choices = _teacher_choices()
-    if not form.validate():
-        return _render_lecture(lecture, form, 422)
-    try:
-        setup.update_lecture(current_user, lecture.id, form.title.data, form.teachers.data or [])
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_lecture(lecture, form, 422)
-    flash(_("Lecture saved."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup.update_lecture(current_user, lecture.id, form.title.data, form.teachers.data or []),
+        again=lambda: _render_lecture(lecture, form, 422),
+        done=lambda _lecture: saved(_("Lecture saved."), url_for(".lecture", lecture_id=lecture.id)))
 
 
 @bp.post("/lectures/<int:lecture_id>/archive")
@@ -165,8 +165,8 @@ def update_lecture(lecture_id: int):
 def archive_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     setup.archive_lecture(current_user, lecture.id, archived=True)
-    flash(_("Lecture archived. It no longer shows in the lecture lists."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return saved(_("Lecture archived. It no longer shows in the lecture lists."),
+                 url_for(".lecture", lecture_id=lecture.id))
 
 
 @bp.post("/lectures/<int:lecture_id>/restore")
@@ -174,8 +174,7 @@ def archive_lecture(lecture_id: int):
 def restore_lecture(lecture_id: int):
     lecture = _admin_lecture(lecture_id)
     setup.archive_lecture(current_user, lecture.id, archived=False)
-    flash(_("Lecture restored."), "success")
-    return redirect(url_for(".lecture", lecture_id=lecture.id))
+    return saved(_("Lecture restored."), url_for(".lecture", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- sessions
@@ -206,15 +205,12 @@ def sessions(lecture_id: int):
 def add_session(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = SessionForm(prefix="session")
-    if not form.validate():
-        return _render_sessions(lecture, add_form=form, status=422)
-    try:
-        session = setup.add_session(current_user, lecture.id, form.order.parsed, form.title.data, form.date.parsed)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_sessions(lecture, add_form=form, status=422)
-    return _done(_("Session %(order)s added.", order=session.order), url_for(".sessions", lecture_id=lecture.id),
-                 lambda **kw: _render_sessions(lecture, **kw))
+    return form_change(
+        form, lambda: setup.add_session(current_user, lecture.id, form.order.parsed, form.title.data, form.date.parsed),
+        again=lambda: _render_sessions(lecture, add_form=form, status=422),
+        done=lambda session: _done(_("Session %(order)s added.", order=session.order),
+                                   url_for(".sessions", lecture_id=lecture.id),
+                                   lambda **kw: _render_sessions(lecture, **kw)))
 
 
 @bp.post("/lectures/<int:lecture_id>/sessions/generate")
@@ -223,16 +219,13 @@ def add_session(lecture_id: int):
 def generate_term(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = TermForm(prefix="term")
-    if not form.validate():
-        return _render_sessions(lecture, term_form=form, status=422)
-    try:
-        created = setup.generate_term(current_user, lecture.id, form.start.parsed, form.count.parsed,
-                                      form.weekdays.data, form.holidays.parsed, form.title_prefix.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_sessions(lecture, term_form=form, status=422)
-    return _done(_("%(n)s sessions added.", n=len(created)), url_for(".sessions", lecture_id=lecture.id),
-                 lambda **kw: _render_sessions(lecture, **kw))
+    return form_change(
+        form, lambda: setup.generate_term(current_user, lecture.id, form.start.parsed, form.count.parsed,
+                                          form.weekdays.data, form.holidays.parsed, form.title_prefix.data),
+        again=lambda: _render_sessions(lecture, term_form=form, status=422),
+        done=lambda created: _done(_("%(n)s sessions added.", n=len(created)),
+                                   url_for(".sessions", lecture_id=lecture.id),
+                                   lambda **kw: _render_sessions(lecture, **kw)))
 
 
 def _move(session_id: int, step: int):
@@ -240,8 +233,8 @@ def _move(session_id: int, step: int):
     lecture = _editable_lecture(session.lecture_id)
     try:
         setup.move_session(current_user, session.id, step)
-    except setup.SetupError as refused:
-        return _render_sessions(lecture, status=422, problem=" ".join(m for _f, m in refused.problems))
+    except Invalid as refused:
+        return _render_sessions(lecture, status=422, problem=refusal_text(refused))
     return _done(_("Order saved."), url_for(".sessions", lecture_id=lecture.id),
                  lambda **kw: _render_sessions(lecture, **kw))
 
@@ -281,15 +274,11 @@ def save_session(session_id: int):
     session = _session(session_id)
     lecture = _editable_lecture(session.lecture_id)
     form = SessionForm(prefix="session")
-    if not form.validate():
-        return _render_session_edit(session, lecture, form, 422)
-    try:
-        setup.update_session(current_user, session.id, form.order.parsed, form.title.data, form.date.parsed)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_session_edit(session, lecture, form, 422)
-    flash(_("Session saved."), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup.update_session(current_user, session.id, form.order.parsed, form.title.data,
+                                           form.date.parsed),
+        again=lambda: _render_session_edit(session, lecture, form, 422),
+        done=lambda _session: saved(_("Session saved."), url_for(".sessions", lecture_id=lecture.id)))
 
 
 @bp.get("/sessions/<int:session_id>/remove")
@@ -310,12 +299,10 @@ def remove_session(session_id: int):
     order = session.order
     try:
         setup.remove_session(current_user, session.id)
-    except setup.SetupError as refused:
+    except Invalid as refused:
         return render_template("setup/session_remove.html", session=session, lecture=lecture,
-                               impact=setup.session_impact(session.id),
-                               problem=" ".join(m for _f, m in refused.problems)), 422
-    flash(_("Session %(order)s removed.", order=order), "success")
-    return redirect(url_for(".sessions", lecture_id=lecture.id))
+                               impact=setup.session_impact(session.id), problem=refusal_text(refused)), 422
+    return saved(_("Session %(order)s removed.", order=order), url_for(".sessions", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- enrollments
@@ -360,10 +347,6 @@ def candidates(lecture_id: int):
                            default_start=setup.default_start_date(lecture.id))
 
 
-def _problem_text(refused: setup.SetupError) -> str:
-    return " ".join(message for _field, message in refused.problems)
-
-
 @bp.post("/lectures/<int:lecture_id>/enrollments")
 @role_required(*EVERYONE)
 def enroll(lecture_id: int):
@@ -375,8 +358,8 @@ def enroll(lecture_id: int):
             message for errors in form.errors.values() for message in errors))
     try:
         enrollment = setup.enroll(current_user, lecture.id, form.student.parsed, form.start())
-    except setup.SetupError as refused:
-        return _render_enrollments(lecture, enroll_form=form, status=422, problem=_problem_text(refused))
+    except Invalid as refused:
+        return _render_enrollments(lecture, enroll_form=form, status=422, problem=refusal_text(refused))
     name = setup.student_name(enrollment.student_id)
     return _done(_("%(name)s is enrolled.", name=name), url_for(".enrollments", lecture_id=lecture.id),
                  lambda **kw: _render_enrollments(lecture, **kw))
@@ -389,16 +372,13 @@ def enroll_new_student(lecture_id: int):
     """A new student, enrolled in this lecture at once."""
     lecture = _editable_lecture(lecture_id)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_enrollments(lecture, student_form=form, status=422)
-    try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, None,
-                                       lecture_id=lecture.id, start_date=form.start())
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_enrollments(lecture, student_form=form, status=422)
-    return _done(_("%(name)s is enrolled.", name=student.name), url_for(".enrollments", lecture_id=lecture.id),
-                 lambda **kw: _render_enrollments(lecture, **kw))
+    return form_change(
+        form, lambda: setup.create_student(current_user, form.name.data, form.contact.data, None,
+                                           lecture_id=lecture.id, start_date=form.start()),
+        again=lambda: _render_enrollments(lecture, student_form=form, status=422),
+        done=lambda student: _done(_("%(name)s is enrolled.", name=student.name),
+                                   url_for(".enrollments", lecture_id=lecture.id),
+                                   lambda **kw: _render_enrollments(lecture, **kw)))
 
 
 def _enrollment_action(enrollment_id: int, action: Callable[[Any, int], Any], message: str):
@@ -406,8 +386,8 @@ def _enrollment_action(enrollment_id: int, action: Callable[[Any, int], Any], me
     lecture = _editable_lecture(lecture_id)
     try:
         action(current_user, enrollment_id)
-    except setup.SetupError as refused:
-        return _render_enrollments(lecture, status=422, problem=_problem_text(refused))
+    except Invalid as refused:
+        return _render_enrollments(lecture, status=422, problem=refusal_text(refused))
     return _done(message, url_for(".enrollments", lecture_id=lecture.id),
                  lambda **kw: _render_enrollments(lecture, **kw))
 
@@ -451,15 +431,11 @@ def create_student():
     if current_user.role != "admin":
         abort(403)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_students(form, 422)
-    try:
-        student = setup.create_student(current_user, form.name.data, form.contact.data, None)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_students(form, 422)
-    flash(_("Student %(name)s created.", name=student.name), "success")
-    return redirect(url_for(".student", student_id=student.id))
+    return form_change(
+        form, lambda: setup.create_student(current_user, form.name.data, form.contact.data, None),
+        again=lambda: _render_students(form, 422),
+        done=lambda student: saved(_("Student %(name)s created.", name=student.name),
+                                   url_for(".student", student_id=student.id)))
 
 
 def _render_student(student, form: StudentForm | None = None, status: int = 200):
@@ -487,14 +463,10 @@ def update_student(student_id: int):
     if not setup.may_edit_student(current_user, student):
         abort(403)
     form = StudentForm(prefix="student")
-    if not form.validate():
-        return _render_student(student, form, 422)
-    try:
-        # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
-        setup.update_student(current_user, student.id, form.name.data, form.contact.data, student.guardian_contact)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_student(student, form, 422)
-    flash(_("Student saved."), "success")
-    return redirect(url_for(".student", student_id=student.id))
+    # The old single guardian contact is no longer edited here (guardians are): it stays as stored.
+    return form_change(
+        form, lambda: setup.update_student(current_user, student.id, form.name.data, form.contact.data,
+                                           student.guardian_contact),
+        again=lambda: _render_student(student, form, 422),
+        done=lambda _student: saved(_("Student saved."), url_for(".student", student_id=student.id)))
 

@@ -5,15 +5,16 @@ exams (title, linked sessions, pass and maximum score; the answer key is the one
 Roles as on the other setup pages: admins and the lecture's teachers change (a teacher changes an
 exam only when they teach every lecture it is linked to), staff read without forms (403 on a
 post), a lecture outside a teacher's assignment answers 404. Every change goes through
-`dashboard.academy.exams` (importer, recompute, audit). A refused change answers 422 with the form
-and its errors at the fields; nothing is saved. Plain forms, redirect after a change (PRG);
+`dashboard.academy.exams` (importer, recompute, audit). A refused change (`dashboard.errors.Invalid`)
+answers 422 with the form and its problems at the fields (`dashboard.web.forms.form_change`);
+nothing is saved. Plain forms, redirect after a change (PRG);
 removing asks first on its own page, saying what goes with it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,9 +22,11 @@ from wtforms import SelectField, StringField
 
 from dashboard.academy import structure as setup, exams as setup_exams
 from dashboard.accounts.access import can_edit_structure, role_required
+from dashboard.errors import Invalid
 from dashboard.models import Lecture
-from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture
-from dashboard.web.setup_forms import MultiCheckboxField, SetupForm
+from dashboard.web.forms import PageForm, form_change, refusal_text
+from dashboard.web.setup import checked as _checked, id_or_404 as _id, readable_lecture_or_404 as _lecture, saved
+from dashboard.web.setup_forms import MultiCheckboxField
 from dashboard.web.idempotency import one_time
 
 bp = Blueprint("setup_exams", __name__, url_prefix="/setup")
@@ -35,7 +38,7 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class ExamForm(SetupForm):
+class ExamForm(PageForm):
     """An exam: title, the lecture's sessions it is linked to, pass score (optional), maximum score."""
 
     title = StringField(_l("Title"), filters=[_strip])
@@ -44,7 +47,7 @@ class ExamForm(SetupForm):
     max_score = StringField(_l("Maximum score"), filters=[_strip], render_kw={"inputmode": "decimal"})
 
 
-class HomeworkForm(SetupForm):
+class HomeworkForm(PageForm):
     """A homework: its session, title (optional) and maximum score."""
 
     session_id = SelectField(_l("Session"), coerce=int, validate_choice=False)
@@ -111,16 +114,12 @@ def index(lecture_id: int):
 def create_exam(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _exam_form(lecture)
-    if not form.validate():
-        return _render_index(lecture, exam_form=form, status=422)
-    try:
-        exam = setup_exams.create_exam(current_user, lecture.id, form.title.data, form.session_ids.data or [],
-                                       form.pass_score.data, form.max_score.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_index(lecture, exam_form=form, status=422)
-    flash(_("Exam %(title)s created. Its answer key can be entered next.", title=exam.title), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup_exams.create_exam(current_user, lecture.id, form.title.data, form.session_ids.data or [],
+                                              form.pass_score.data, form.max_score.data),
+        again=lambda: _render_index(lecture, exam_form=form, status=422),
+        done=lambda exam: saved(_("Exam %(title)s created. Its answer key can be entered next.", title=exam.title),
+                                url_for(".index", lecture_id=lecture.id)))
 
 
 def _exam(lecture: Lecture, exam_id: int):
@@ -156,16 +155,12 @@ def edit_exam(lecture_id: int, exam_id: int):
 def save_exam(lecture_id: int, exam_id: int):
     lecture, exam = _editable_exam(lecture_id, exam_id)
     form = _exam_form(lecture)
-    if not form.validate():
-        return _render_exam_edit(lecture, exam, form, 422)
-    try:
-        setup_exams.update_exam(current_user, lecture.id, exam.id, form.title.data, form.session_ids.data or [],
-                                form.pass_score.data, form.max_score.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_exam_edit(lecture, exam, form, 422)
-    flash(_("Exam saved; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup_exams.update_exam(current_user, lecture.id, exam.id, form.title.data,
+                                              form.session_ids.data or [], form.pass_score.data, form.max_score.data),
+        again=lambda: _render_exam_edit(lecture, exam, form, 422),
+        done=lambda _exam: saved(_("Exam saved; the lecture was recomputed."),
+                                 url_for(".index", lecture_id=lecture.id)))
 
 
 @bp.get("/lectures/<int:lecture_id>/exams/<int:exam_id>/remove")
@@ -184,12 +179,10 @@ def remove_exam(lecture_id: int, exam_id: int):
     title = exam.title
     try:
         setup_exams.remove_exam(current_user, lecture.id, exam.id)
-    except setup.SetupError as refused:
+    except Invalid as refused:
         return render_template("setup_exams/exam_remove.html", lecture=lecture, exam=exam,
-                               impact=setup_exams.exam_impact(exam.id),
-                               problem=" ".join(m for _f, m in refused.problems)), 422
-    flash(_("Exam %(title)s removed.", title=title), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+                               impact=setup_exams.exam_impact(exam.id), problem=refusal_text(refused)), 422
+    return saved(_("Exam %(title)s removed.", title=title), url_for(".index", lecture_id=lecture.id))
 
 
 # ---------------------------------------------------------------- homework
@@ -200,16 +193,12 @@ def remove_exam(lecture_id: int, exam_id: int):
 def create_homework(lecture_id: int):
     lecture = _editable_lecture(lecture_id)
     form = _homework_form(lecture)
-    if not form.validate():
-        return _render_index(lecture, homework_form=form, status=422)
-    try:
-        setup_exams.create_homework(current_user, lecture.id, form.session_id.data, form.title.data,
-                                    form.max_score.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_index(lecture, homework_form=form, status=422)
-    flash(_("Homework added; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup_exams.create_homework(current_user, lecture.id, form.session_id.data, form.title.data,
+                                                  form.max_score.data),
+        again=lambda: _render_index(lecture, homework_form=form, status=422),
+        done=lambda _homework: saved(_("Homework added; the lecture was recomputed."),
+                                     url_for(".index", lecture_id=lecture.id)))
 
 
 def _editable_homework(homework_id: int):
@@ -236,16 +225,12 @@ def edit_homework(homework_id: int):
 def save_homework(homework_id: int):
     homework, lecture = _editable_homework(homework_id)
     form = _homework_form(lecture)
-    if not form.validate():
-        return _render_homework_edit(lecture, homework, form, 422)
-    try:
-        setup_exams.update_homework(current_user, homework.id, form.session_id.data, form.title.data,
-                                    form.max_score.data)
-    except setup.SetupError as refused:
-        form.add_problems(refused.problems)
-        return _render_homework_edit(lecture, homework, form, 422)
-    flash(_("Homework saved; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+    return form_change(
+        form, lambda: setup_exams.update_homework(current_user, homework.id, form.session_id.data, form.title.data,
+                                                  form.max_score.data),
+        again=lambda: _render_homework_edit(lecture, homework, form, 422),
+        done=lambda _homework: saved(_("Homework saved; the lecture was recomputed."),
+                                     url_for(".index", lecture_id=lecture.id)))
 
 
 @bp.get("/homeworks/<int:homework_id>/remove")
@@ -262,9 +247,9 @@ def remove_homework(homework_id: int):
     homework, lecture = _editable_homework(homework_id)
     try:
         setup_exams.remove_homework(current_user, homework.id)
-    except setup.SetupError as refused:
+    except Invalid as refused:
         return render_template("setup_exams/homework_remove.html", lecture=lecture, homework=homework,
                                submissions=setup_exams.homework_impact(homework.id),
-                               problem=" ".join(m for _f, m in refused.problems)), 422
-    flash(_("Homework removed; the lecture was recomputed."), "success")
-    return redirect(url_for(".index", lecture_id=lecture.id))
+                               problem=refusal_text(refused)), 422
+    return saved(_("Homework removed; the lecture was recomputed."),
+                 url_for(".index", lecture_id=lecture.id))

@@ -3,7 +3,7 @@
 The forms only turn text into values (whole numbers, dates, weekday sets); every rule about the
 values — lengths, order ranges, unique orders, one enrollment per student and lecture — is
 checked by `dashboard.academy.structure` and the snapshot importer behind it, and their refusals are shown at
-the field by `add_problems`.
+the field by `dashboard.web.forms.show_refusal`.
 
 CSRF: every form here leaves the check to the app-wide CSRFProtect (`PageForm`), and the
 templates put the plain `csrf_token` input in each form (several forms share a page, some
@@ -78,25 +78,14 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SetupForm(PageForm):
-    def add_problems(self, problems) -> None:
-        """Put the service's (field, message) refusals at their fields, or above the form."""
-        for name, message in problems:
-            field = getattr(self, name, None) if name else None
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, message]
-            else:
-                self.form_errors.append(message)
-
-
-class LectureForm(SetupForm):
+class LectureForm(PageForm):
     """A lecture's title and its teachers."""
 
     title = StringField(_l("Title"), filters=[_strip])
     teachers = MultiCheckboxField(_l("Teachers"), coerce=int, validate_choice=False)
 
 
-class SessionForm(SetupForm):
+class SessionForm(PageForm):
     """One session: order (blank when adding: after the last one), title and date."""
 
     order = StringField(_l("Order"), widget=NumberInput(step=1, min=1, max=9999),
@@ -116,7 +105,7 @@ def parse_holidays(text: str | None) -> list[date]:
     return dates
 
 
-class TermForm(SetupForm):
+class TermForm(PageForm):
     """Generate a term: `count` sessions from `start` on the chosen weekdays, skipping holidays."""
 
     start = StringField(_l("First day"), widget=DateInput(), validators=[_parsed(parse_date_text, required=True)])
@@ -133,7 +122,7 @@ class TermForm(SetupForm):
             raise ValidationError(_("Choose at least one weekday."))
 
 
-class JoinsOnForm(SetupForm):
+class JoinsOnForm(PageForm):
     """When an enrolled student starts to count: a date (offered: today once sessions were held,
     structure.default_start_date), or from the first session for someone entering past records."""
 

@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from dashboard.academy import structure as setup, uploads
 from dashboard.accounts.access import can_edit_inputs, can_edit_structure, role_required
+from dashboard.errors import NotFound
 from dashboard.models import MAX_ID, Lecture
 from dashboard.web import idempotency
 from dashboard.web.setup_forms import parse_date_text
@@ -66,7 +67,7 @@ def _lecture(lecture_id: int) -> Lecture:
         abort(404)
     try:
         return setup.readable_lecture(current_user, lecture_id)
-    except setup.SetupNotFound:
+    except NotFound:
         abort(404)
 
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.academy import structure as setup
+from dashboard.errors import Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import (
     AuditLog,
@@ -53,6 +54,11 @@ def actions() -> list[str]:
     return list(db.session.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars())
 
 
+def problems(refused: Invalid) -> list[tuple[str | None, str]]:
+    """A refusal's problems as the setup forms show them: (field, text)."""
+    return [(problem.field, describe(problem)) for problem in (refused, *refused.also)]
+
+
 def count(model) -> int:
     return db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -85,11 +91,11 @@ def test_a_new_lecture_id_never_collides_with_the_next_one(academy):
 @pytest.mark.parametrize("who", ["teacher_a", "staff"])
 def test_only_admins_create_edit_or_archive_lectures(academy, who):
     user = academy.users[who]
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.create_lecture(user, "Mine")
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.update_lecture(user, academy.algebra.id, "Renamed", [])
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.archive_lecture(user, academy.algebra.id)
     assert count(Lecture) == 2 and academy.algebra.title == "Algebra II"
 
@@ -100,15 +106,15 @@ def test_a_teacher_never_learns_of_another_lecture(academy):
                  lambda: setup.add_session(teacher, academy.algebra.id, None, "x", None),
                  lambda: setup.withdraw(teacher, academy.minji.id),
                  lambda: setup.readable_student(teacher, academy.minji.student_id)):
-        with pytest.raises(setup.SetupNotFound):
+        with pytest.raises(NotFound):
             call()
 
 
 @pytest.mark.parametrize("title, problem", [("   ", "A value is required."), ("x" * 201, "At most 200 characters.")])
 def test_lecture_title_is_validated_and_nothing_is_written(academy, title, problem):
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.create_lecture(academy.users["admin"], title)
-    assert refused.value.problems == [("title", problem)]
+    assert problems(refused.value) == [("title", problem)]
     assert count(Lecture) == 2 and count(ProgressPolicy) == 2
 
 
@@ -120,9 +126,9 @@ def test_update_lecture_title_and_teachers(academy):
     assert setup.lectures_for(a) == []  # teacher_a lost Algebra, their only lecture
     entry = db.session.execute(select(AuditLog).where(AuditLog.action == "lecture.update")).scalar_one()
     assert entry.before["teachers"] == [a.id] and entry.after["teachers"] == [b.id]
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.update_lecture(admin, academy.algebra.id, "Algebra 2", [academy.users["staff"].id])
-    assert refused.value.problems[0][0] == "teachers"
+    assert problems(refused.value) == [("teachers", "Only teachers are assigned lectures.")]
 
 
 def test_archiving_hides_the_lecture_and_blocks_structural_changes(academy):
@@ -134,7 +140,7 @@ def test_archiving_hides_the_lecture_and_blocks_structural_changes(academy):
     for call in (lambda: setup.add_session(admin, academy.algebra.id, None, "Extra", None),
                  lambda: setup.withdraw(admin, academy.minji.id),
                  lambda: setup.move_session(admin, academy.weeks[0].id, +1)):
-        with pytest.raises(setup.SetupError):
+        with pytest.raises(Invalid):
             call()
     assert count(LectureSession) == sessions_before and academy.minji.withdrawn_at is None
     setup.archive_lecture(admin, academy.algebra.id, archived=False)
@@ -170,17 +176,30 @@ def test_a_session_without_an_order_goes_last(academy):
 
 @pytest.mark.parametrize("order, field", [(0, "order"), (10000, "order"), (3, "order")])
 def test_session_orders_are_validated_and_nothing_is_written(academy, order, field):
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.add_session(academy.users["admin"], academy.algebra.id, order, "x", None)
-    assert refused.value.problems[0][0] == field
+    assert refused.value.field == field
+    assert count(LectureSession) == 5
+
+
+def test_importer_problems_keep_their_code_and_parameters_or_else_their_message(academy):
+    admin, session = academy.users["admin"], {"id": 9000, "lecture_id": academy.algebra.id, "order": 0}
+    with pytest.raises(Invalid) as refused:
+        setup.apply_snapshot({"sessions": [session]}, admin)
+    assert problems(refused.value) == [("order", "Must be between 1 and 9999.")]
+    # The same item twice: no setup page sends it, so the problem has no code of its own.
+    with pytest.raises(Invalid) as refused:
+        setup.apply_snapshot({"sessions": [{**session, "order": 50}, {**session, "order": 51}]}, admin)
+    assert (refused.value.reason, refused.value.field) == ("import_problem", None)
+    assert "appears twice" in describe(refused.value)
     assert count(LectureSession) == 5
 
 
 def test_editing_to_a_taken_order_is_refused_at_the_order_field(academy):
     week1 = academy.weeks[0]
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.update_session(academy.users["admin"], week1.id, 2, "Week 1", week1.date)
-    assert refused.value.problems == [("order", "Another session of this lecture already has this order.")]
+    assert problems(refused.value) == [("order", "Another session of this lecture already has this order.")]
     db.session.expire_all()
     assert db.session.get(LectureSession, week1.id).order == 1
 
@@ -219,9 +238,10 @@ def test_removing_a_session_recomputes_and_an_exam_needing_it_refuses(academy):
     setup.remove_session(admin, academy.upcoming.id)
     assert lecture_progress(academy.minji).total_sessions == 3
     # Week 2 carries the quiz that Minji and Jisoo sat: removing it would strand their attempts.
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.remove_session(admin, academy.weeks[1].id)
-    assert "exam" in refused.value.problems[0][1]
+    assert (refused.value.reason, refused.value.field) == ("session_needed_by_attempts", None)
+    assert "exam" in describe(refused.value)
     assert db.session.get(LectureSession, academy.weeks[1].id) is not None
     assert "session.delete" in actions()
 
@@ -246,16 +266,16 @@ def test_generating_a_term(academy):
 
 @pytest.mark.parametrize("count_, weekdays, field", [(0, {MON}, "count"), (201, {MON}, "count"), (3, set(), "weekdays")])
 def test_term_generator_input_is_validated(academy, count_, weekdays, field):
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.generate_term(academy.users["admin"], academy.geometry.id, date(2026, 3, 16), count_, weekdays)
-    assert refused.value.problems[0][0] == field
+    assert refused.value.field == field
     assert count(LectureSession) == 5
 
 
 def test_staff_and_teachers_of_other_lectures_change_no_session(academy):
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.add_session(academy.users["staff"], academy.algebra.id, None, None, None)
-    with pytest.raises(setup.SetupNotFound):
+    with pytest.raises(NotFound):
         setup.remove_session(academy.users["teacher_b"], academy.weeks[0].id)
     assert count(LectureSession) == 5
 
@@ -285,9 +305,9 @@ def test_withdrawal_keeps_history_and_reenrolling_restores_the_same_enrollment(a
 
 
 def test_enrolling_an_active_student_again_is_refused(academy):
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.enroll(academy.users["admin"], academy.algebra.id, academy.minji.student_id)
-    assert refused.value.problems == [("student", "This student is already enrolled in this lecture.")]
+    assert problems(refused.value) == [("student", "This student is already enrolled in this lecture.")]
 
 
 def test_enrolling_mid_term_counts_sessions_from_the_start_date(academy):
@@ -307,14 +327,14 @@ def test_a_teacher_creates_a_student_into_their_lecture(academy):
     enrollment = db.session.execute(select(Enrollment).where(Enrollment.student_id == student.id)).scalar_one()
     assert (student.contact, student.guardian_contact) == ("010-1234-5678", None)
     assert lecture_progress(enrollment).risk_level == "DANGER" and len(rows_of(enrollment)) == 3
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.create_student(academy.users["teacher_a"], "Alone")
 
 
 def test_student_fields_are_validated_and_nothing_is_written(academy):
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup.create_student(academy.users["admin"], " ", "x" * 101, None)
-    assert refused.value.problems == [("name", "A value is required."), ("contact", "At most 100 characters.")]
+    assert problems(refused.value) == [("name", "A value is required."), ("contact", "At most 100 characters.")]
     assert count(Student) == 5
 
 
@@ -325,7 +345,7 @@ def test_editing_a_student(academy):
     assert (student.name, student.guardian_contact) == ("Kim Min-ji", "010-9999-0000")
     entry = db.session.execute(select(AuditLog).where(AuditLog.action == "student.update")).scalar_one()
     assert entry.before["name"] == "Kim Minji" and entry.after["name"] == "Kim Min-ji"
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup.update_student(academy.users["staff"], student_id, "x", None, None)
 
 

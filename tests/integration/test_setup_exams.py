@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.academy import structure as setup, exams as setup_exams
+from dashboard.academy import exams as setup_exams
+from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import Attempt, AuditLog, Exam, ExamSession, Homework, SessionProgress
 
@@ -33,6 +34,11 @@ def row(enrollment, session) -> SessionProgress:
 
 def actions() -> list[str]:
     return list(db.session.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars())
+
+
+def fields(refused: Invalid) -> list[str | None]:
+    """The form fields a refusal names, one a problem."""
+    return [problem.field for problem in (refused, *refused.also)]
 
 
 def count(model, *where) -> int:
@@ -73,15 +79,15 @@ def test_moving_the_quiz_to_week_3_recomputes_both_sessions(academy):
 
 def test_a_max_score_below_stored_scores_or_a_pass_above_the_max_is_refused_and_nothing_changes(academy):
     admin = academy.users["admin"]
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup_exams.update_exam(admin, academy.algebra.id, academy.quiz.id, "Quiz", [academy.weeks[1].id], "30", "50")
-    assert [field for field, _m in refused.value.problems] == ["max_score"]
-    with pytest.raises(setup.SetupError) as refused:
+    assert fields(refused.value) == ["max_score"]
+    with pytest.raises(Invalid) as refused:
         setup_exams.create_exam(admin, academy.algebra.id, "", [], "120", "100")
-    assert {field for field, _m in refused.value.problems} == {"title", "session_ids", "pass_score"}
-    with pytest.raises(setup.SetupError) as refused:
+    assert set(fields(refused.value)) == {"title", "session_ids", "pass_score"}
+    with pytest.raises(Invalid) as refused:
         setup_exams.create_exam(admin, academy.algebra.id, "Other lecture", [academy.geometry_week.id], "", "100")
-    assert [field for field, _m in refused.value.problems] == ["session_ids"]
+    assert fields(refused.value) == ["session_ids"]
     db.session.expire_all()
     assert academy.quiz.max_score == Decimal(100) and count(Exam) == 1
     assert not [a for a in actions() if a.startswith("exam.")]
@@ -100,7 +106,7 @@ def test_removing_the_quiz_deletes_its_attempts_and_recomputes(academy):
 def test_an_exam_linked_to_two_lectures_keeps_the_other_link_and_only_admins_change_it(academy):
     admin, teacher = academy.users["admin"], academy.users["teacher_a"]
     shared = make_exam([academy.weeks[2], academy.geometry_week], pass_score=50)
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup_exams.update_exam(teacher, academy.algebra.id, shared.id, "Shared", [academy.weeks[2].id], "50", "100")
     assert not setup_exams.may_edit_exam(teacher, shared.id) and setup_exams.may_edit_exam(teacher, academy.quiz.id)
     setup_exams.update_exam(admin, academy.algebra.id, shared.id, "Shared", [academy.weeks[0].id], "50", "100")
@@ -109,11 +115,11 @@ def test_an_exam_linked_to_two_lectures_keeps_the_other_link_and_only_admins_cha
 
 def test_teachers_and_staff(academy):
     teacher_b, staff, teacher_a = academy.users["teacher_b"], academy.users["staff"], academy.users["teacher_a"]
-    with pytest.raises(setup.SetupNotFound):
+    with pytest.raises(NotFound):
         setup_exams.create_exam(teacher_b, academy.algebra.id, "X", [academy.weeks[0].id], "", "100")
-    with pytest.raises(setup.SetupNotFound):
+    with pytest.raises(NotFound):
         setup_exams.readable_exam(teacher_b, academy.algebra.id, academy.quiz.id)
-    with pytest.raises(setup.SetupForbidden):
+    with pytest.raises(Forbidden):
         setup_exams.create_homework(staff, academy.algebra.id, academy.weeks[0].id, "X", "100")
     homework = setup_exams.create_homework(teacher_a, academy.algebra.id, academy.weeks[0].id, "Sheet", "20")
     assert homework.max_score == Decimal(20)
@@ -134,10 +140,10 @@ def test_homework_on_week_2_awaits_approval_and_its_removal_restores_completion(
 
 def test_homework_validation_writes_nothing(academy):
     admin = academy.users["admin"]
-    with pytest.raises(setup.SetupError) as refused:
+    with pytest.raises(Invalid) as refused:
         setup_exams.create_homework(admin, academy.algebra.id, academy.geometry_week.id, "x" * 201, "0")
-    assert {field for field, _m in refused.value.problems} == {"session_id", "title", "max_score"}
-    with pytest.raises(setup.SetupError) as refused:
+    assert set(fields(refused.value)) == {"session_id", "title", "max_score"}
+    with pytest.raises(Invalid) as refused:
         setup_exams.create_homework(admin, academy.algebra.id, academy.weeks[0].id, None, "12.345")
-    assert [field for field, _m in refused.value.problems] == ["max_score"]
+    assert fields(refused.value) == ["max_score"]
     assert count(Homework) == 0 and count(ExamSession) == 1

@@ -31,6 +31,32 @@ def test_every_reason_raised_in_the_code_has_a_text():
     assert missing == []
 
 
+def _importer_reasons() -> set[tuple[str, str]]:
+    """The reason codes the snapshot importer gives its problems: `reason="..."` of `_Bad`, the
+    third argument of `ImportProblem(field, message, reason)` and the fourth of
+    `refuse(item, field, message, reason)` (the setup pages raise them)."""
+    found = set()
+    for path in (DASHBOARD / "importer").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            values = [keyword.value for keyword in node.keywords if keyword.arg == "reason"]
+            position = {"ImportProblem": 2, "refuse": 3}.get(name)
+            if position is not None and len(node.args) > position:
+                values.append(node.args[position])
+            found.update((str(path.relative_to(DASHBOARD)), value.value) for value in values
+                         if isinstance(value, ast.Constant) and isinstance(value.value, str))
+    return found
+
+
+def test_every_reason_the_importer_gives_a_problem_has_a_text():
+    reasons = _importer_reasons()
+    assert {"session_order_taken", "out_of_range", "removed_meanwhile"} <= {reason for _path, reason in reasons}
+    assert sorted((path, reason) for path, reason in reasons if reason not in TEXTS) == []
+
+
 def test_an_error_without_a_text_fails_at_once():
     with pytest.raises(KeyError):
         Invalid("no_such_reason_anywhere")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.errors import Invalid, describe
 from dashboard.extensions import db
 from dashboard.models import Enrollment, Lecture, LectureSession, ProgressPolicy, SessionProgress, Student
 
@@ -290,6 +292,21 @@ def test_remove_session_asks_first_then_removes(client, academy):
     refused = post(client, f"/setup/sessions/{week2_id}/remove", token)
     assert refused.status_code == 422 and "exam" in refused.get_data(as_text=True)
     assert count(LectureSession, LectureSession.id == week2_id) == 1
+
+
+def test_refusals_of_the_importer_speak_the_readers_language(app, client, academy):
+    token = sign_in_with_form(client, academy.users["admin"])
+    week2, week3 = academy.weeks[1], academy.weeks[2]
+    korean = {"Accept-Language": "ko"}
+    refused = client.post(f"/setup/sessions/{week3.id}/edit", headers=korean, data={
+        "csrf_token": token, "session-order": "1", "session-title": "Week 3", "session-date": "2026-03-16"})
+    assert refused.status_code == 422
+    assert field_error(refused.get_data(as_text=True), "session-order") == "이 강의의 다른 차시가 이미 이 순서를 쓰고 있습니다."
+    refused = client.post(f"/setup/sessions/{week2.id}/remove", headers=korean, data={"csrf_token": token})
+    assert refused.status_code == 422
+    with app.test_request_context(headers=korean):
+        text = describe(Invalid("session_needed_by_attempts"))
+    assert text in unescape(refused.get_data(as_text=True)) and "exam" not in text
 
 
 # ---------------------------------------------------------------- enrollments
