@@ -17,11 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from dashboard import create_app
-from dashboard.accounts import sessions as user_sessions
 from dashboard.extensions import db
 from dashboard.models import User
 from dashboard.synthetic import TODAY
-from dashboard.web.auth import SESSION_KEY
 
 
 class Statements:
@@ -116,7 +114,11 @@ def timed_reads(repeats: int, read: Callable[[], Any], statements: list) -> tupl
 def signed_in_client(app: Flask, user: User) -> FlaskClient:
     """A test client signed in as `user` without going through the sign-in form: a new server-side
     session of theirs (committed) and, in the cookie, its key beside Flask-Login's id, as the
-    sign-in leaves them."""
+    sign-in leaves them. (Imported here: `--code` may point the recompute bench at code older
+    than server-side sessions.)"""
+    from dashboard.accounts import sessions as user_sessions
+    from dashboard.web.auth import SESSION_KEY
+
     key = user_sessions.start(user, "benchmark", "127.0.0.1")
     db.session.commit()
     client = app.test_client()

@@ -166,27 +166,36 @@ def recompute(scope: Scope) -> int:
 
 def _recompute(scope: Scope, day_checked: bool) -> int:
     with _gc_paused():
-        facts = Facts.load(scope, None if day_checked else academy_today())
-        if facts.policy is None:
+        # The facts and the plans are freed when `_load_and_write` returns, before the collector
+        # runs again: it never walks them.
+        recomputed = _load_and_write(scope, day_checked)
+        if recomputed is None:
             return 0
-        if facts.stale:  # a caller that changed inputs without `lock_lecture` first
-            recompute_day(scope.lecture_id)
-            facts = Facts.load(scope, None)
-        writer = Writer(scope, facts, now())
-        if writer.needs_widening():
-            # Recompute every session of the scope's enrollments (repairs cells never computed).
-            recomputed = _recompute(Scope(scope.lecture_id, scope.enrollment_ids, None), day_checked=True)
-        else:
-            recomputed = writer.run()
     # Guardians hear of a risk level that rose (or stop hearing of one that fell): SPEC §14.
     outbox.after_recompute(scope.lecture_id, scope.enrollment_ids)
     return recomputed
 
 
+def _load_and_write(scope: Scope, day_checked: bool) -> int | None:
+    """Load the scope's facts, plan and write; None when the lecture has no policy (no lecture)."""
+    facts = Facts.load(scope, None if day_checked else academy_today())
+    if facts.policy is None:
+        return None
+    if facts.stale:  # a caller that changed inputs without `lock_lecture` first
+        recompute_day(scope.lecture_id)
+        facts = Facts.load(scope, None)
+    writer = Writer(scope, facts, now())
+    if writer.needs_widening():
+        # Recompute every session of the scope's enrollments (repairs cells never computed).
+        return _recompute(Scope(scope.lecture_id, scope.enrollment_ids, None), day_checked=True)
+    return writer.run()
+
+
 @contextmanager
 def _gc_paused():
     """A whole lecture allocates a few hundred thousand small objects that all live until the end:
-    the cyclic collector would walk them again and again for nothing (about a third of the time)."""
+    the cyclic collector would walk them again and again for nothing (about a third of the time).
+    They are freed (by reference counting) before it runs again, so it does not walk them then either."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

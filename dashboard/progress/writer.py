@@ -107,6 +107,8 @@ class Writer:
         self._pass_lines: dict[int, Decimal] = {}
         self._session_risk_lines: dict[int, list[tuple[rules.ExamInfo, Decimal]]] = {}
         self._link_steps: dict[tuple, str] = {}
+        # What a cell's inputs are read from (`_input_key`), looked up once.
+        self._inputs = (facts.attempts, facts.submissions, facts.facts, facts.activities)
         # The inputs' digests of the enrollment being planned, by session (`_input_key`).
         self.input_keys: dict[int, str] = {}
         # Derived JSON is written as text once: Decimal scores as numbers, times in the academy's offset.
@@ -146,8 +148,11 @@ class Writer:
                 for enrollment in chunk:
                     sessions = self._sessions_of(enrollment)
                     outcomes = self._plan_cells(enrollment, sessions, cell_rows)
+                    due = self._calendar(enrollment)[1]
                     for session in sessions:
-                        self._plan_links(enrollment, session, outcomes.get(session.id), link_rows)
+                        outcome = outcomes.get(session.id)
+                        self._plan_links(enrollment, session, outcome, outcome is not None and session.id in due,
+                                         link_rows)
                     self._plan_lecture(enrollment, outcomes, lecture_rows, findings)
                 statements.send(_CELL_UPSERT, cell_rows)
                 statements.send(_LINK_INSERT, link_rows)
@@ -249,13 +254,12 @@ class Writer:
         video under the policy), results with their risky answers and submissions as read, the
         rules' source and the academy's time zone."""
         prefix, exam_ids, homework_ids = self._input_prefix(session)
-        facts = self.facts
-        activity = facts.activities.get((enrollment_id, session.id))
+        attempts, submissions, answers, activities = self._inputs
+        activity = activities.get((enrollment_id, session.id))
         video = self._video_completed.get(activity)
         if video is None:
             info = rules.ActivityInfo(*activity) if activity is not None else rules.ActivityInfo()
             video = self._video_completed[activity] = rules.video_completed(self.policy, info)
-        attempts, submissions, answers = facts.attempts, facts.submissions, facts.facts
         results = []
         for exam_id in exam_ids:
             pair = (enrollment_id, exam_id)
@@ -384,11 +388,10 @@ class Writer:
 
     # -- automatic clinic links
 
-    def _plan_links(self, enrollment, session, outcome: rules.SessionOutcome | LectureView | None,
+    def _plan_links(self, enrollment, session, outcome: rules.SessionOutcome | LectureView | None, due: bool,
                     inserts: list[tuple]) -> None:
-        """`outcome` is None when the session is not held for the enrollment."""
+        """`outcome` is None when the session is not held for the enrollment; `due` whether it is due."""
         held = outcome is not None
-        due = held and session.id in self._calendar(enrollment)[1]
         failed_cause = None
         if due and not outcome.completed:
             parts = (outcome.video_completed, outcome.exam_passed, outcome.homework_passed)
