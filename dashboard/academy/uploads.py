@@ -549,10 +549,13 @@ def _line_of(path: str | None, lines: Mapping[tuple[str, int], int]) -> int | No
 
 
 def _mapped(rejected: ImportRejected, lines: Mapping[tuple[str, int], int]) -> list[tuple[int | None, str]]:
+    """The importer's problems at the file's lines, each in the reader's language where the
+    importer gives it a code (the column's name in front, as the file's header spells it)."""
     problems = []
     for problem in rejected.errors:
         name = problem.field.split(".", 1)[1] if problem.field and "." in problem.field else None
-        message = f"{name}: {problem.message}" if name else problem.message
+        text = describe(Invalid(problem.reason, **problem.params)) if problem.reason else problem.message
+        message = f"{name}: {text}" if name else text
         problems.append((_line_of(problem.field, lines), message))
     return problems
 

@@ -12,6 +12,7 @@ from dashboard.importer.results import ImportProblem
 from dashboard.importer.stored import _Stored
 from dashboard.progress.policy_validation import validate_policy_change
 from dashboard.progress.rules import POLICY_DEFAULTS, PresenceConflict, roll_call
+from dashboard.text.plain_numbers import plain_number
 
 
 def _missing(kind_word: str, value: Any) -> str:
@@ -203,7 +204,7 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
         row = after.row("attempts", key)
         if row is not None and row.get("score") is not None and row["score"] > exam["max_score"]:
             refuse(item, "score", f"{row['score']} is above the exam's max score {exam['max_score']}",
-                   "score_above_max", max=exam["max_score"])
+                   "score_above_max", max=plain_number(exam["max_score"]))
     for key, item in items["homework_submissions"].items():
         if item.delete or not item.ok:
             continue
@@ -216,7 +217,7 @@ def _validate_facts(items, stored: _Stored, after: _After, refuse) -> None:
         row = after.row("homework_submissions", key)
         if row is not None and row["score"] is not None and row["score"] > homework["max_score"]:
             refuse(item, "score", f"{row['score']} is above the homework's max score {homework['max_score']}",
-                   "score_above_max", max=homework["max_score"])
+                   "score_above_max", max=plain_number(homework["max_score"]))
     for key, item in items["activities"].items():
         if item.delete or not item.ok:
             continue

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 
 from dashboard.accounts import audit
@@ -50,6 +50,7 @@ from dashboard.parents import outbox
 from dashboard.progress import rules
 from dashboard.progress.policy_validation import decimal_from_text, parse_score
 from dashboard.progress.recompute import Scope, lock_lecture, recompute
+from dashboard.text.plain_numbers import plain_number
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def check_score(value: Any, max_score: Decimal | None, field: str = "score") -> 
     if score < 0:
         raise Invalid("at_least", field, n=0)
     if max_score is not None and score > max_score:
-        raise Invalid("at_most", field, n=_plain(max_score))
+        raise Invalid("at_most", field, n=plain_number(max_score))
     return score
 
 
@@ -135,10 +136,6 @@ def _check_flag(value: Any, field: str) -> bool:
         raise Invalid("true_or_false", field)
     return value
 
-
-def _plain(number: Decimal) -> str:
-    """72.50 -> '72.5', 100.00 -> '100'."""
-    return format(number.normalize(), "f")
 
 
 # ---------------------------------------------------------------- versions (no lost updates)
@@ -362,7 +359,7 @@ def _reread(attempt: Attempt) -> None:
     try:
         db.session.refresh(attempt)
     except InvalidRequestError:  # deleted meanwhile
-        raise InputNotFound("attempt") from None
+        raise NotFound() from None
 
 
 def edit_attempt(user: User, attempt_id: int, *, score: Any, submitted_at: Any,

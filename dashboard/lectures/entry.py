@@ -54,6 +54,7 @@ from dashboard.parents import outbox
 from dashboard.progress import bulk, rules
 from dashboard.progress.policy_validation import parse_score
 from dashboard.progress.recompute import Scope, ensure_fresh, lock_lecture, recompute
+from dashboard.text.plain_numbers import plain_number
 
 KEEP = rules.KEEP
 ROW_KEYS = frozenset({"enrollment_id", "presence", "video_rate", "scores", "homework"})
@@ -173,13 +174,10 @@ def _score(value: Any, max_score: Decimal, where: str, problems: list[Refused]) 
         problems.append(Invalid("score_negative", where))
         return None
     if score > max_score:
-        problems.append(Invalid("score_above_max", where, max=_plain(max_score)))
+        problems.append(Invalid("score_above_max", where, max=plain_number(max_score)))
         return None
     return score
 
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")
 
 
 def parse_body(session: LectureSession, body: Any) -> tuple[bool, list[RowEntry]]:

@@ -34,6 +34,7 @@ from dashboard.errors import Forbidden, Invalid, NotFound, all_of
 from dashboard.lectures.cells import parse_score_text
 from dashboard.models import MAX_ID, Exam, ExamQuestion, OmrScan, User
 from dashboard.progress.recompute import lock_lecture, recompute_lecture
+from dashboard.text.plain_numbers import plain_number
 
 ANSWER_MAX_MARKS = 32  # ExamQuestion.answer is String(32); one character per mark
 AUDIT_ACTION = "exam.answer_key"
@@ -159,16 +160,13 @@ def validate_rows(exam: Exam, rows: Sequence[Mapping[str, Any]]) -> list[KeyQues
     if not problems:
         total = sum((q.points for q in questions), Decimal(0))
         if total > exam.max_score:
-            problems.append(Invalid("key_points_above_max", "total", total=_plain(total), max=_plain(exam.max_score)))
+            problems.append(Invalid("key_points_above_max", "total", total=plain_number(total), max=plain_number(exam.max_score)))
         if not questions and read_scan_count(exam.id):
             problems.append(Invalid("graded_key_emptied", "total"))
     if problems:
         raise all_of(problems)
     return sorted(questions, key=lambda q: q.number)
 
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")
 
 
 # ---------------------------------------------------------------- saving

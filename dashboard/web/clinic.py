@@ -29,7 +29,6 @@ from wtforms import SelectField
 
 from dashboard.clinic import links as clinic_service
 from dashboard.clinic.student_clinic import StudentClinic, load_student_clinic, request_and_book
-from dashboard.errors import Refused, describe
 from dashboard.extensions import db
 from dashboard.accounts.access import role_required, visible_lecture_ids
 from dashboard.clinic.open_queue import (
@@ -42,7 +41,7 @@ from dashboard.clinic.open_queue import (
     load_queue,
     load_row,
 )
-from dashboard.errors import Invalid, describe
+from dashboard.errors import Invalid, Refused, describe
 from dashboard.models import ClinicLink
 from dashboard.web.admin_forms import REASON_LABELS, ClinicRequestForm, MemoForm
 from dashboard.web.ui import academy_time, back_within, is_htmx

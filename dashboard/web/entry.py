@@ -26,6 +26,7 @@ from dashboard.extensions import db
 from dashboard.lectures import entry, grid
 from dashboard.models import MAX_ID, PRESENCE_VALUES
 from dashboard.text import spreadsheet
+from dashboard.text.plain_numbers import plain_number
 from dashboard.web.idempotency import one_time
 
 bp = Blueprint("entry", __name__)
@@ -43,9 +44,6 @@ def _column_or_404(lecture_id: int, session_id: int) -> entry.Column:
         abort(404)
     return column
 
-
-def _plain(number: Decimal | None) -> str:
-    return "" if number is None else format(number.normalize(), "f")
 
 
 def _number(text: str) -> Any:
@@ -146,7 +144,7 @@ def _render(column: entry.Column, *, status: int = 200, posted=None, errors=None
         general=general or [], result=result, changes=changes, presence_values=PRESENCE_VALUES,
         presence_words={value: grid.presence_word(value) for value in PRESENCE_VALUES},
         status_words={status: grid.status_word(status) for status in grid.STATUSES},
-        plain=_plain, words=words, marks=marks,
+        plain=plain_number, words=words, marks=marks,
     ), status
 
 
@@ -220,4 +218,4 @@ def export(lecture_id: int, session_id: int, extension: str):
 
 def _score_cell(value: Decimal | None) -> Decimal | str:
     """A score as a number people write (72.50 -> 72.5; a spreadsheet cell keeps it a number); blank for none."""
-    return "" if value is None else Decimal(_plain(value))
+    return "" if value is None else Decimal(plain_number(value))

@@ -32,6 +32,7 @@ from dashboard.accounts.access import role_required, shown_exam_lecture_ids
 from dashboard.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, Lecture
+from dashboard.text.plain_numbers import plain_number
 from dashboard.web.forms import PageForm
 from dashboard.web.ui import is_htmx
 
@@ -54,12 +55,9 @@ class AnswerKeyForm(PageForm):
     questions = FieldList(FormField(QuestionRowForm))
 
 
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")
-
 
 def _stored_form(exam_id: int) -> AnswerKeyForm:
-    rows = [{"number": str(q.number), "answer": q.answer, "points": _plain(q.points)}
+    rows = [{"number": str(q.number), "answer": q.answer, "points": plain_number(q.points)}
             for q in answer_keys.questions_of(exam_id)]
     return AnswerKeyForm(formdata=None, data={"questions": rows})
 

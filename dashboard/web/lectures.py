@@ -14,7 +14,6 @@ form still works: a save redirects back to the cell's page.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -29,6 +28,7 @@ from dashboard.clock import academy_timezone
 from dashboard.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID
+from dashboard.text.plain_numbers import plain_number
 from dashboard.web import forms
 from dashboard.web.ui import is_htmx
 from dashboard.parents import read as parents_read
@@ -199,7 +199,7 @@ def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
         built[("homework", homework.id)] = forms.HomeworkSubmissionForm(
             formdata=None, prefix=f"hw{homework.id}", max_score=homework.max_score,
             data={"submitted": homework.submitted, "approved": homework.approved,
-                  "score": "" if homework.score is None else _plain(homework.score),
+                  "score": "" if homework.score is None else plain_number(homework.score),
                   "version": version(inputs.submission_state(homework.submitted, homework.score,
                                                              homework.approved))})
     for exam in detail.exams:
@@ -210,15 +210,12 @@ def _default_forms(detail: grid.CellDetail) -> dict[Any, Any]:
             attempt_version = version(inputs.attempt_state(attempt.score, attempt.submitted_at))
             built[("attempt", attempt.id)] = forms.AttemptForm(
                 formdata=None, prefix=f"attempt{attempt.id}", max_score=exam.max_score,
-                data={"score": _plain(attempt.score), "submitted_at": _local_input(attempt.submitted_at),
+                data={"score": plain_number(attempt.score), "submitted_at": _local_input(attempt.submitted_at),
                       "version": attempt_version})
             built[("delete", attempt.id)] = forms.DeleteAttemptForm(
                 formdata=None, prefix=f"delete{attempt.id}", data={"version": attempt_version})
     return built
 
-
-def _plain(number: Decimal) -> str:
-    return format(number.normalize(), "f")
 
 
 def _render_cell(detail: grid.CellDetail, bound: dict[Any, Any] | None = None, status: int = 200,
@@ -331,7 +328,7 @@ def _stale(detail: grid.CellDetail, key: Any, form: forms.VersionedForm):
                 for name in ("score", "submitted_at")]
     if key[0] == "new_attempt":
         exam = next(e for e in fresh.exams if e.id == key[1])
-        rows = [(_("Attempt %(no)s", no=a.attempt_no), _plain(a.score), "—") for a in exam.attempts]
+        rows = [(_("Attempt %(no)s", no=a.attempt_no), plain_number(a.score), "—") for a in exam.attempts]
     for name, field in form._fields.items():
         if name == "version" or key[0] == "delete":
             continue

@@ -38,7 +38,8 @@ from dashboard.progress.policy import PolicyRejected, policy_values, save_policy
 from dashboard.progress import rules
 from dashboard.progress.recompute import ensure_fresh
 from dashboard.web.admin_forms import POLICY_GROUPS, PolicyForm
-from dashboard.web.ui import is_htmx, plain_number
+from dashboard.text.plain_numbers import plain_number
+from dashboard.web.ui import is_htmx
 
 bp = Blueprint("policy", __name__, url_prefix="/policies")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from decimal import Decimal
 from typing import Callable
 
 from flask import Flask, Response, current_app, g, request, session
@@ -31,6 +30,7 @@ from dashboard.accounts.access import visible_lecture_ids
 from dashboard.clock import academy_timezone
 from dashboard.extensions import db
 from dashboard.models import ClinicLink, Enrollment
+from dashboard.text.plain_numbers import plain_number
 from dashboard.transactions import run_in_transaction
 from dashboard.web.api import is_api_request
 
@@ -77,11 +77,6 @@ def csrf_input() -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
-def plain_number(value) -> str:
-    """A score as people write it: 72.50 -> '72.5', 100.00 -> '100' (None -> '')."""
-    if value is None:
-        return ""
-    return format(Decimal(str(value)).normalize(), "f")
 
 
 def academy_time(value: datetime | None) -> str:

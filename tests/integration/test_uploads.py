@@ -196,3 +196,15 @@ def test_a_roster_guardian_without_a_name_or_with_a_bad_phone_is_refused(academy
         text = f"name,student_id,guardian_name,guardian_relation,guardian_phone,guardian_email,guardian_consent\n{row}\n"
         preview = uploads.preview(admin, algebra.id, "roster", text.encode())
         assert len(preview.problems) == 1 and word in preview.problems[0][1], preview.problems
+
+
+def test_an_importer_problem_is_shown_in_the_readers_language(academy):
+    """The importer's own sentence is English (the API's); the upload page words a coded problem
+    itself, here in Korean, with the column's name as the file spells it."""
+    from flask_babel import force_locale
+
+    admin, quiz = academy.users["admin"], academy.quiz
+    text = f"student_id,exam_id,score,attempt_no\n{academy.jisoo.student_id},{quiz.id},120,2\n".encode()
+    with force_locale("ko"):
+        preview = uploads.preview(admin, academy.algebra.id, "scores", text)
+    assert preview.problems == [(2, "score: 점수는 100 이하여야 합니다.")]
