@@ -50,6 +50,10 @@ def _back(default: str) -> str:
 
 
 def _refused(error: Refused) -> None:
+    """A refused change: 404 or 403 as the error says, else nothing kept and the reason flashed."""
+    if error.status in (403, 404):
+        abort(error.status)
+    db.session.rollback()
     flash(describe(error) + (f" ({error.field})" if error.field else ""), "error")
 
 
@@ -80,7 +84,6 @@ def _change_guardians(student_id: int, change: Callable[[Student], object]):
     try:
         change(student)
     except Refused as error:
-        db.session.rollback()
         _refused(error)
     else:
         flash(_("Guardian saved."), "success")
@@ -111,9 +114,6 @@ def update_guardian(student_id: int, guardian_id: int):
         else:
             guardians.update_guardian(student.id, _id(guardian_id), _guardian_values())
     except Refused as error:
-        if error.status == 404:
-            abort(404)
-        db.session.rollback()
         _refused(error)
     else:
         flash(_("Guardian saved."), "success")
@@ -141,9 +141,6 @@ def add_note(enrollment_id: int):
     try:
         notes.add_note(current_user, enrollment.id, request.form.get("text"), _follow_up())
     except Refused as error:
-        if error.status == 404:
-            abort(404)
-        db.session.rollback()
         _refused(error)
     else:
         flash(_("Note saved."), "success")
@@ -156,11 +153,6 @@ def edit_note(note_id: int):
     try:
         note = notes.edit_note(current_user, _id(note_id), request.form.get("text"), _follow_up())
     except Refused as error:
-        if error.status == 404:
-            abort(404)
-        if error.status == 403:
-            abort(403)
-        db.session.rollback()
         _refused(error)
         return redirect(_back(url_for("home.index")))
     enrollment = db.session.get(Enrollment, note.enrollment_id)
@@ -212,7 +204,6 @@ def message_action(message_id: int):
         elif action == "cancel":
             outbox.cancel(message, current_user)
     except Refused as error:
-        db.session.rollback()
         _refused(error)
     else:
         flash(_("Message updated."), "success")
