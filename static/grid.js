@@ -9,7 +9,8 @@
       Column 0 is the student's name; the header row's cells are the sessions' roll-call links.
    2. The grid opens scrolled sideways so that the current session (th[data-current]) is in view.
    3. Rows fetched as the teacher scrolls (#grid-more) or swapped after an edit join the roving
-      focus and keep their row number for screen readers (aria-rowindex). */
+      focus and keep their row number for screen readers (aria-rowindex); a row fetched again
+      because the order moved meanwhile replaces its earlier copy. */
 (function () {
   "use strict";
 
@@ -169,12 +170,24 @@
     window.requestAnimationFrame(function () { scrollToCurrent(table); });
   });
 
+  // A row that comes again on a later page (the order moved since the page before it: an edit
+  // changed the student's risk or completion) replaces its earlier copy: the later one is fresh
+  // and stands where the order puts it now.
+  function dropRepeatedRows(table) {
+    var seen = {};
+    var rows = bodyRows(table);
+    for (var i = rows.length - 1; i >= 0; i--) {
+      if (seen[rows[i].id]) { rows[i].parentNode.removeChild(rows[i]); } else { seen[rows[i].id] = true; }
+    }
+  }
+
   document.addEventListener("htmx:afterSettle", function () {
     var table = gridTable();
     if (!table) { return; }
     var whole = table !== shown;
     shown = table;
     if (whole) { remembered = null; }
+    dropRepeatedRows(table);
     prepare(table);
     if (whole) { scrollToCurrent(table); }
   });

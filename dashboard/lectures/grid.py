@@ -36,6 +36,7 @@ from dashboard.models import (
     ExamSession,
     Homework,
     HomeworkSubmission,
+    MAX_ID,
     Lecture,
     LectureProgress,
     LectureSession,
@@ -279,13 +280,18 @@ def page_size(start: int) -> int:
 @dataclass(frozen=True)
 class GridQuery:
     """What the grid shows: a search on the student's name, a risk filter, a sort, withdrawn or not,
-    and where the page starts among the students that match."""
+    and where the page starts among the students that match: after the enrollment `after` (the
+    last row the teacher's page holds) where it still matches, else at position `start`.
+
+    The anchor keeps the pages joined when the order moved between them (a teacher's edit changed
+    a student's risk or completion): a page by position alone would then repeat a row or skip one."""
 
     search: str = ""
     risk: str | None = None
     sort: str = "name"
     withdrawn: bool = False
     start: int = 0
+    after: int | None = None
 
     @classmethod
     def from_args(cls, args) -> "GridQuery":
@@ -293,20 +299,27 @@ class GridQuery:
         risk = args.get("risk") or None
         sort = args.get("sort") or "name"
         start = args.get("from") or ""
+        after = args.get("after") or ""
         return cls(
             search=(args.get("q") or "").strip()[:100],
             risk=risk if risk in RISK_LEVELS else None,
             sort=sort if sort in SORTS else "name",
             withdrawn=args.get("withdrawn") in ("1", "true", "on"),
-            start=min(int(start), MAX_START) if start.isascii() and start.isdigit() else 0,
+            start=min(int(start), MAX_START) if _digits(start) else 0,
+            after=int(after) if _digits(after) and 0 < int(after) <= MAX_ID else None,
         )
 
     def url_args(self, **changes: Any) -> dict[str, Any]:
         """The query string of this view (defaults left out), for links to it or to its next page."""
         args = {"q": self.search or None, "risk": self.risk, "sort": self.sort if self.sort != "name" else None,
-                "withdrawn": "1" if self.withdrawn else None, "from": self.start or None}
+                "withdrawn": "1" if self.withdrawn else None, "from": self.start or None, "after": self.after}
         args.update(changes)
         return {key: value for key, value in args.items() if value is not None}
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits short enough to be an id or a position (a longer run is not a number we use)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
 
 
 def lecture_title(lecture_id: int) -> str | None:
@@ -394,7 +407,7 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
         ))
     sort_rows(rows, query.sort)
     matched = len(rows)
-    start = query.start if enrollment_id is None else 0
+    start = page_start(rows, query) if enrollment_id is None else 0
     page = rows[start:start + limit] if limit is not None else rows[start:]
     next_start = start + len(page) if limit is not None and start + len(page) < matched else None
     page_only = [Enrollment.id.in_([row.enrollment_id for row in page])] if limit is not None else []
@@ -435,6 +448,16 @@ def load_grid(lecture_id: int, query: GridQuery = GridQuery(), enrollment_id: in
             everyone.append(Enrollment.withdrawn_at.is_(None))
         total = db.session.execute(select(func.count(Enrollment.id)).where(*everyone)).scalar_one()
     return Grid(lecture_id, head.title, today, grace_days, sessions, page, total, matched, start, next_start)
+
+
+def page_start(rows: list[GridRow], query: GridQuery) -> int:
+    """Where the page begins among the sorted rows: after the anchor row where it still matches,
+    else at the position asked for."""
+    if query.after is not None:
+        for index, row in enumerate(rows):
+            if row.enrollment_id == query.after:
+                return index + 1
+    return query.start
 
 
 def load_footer(lecture_id: int) -> dict[int, SessionFooter]:

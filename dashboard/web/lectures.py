@@ -156,7 +156,7 @@ def grid_csv(lecture_id: int, extension: str):
     """The grid's statuses as CSV or .xlsx, with the page's filters and sort: every matching
     student, whatever page the screen had reached."""
     _readable_lecture(lecture_id)
-    query = replace(grid.GridQuery.from_args(request.args), start=0)
+    query = replace(grid.GridQuery.from_args(request.args), start=0, after=None)
     data = grid.load_grid(lecture_id, query)
     header = ([_("Student"), _("Risk"), _("Consecutive"), _("Completed"), _("Failed"), _("Held")]
               + [f"{s.order} {s.title or ''}".strip() for s in data.sessions])

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from dashboard.extensions import db
 from dashboard.lectures import grid
+from dashboard.models import Student
 from dashboard.progress.recompute import recompute_lecture
 from dashboard.synthetic import build_lecture
 
@@ -155,6 +156,26 @@ def test_rows_stream_in_as_the_teacher_scrolls_and_every_view_covers_every_stude
     expect(page.locator(".student-name").nth(1)).to_have_text(by_completion.rows[1].name)
     _scroll_to_the_end(page, 100)
     assert _names(page) == [row.name for row in by_completion.rows]
+
+
+def test_a_row_renamed_while_the_teacher_scrolls_is_shown_once_in_its_new_place(page, live_url, academy):
+    """While the first 30 rows are on screen, Student 0005 is renamed so that it sorts after 0050:
+    the next page follows the last row shown (0031 comes, nothing is skipped) and brings the
+    renamed row again; the browser keeps that fresh copy and drops the earlier one."""
+    lecture_id = build_lecture(75, 3, 0, 0, seed=12)
+    recompute_lecture(lecture_id)
+    db.session.commit()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, live_url, "admin")
+    page.goto(live_url + f"/lectures/{lecture_id}/")
+    expect(page.locator("table.grid tbody tr[id^='row-']")).to_have_count(grid.FIRST_PAGE)
+    renamed = next(row for row in grid.load_grid(lecture_id).rows if row.name == "Student 0005")
+    db.session.get(Student, renamed.student_id).name = "Student 0050b"
+    db.session.commit()
+    _scroll_to_the_end(page, 75)
+    names = [f"Student {n:04d}" for n in range(1, 76) if n != 5]
+    assert _names(page) == names[:49] + ["Student 0050b"] + names[49:]
+    expect(page.locator(f"#row-{renamed.enrollment_id}")).to_have_count(1)
 
 
 def test_the_footer_follows_an_edit_in_place(page, live_url, academy):

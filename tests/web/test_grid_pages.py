@@ -14,8 +14,11 @@ import re
 
 import pytest
 
+from sqlalchemy import select
+
 from dashboard.extensions import db
 from dashboard.lectures import grid
+from dashboard.models import Enrollment, Student
 from dashboard.progress.recompute import recompute_lecture
 from dashboard.synthetic import build_lecture
 
@@ -87,16 +90,46 @@ def test_the_first_page_then_the_rest_when_asked(client, academy):
     assert len(cell_statuses(first)) == 30 * 4
     assert "75 of 75 students" in first
     more = re.search(r'<tr id="grid-more" class="grid-more" hx-get="([^"]+)"', first)
-    assert more and more.group(1) == f"{url}?from=30"
+    last_shown = _enrollment_of(lecture_id, "Student 0030")
+    assert more and more.group(1).replace("&amp;", "&") == f"{url}?from=30&after={last_shown}"
     assert 'aria-rowcount="78"' in first  # header, 75 students, two footer rows
 
-    rest = client.get(more.group(1), headers=HTMX).get_data(as_text=True)
+    rest = client.get(more.group(1).replace("&amp;", "&"), headers=HTMX).get_data(as_text=True)
     assert NAME.findall(rest) == [f"Student {n:04d}" for n in range(31, 76)]
     assert len(cell_statuses(rest)) == 45 * 4
     assert "grid-more" not in rest and "<tfoot" not in rest and "<html" not in rest
     assert 'aria-rowindex="32"' in rest.split("</tr>")[0]  # Student 0031 is the 32nd row
     # Without JavaScript the same link is a page of its own.
-    assert client.get(more.group(1)).get_data(as_text=True).startswith("<!doctype html>")
+    assert client.get(more.group(1).replace("&amp;", "&")).get_data(as_text=True).startswith("<!doctype html>")
+
+
+def _enrollment_of(lecture_id: int, name: str) -> int:
+    return db.session.execute(
+        select(Enrollment.id).join(Student, Student.id == Enrollment.student_id)
+        .where(Enrollment.lecture_id == lecture_id, Student.name == name)
+    ).scalar_one()
+
+
+def test_the_next_page_follows_the_last_row_shown_when_the_order_moved_meanwhile(client, academy):
+    """The page holds Student 0001 to 0030. Someone renames Student 0005 so that it sorts after
+    0050. Counted by position, the next page would now start at 0032 and 0031 would never be
+    shown; the next page follows the last row shown instead: 0031 to 0075, with the renamed
+    student once more in its new place (the browser drops the earlier copy, static/grid.js)."""
+    lecture_id = build_lecture(75, 2, 0, 0, seed=8)
+    recompute_lecture(lecture_id)
+    db.session.commit()
+    sign_in(client, academy.users["admin"])
+    first = client.get(f"/lectures/{lecture_id}/").get_data(as_text=True)
+    more = re.search(r'id="grid-more" class="grid-more" hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")
+    renamed = db.session.get(Student, db.session.get(Enrollment, _enrollment_of(lecture_id, "Student 0005")).student_id)
+    renamed.name = "Student 0050b"
+    db.session.commit()
+    rest = NAME.findall(client.get(more, headers=HTMX).get_data(as_text=True))
+    expected = [f"Student {n:04d}" for n in range(31, 76)]
+    assert rest == expected[:20] + ["Student 0050b"] + expected[20:]
+    # A next page whose last row left the list (withdrawn, filtered out) falls back to the position.
+    gone = grid.load_grid(lecture_id, grid.GridQuery(start=30, after=999_999), limit=60)
+    assert gone.start == 30 and gone.rows[0].name == "Student 0032"
 
 
 def test_later_pages_keep_the_search_filter_and_sort(client, academy):
@@ -109,7 +142,7 @@ def test_later_pages_keep_the_search_filter_and_sort(client, academy):
     sign_in(client, academy.users["admin"])
     first = client.get(f"/lectures/{lecture_id}/?sort=completion", headers=HTMX).get_data(as_text=True)
     more = re.search(r'id="grid-more" class="grid-more" hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")
-    assert more == f"/lectures/{lecture_id}/?sort=completion&from=30"
+    assert more == f"/lectures/{lecture_id}/?sort=completion&from=30&after={everyone.rows[29].enrollment_id}"
     rest = client.get(more, headers=HTMX).get_data(as_text=True)
     assert NAME.findall(first) + NAME.findall(rest) == expected
 
