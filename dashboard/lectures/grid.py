@@ -305,8 +305,8 @@ class GridQuery:
             risk=risk if risk in RISK_LEVELS else None,
             sort=sort if sort in SORTS else "name",
             withdrawn=args.get("withdrawn") in ("1", "true", "on"),
-            start=min(int(start), MAX_START) if _digits(start) else 0,
-            after=int(after) if _digits(after) and 0 < int(after) <= MAX_ID else None,
+            start=(MAX_START if len(start) > 7 else min(int(start), MAX_START)) if _digits(start) else 0,
+            after=int(after) if _digits(after) and len(after) <= 10 and 0 < int(after) <= MAX_ID else None,
         )
 
     def url_args(self, **changes: Any) -> dict[str, Any]:
@@ -318,8 +318,8 @@ class GridQuery:
 
 
 def _digits(text: str) -> bool:
-    """ASCII digits short enough to be an id or a position (a longer run is not a number we use)."""
-    return text.isascii() and text.isdigit() and len(text) <= 12
+    """ASCII digits, as an id or a position is written (never read past a few thousand digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 1000
 
 
 def lecture_title(lecture_id: int) -> str | None:

@@ -27,6 +27,13 @@ def test_page_start_from_the_query_string():
     for strange in ("", "-5", "x", "1.5", "٣"):
         assert GridQuery.from_args(MultiDict({"from": strange})).start == 0
     assert GridQuery.from_args(MultiDict({"from": "9" * 30})).start == 1_000_000
+    assert GridQuery.from_args(MultiDict({"from": "9" * 5000})).start == 0  # not read as a number at all
+
+
+def test_the_anchor_row_from_the_query_string():
+    assert GridQuery.from_args(MultiDict({"from": "30", "after": "417"})).after == 417
+    for strange in ("", "0", "-5", "x", "٣", "2147483648", "9" * 5000):
+        assert GridQuery.from_args(MultiDict({"after": strange})).after is None
 
 
 def test_url_args_leave_the_defaults_out():
