@@ -4,7 +4,7 @@ Each resource is described once (ListSpec): the joined select that carries every
 serializer needs (student name, lecture id, usernames — so a page costs one query and its count
 one more, whatever its size), its filters, search columns, ordering fields and default order,
 as in the seed's filters and viewsets (SPEC §8). Query arguments arrive as plain text; a bad
-one raises InvalidQuery naming the parameter, a page past the end raises PageOutOfRange.
+one raises `errors.Invalid` naming the parameter, a page past the end `errors.NotFound`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.clock import academy_today
+from dashboard.errors import Invalid, NotFound
 from dashboard.extensions import db
 from dashboard.models import (
     MAX_ID,
@@ -42,18 +43,6 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 LIKE_ESCAPE = "\\"
 TRUE_WORDS = {"true": True, "false": False}
-
-
-class InvalidQuery(ValueError):
-    """A query parameter that cannot be understood (answered 400, naming the parameter)."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class PageOutOfRange(LookupError):
-    """A page number past the last page (answered 404)."""
 
 
 @dataclass(frozen=True)
@@ -430,7 +419,7 @@ def parse_bool(value: str, name: str) -> bool:
     """`true` or `false` (any case); anything else is refused."""
     parsed = TRUE_WORDS.get(value.strip().lower())
     if parsed is None:
-        raise InvalidQuery(f"'{name}' must be true or false.", name)
+        raise Invalid("query_not_boolean", name, name=name)
     return parsed
 
 
@@ -439,10 +428,10 @@ def parse_int(value: str, name: str) -> int:
     text = value.strip()
     digits = text[1:] if text[:1] in "+-" else text
     if not digits.isascii() or not digits.isdigit():
-        raise InvalidQuery(f"'{name}' must be a whole number.", name)
+        raise Invalid("query_not_integer", name, name=name)
     number = int(text)
     if abs(number) > MAX_ID:
-        raise InvalidQuery(f"'{name}' is out of range.", name)
+        raise Invalid("query_out_of_range", name, name=name)
     return number
 
 
@@ -472,7 +461,7 @@ def _order_by(spec: ListSpec, ordering: str | None) -> list[ColumnElement[Any]]:
         name = ordering.strip()
         if name.lstrip("-") not in spec.ordering or name.startswith("--"):
             allowed = ", ".join(sorted(spec.ordering))
-            raise InvalidQuery(f"'ordering' must be one of {allowed}, optionally prefixed with '-'.", "ordering")
+            raise Invalid("query_ordering", "ordering", allowed=allowed)
         names = (name,)
     clauses = []
     for name in names:
@@ -523,7 +512,7 @@ def page_numbers(args: Mapping[str, str]) -> tuple[int, int]:
     raw_size = args.get("page_size")
     page_size = DEFAULT_PAGE_SIZE if raw_size in (None, "") else parse_int(raw_size, "page_size")
     if page_size < 1:
-        raise InvalidQuery("'page_size' must be at least 1.", "page_size")
+        raise Invalid("query_page_size", "page_size")
     return page, min(page_size, MAX_PAGE_SIZE)
 
 
@@ -553,11 +542,11 @@ def _refuse_unknown_parameters(spec: ListSpec, args: Mapping[str, str]) -> None:
     known = {*LIST_PARAMETERS, "include_withdrawn", *spec.filters}
     for name in args:
         if name not in known:
-            raise InvalidQuery(f"Unknown parameter '{name}'; this list takes {', '.join(sorted(known))}.", name)
+            raise Invalid("query_unknown_parameter", name, name=name, known=", ".join(sorted(known)))
 
 
 def plan_list(resource: str, args: Mapping[str, str], visible: set[int] | None) -> ListPlan:
-    """Read a list's query arguments (InvalidQuery on a bad one, PageOutOfRange for a page below 1).
+    """Read a list's query arguments (`Invalid` naming a bad one, `NotFound` for a page below 1).
 
     `visible` is None for every lecture, else the ids of the lectures the caller may read.
     """
@@ -567,19 +556,19 @@ def plan_list(resource: str, args: Mapping[str, str], visible: set[int] | None) 
     conditions = _conditions(spec, args, visible)
     order = _order_by(spec, args.get("ordering"))
     if page < 1:
-        raise PageOutOfRange(page)
+        raise NotFound("page_out_of_range")
     raw_lecture = args.get("lecture") if "lecture" in spec.filters else None
     lecture_id = parse_int(raw_lecture, "lecture") if raw_lecture not in (None, "") else None
     return ListPlan(spec, tuple(conditions), tuple(order), page, page_size, visible, lecture_id)
 
 
 def fetch_page(plan: ListPlan) -> Page:
-    """Run a planned list: one query for the count, one for the page (PageOutOfRange past the end)."""
+    """Run a planned list: one query for the count, one for the page (`NotFound` past the end)."""
     statement = plan.spec.select().where(*plan.conditions)
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     last_page = max(1, -(-count // plan.page_size))
     if plan.page > last_page:
-        raise PageOutOfRange(plan.page)
+        raise NotFound("page_out_of_range")
     offset = (plan.page - 1) * plan.page_size
     rows = list(db.session.execute(statement.order_by(*plan.order).limit(plan.page_size).offset(offset)))
     return Page(count=count, page=plan.page, page_size=plan.page_size, rows=rows)

@@ -19,7 +19,7 @@ from dashboard.accounts import access
 from dashboard.accounts.access import visible_lecture_ids
 from dashboard.errors import Forbidden, Invalid, NotFound
 from dashboard.extensions import db
-from dashboard.listing import InvalidQuery, Page, PageOutOfRange, page_numbers, parse_bool, parse_int
+from dashboard.listing import Page, page_numbers, parse_bool, parse_int
 from dashboard.models import (
     MAX_ID,
     Attempt,
@@ -192,7 +192,7 @@ def needs_review_condition():
 
 def list_scans(user: User, args: Mapping[str, str]) -> Page:
     """The scans the caller may see, oldest first: filters `needs_review` (true/false), `exam_id`,
-    `enrollment_id`, `status`; paginated like every list (InvalidQuery, PageOutOfRange)."""
+    `enrollment_id`, `status`; paginated like every list (`Invalid`, `NotFound`)."""
     page, page_size = page_numbers(args)
     statement = _scan_select()
     condition = visible_condition(visible_lecture_ids(user))
@@ -209,13 +209,13 @@ def list_scans(user: User, args: Mapping[str, str]) -> Page:
     raw = args.get("status")
     if raw not in (None, ""):
         if raw not in ("pending", "failed", "needs_review", "graded"):
-            raise InvalidQuery("'status' must be pending, failed, needs_review or graded.", "status")
+            raise Invalid("query_scan_status", "status")
         statement = statement.where(OmrScan.status == raw)
     if page < 1:
-        raise PageOutOfRange(page)
+        raise NotFound("page_out_of_range")
     count = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     if page > max(1, -(-count // page_size)):
-        raise PageOutOfRange(page)
+        raise NotFound("page_out_of_range")
     rows = list(db.session.execute(statement.order_by(OmrScan.id).limit(page_size).offset((page - 1) * page_size)))
     return Page(count=count, page=page, page_size=page_size, rows=rows)
 

@@ -87,7 +87,7 @@ def load_history(filters: RiskFilters, lectures: list[tuple[int, str]],
                  visible: set[int] | None) -> queries.FilteredPage:
     """One page of the risk log among the `visible` lectures, newest first, after refreshing the
     lectures it may show that are stale; `lectures` (from `load_lectures`) names each row's
-    lecture. A page past the end raises `queries.PageOutOfRange`."""
+    lecture. A page past the end raises `errors.NotFound`."""
     plan = queries.plan_list("risk-logs", filters.list_args(), visible)
     queries.refresh_stale(visible, plan.lecture_id)
     page = queries.fetch_page(plan)

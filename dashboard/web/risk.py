@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from dashboard.accounts.access import role_required, visible_lecture_ids
 from dashboard.models import RISK_RULES
-from dashboard.listing import PageOutOfRange
+from dashboard.errors import NotFound
 from dashboard.progress.risk_history import LEVELS, RiskFilters, load_history, load_lectures
 from dashboard.web.ui import is_htmx
 
@@ -30,7 +30,7 @@ def index():
     lectures = load_lectures(visible)
     try:
         history = load_history(filters, lectures, visible)
-    except PageOutOfRange:
+    except NotFound:
         abort(404)
     if is_htmx() and not request.headers.get("HX-History-Restore-Request"):
         return render_template("risk/_history.html", history=history)

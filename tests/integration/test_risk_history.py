@@ -19,7 +19,7 @@ from sqlalchemy import select
 from dashboard.progress import risk_history
 from dashboard.extensions import db
 from dashboard.models import Lecture, RiskLog
-from dashboard.listing import PageOutOfRange
+from dashboard.errors import NotFound
 from dashboard.progress.risk_history import RiskFilters, load_history, load_lectures
 
 from tests.factories import Academy, build_academy
@@ -146,7 +146,7 @@ def test_pages_and_a_page_past_the_end(logs, monkeypatch):
     assert [[row.log.id for row in page.rows] for page in pages] == [every[:3], every[3:]]
     assert [page.has_next for page in pages] == [True, False]
     assert all(page.count == 4 for page in pages)
-    with pytest.raises(PageOutOfRange):
+    with pytest.raises(NotFound):
         history(RiskFilters(page=3))
     assert history(RiskFilters(page=1), set()).rows == []  # an empty history still has its first page
 

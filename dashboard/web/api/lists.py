@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 
 from dashboard import listing as queries
 from dashboard.web.api import resources
-from dashboard.web.api.errors import not_found, validation_error
+from dashboard.web.api.errors import not_found
 
 
 def list_response(resource: str, visible: set[int] | None):
@@ -17,15 +17,10 @@ def list_response(resource: str, visible: set[int] | None):
 
     Lists of derived rows first recompute the lectures they may show that are stale (SPEC §7).
     """
-    try:
-        plan = queries.plan_list(resource, request.args, visible)
-        if plan.spec.derived:
-            queries.refresh_stale(visible, plan.lecture_id)
-        page = queries.fetch_page(plan)
-    except queries.InvalidQuery as exc:
-        raise validation_error(str(exc), exc.field) from None
-    except queries.PageOutOfRange:
-        raise not_found("Invalid page.") from None
+    plan = queries.plan_list(resource, request.args, visible)
+    if plan.spec.derived:
+        queries.refresh_stale(visible, plan.lecture_id)
+    page = queries.fetch_page(plan)
     return jsonify(page_of(page, resources.LISTED[resource].dump))
 
 

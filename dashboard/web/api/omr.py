@@ -12,14 +12,7 @@ from flask import jsonify, request
 
 from dashboard.errors import Forbidden
 from dashboard.omr import intake as omr
-from dashboard.listing import InvalidQuery, PageOutOfRange
-from dashboard.web.api import (
-    bp,
-    current_api_user,
-    json_body,
-    not_found,
-    validation_error,
-)
+from dashboard.web.api import bp, current_api_user, json_body
 from dashboard.web.api.lists import page_of
 from dashboard.web.api.resources import OMR_SCAN
 
@@ -43,12 +36,7 @@ def omr_scan_register():
 @bp.get("/omr-scans/")
 def omr_scan_list():
     """Scans the caller may see; `needs_review`, `exam_id`, `enrollment_id`, `status`, `page`, `page_size`."""
-    try:
-        page = omr.list_scans(current_api_user(), request.args)
-    except InvalidQuery as exc:
-        raise validation_error(str(exc), exc.field) from None
-    except PageOutOfRange:
-        raise not_found("Invalid page.") from None
+    page = omr.list_scans(current_api_user(), request.args)
     return jsonify(page_of(page, OMR_SCAN.dump))
 
 
