@@ -234,6 +234,11 @@ TEXTS: dict[str, Any] = {
     "no_such_date": _l("This date does not exist."),
     "removed_meanwhile": _l("Something this change needs was removed meanwhile; reload the page."),
     "import_problem": _l("This change was refused: {message}"),
+    # signing in
+    "login_invalid": _l("Invalid username or password."),
+    "login_deactivated": _l("This account is deactivated. Ask an administrator."),
+    "login_throttled": _l("Too many failed sign-in attempts. Try again in %(n)s minutes."),
+    "login_throttled_one": _l("Too many failed sign-in attempts. Try again in 1 minute."),
     # list query parameters (SPEC §8)
     "query_not_boolean": _l("'{name}' must be true or false."),
     "query_not_integer": _l("'{name}' must be a whole number."),

@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.accounts import passwords, sessions
 from dashboard.clock import now
-from dashboard.errors import Conflict, Invalid, NotFound
+from dashboard.errors import Conflict, Invalid, NotFound, describe
 from dashboard.extensions import db
 from dashboard.models import MAX_ID, ROLES, ApiToken, Lecture, LoginFailure, TeacherLecture, User
 
@@ -47,12 +47,18 @@ MAX_TOKEN_DAYS = 3650
 
 
 class LoginRefused(Exception):
-    """A login that did not succeed; `throttled` tells a block apart from bad credentials."""
+    """A login that did not succeed: why (a reason of errors.TEXTS, worded in the reader's
+    language by `message`), and whether it was a block (`throttled`) rather than bad credentials."""
 
-    def __init__(self, message: str, throttled: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str, throttled: bool = False, **params) -> None:
+        self.reason = reason
+        self.params = params
         self.throttled = throttled
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return describe(Invalid(self.reason, **self.params))
 
 
 # ---------------------------------------------------------------- users
@@ -363,18 +369,15 @@ def authenticate(username: str, password: str, address: str | None) -> User:
     wait = max(_throttled_for(key, moment, limit) for key, limit in limits.items())
     if wait:
         minutes = math.ceil(wait.total_seconds() / 60)
-        raise LoginRefused(
-            f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-            throttled=True,
-        )
+        raise LoginRefused("login_throttled_one" if minutes == 1 else "login_throttled", throttled=True, n=minutes)
     user = user_by_username(username) if username else None
     # Hash even for an unknown name, so the response time does not reveal which names exist.
     valid = check_password(user, password or "") if user else check_password_hash(_decoy_hash(), password or "")
     if not valid:
         _record_failure(keys, moment)
-        raise LoginRefused("Invalid username or password.")
+        raise LoginRefused("login_invalid")
     if not user.is_active:
-        raise LoginRefused("This account is deactivated. Ask an administrator.")
+        raise LoginRefused("login_deactivated")
     db.session.execute(delete(LoginFailure).where(LoginFailure.key.in_([keys[0], _account_key(username)])))
     if passwords.needs_rehash(user.password_hash):
         # The one moment the password is known: re-make its hash with today's parameters.

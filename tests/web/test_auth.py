@@ -177,6 +177,15 @@ def test_wrong_password_is_refused_with_a_message(client):
     assert client.get("/").status_code == 302
 
 
+def test_a_refused_sign_in_is_worded_in_the_readers_language(client):
+    make_user("alice", "right password")
+    token = csrf_from(client)
+    response = client.post("/login", data={"username": "alice", "password": "wrong", "csrf_token": token},
+                           headers={"Accept-Language": "ko"})
+    assert response.status_code == 401
+    assert "아이디 또는 비밀번호가 올바르지 않습니다." in response.get_data(as_text=True)
+
+
 def test_deactivated_users_session_stops_at_once(client):
     make_user("boss", "boss password", "admin")
     alice = make_user("alice", "right password")
