@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -68,7 +69,7 @@ def logout():
     user_sessions.end_key(session.get(SESSION_KEY))
     logout_user()
     _fresh_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -128,7 +129,7 @@ def _unauthorized():
     if request.headers.get("HX-Request") == "true":
         # An htmx swap would put the login page inside a fragment; make the browser navigate.
         return "", 401, {"HX-Redirect": login_url}
-    flash("Please sign in to see this page.", "info")
+    flash(_("Please sign in to see this page."), "info")
     return redirect(login_url)
 
 
