@@ -83,14 +83,20 @@ def test_the_grid_is_one_tab_stop_moved_by_the_arrow_keys(page, live_url, academ
     assert focused(page)["enrollment"] == str(jisoo.id) and focused(page)["session"] == str(week3.id)
 
 
-def test_the_grid_opens_scrolled_to_the_current_session(page, live_url, academy):
-    """Forty weekly sessions, the current one 38th: at a tablet's width it starts out of view."""
-    lecture_id = build_lecture(3, 40, 0, 0, seed=5)
+def _open_synthetic_grid(page, live_url, students: int, sessions: int, seed: int, width: int, height: int) -> int:
+    """A synthetic lecture (no exams or homework), fresh, its grid open for an admin."""
+    lecture_id = build_lecture(students, sessions, 0, 0, seed=seed)
     recompute_lecture(lecture_id)
     db.session.commit()
-    page.set_viewport_size({"width": 820, "height": 1000})
+    page.set_viewport_size({"width": width, "height": height})
     sign_in(page, live_url, "admin")
     page.goto(live_url + f"/lectures/{lecture_id}/")
+    return lecture_id
+
+
+def test_the_grid_opens_scrolled_to_the_current_session(page, live_url, academy):
+    """Forty weekly sessions, the current one 38th: at a tablet's width it starts out of view."""
+    _open_synthetic_grid(page, live_url, 3, 40, seed=5, width=820, height=1000)
     current = page.locator("thead th[data-current]")
     expect(current.locator(".order")).to_have_text("38")
     page.wait_for_function("document.querySelector('.grid-scroll').scrollLeft > 0")
@@ -162,12 +168,7 @@ def test_a_row_renamed_while_the_teacher_scrolls_is_shown_once_in_its_new_place(
     """While the first 30 rows are on screen, Student 0005 is renamed so that it sorts after 0050:
     the next page follows the last row shown (0031 comes, nothing is skipped) and brings the
     renamed row again; the browser keeps that fresh copy and drops the earlier one."""
-    lecture_id = build_lecture(75, 3, 0, 0, seed=12)
-    recompute_lecture(lecture_id)
-    db.session.commit()
-    page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, live_url, "admin")
-    page.goto(live_url + f"/lectures/{lecture_id}/")
+    lecture_id = _open_synthetic_grid(page, live_url, 75, 3, seed=12, width=1280, height=800)
     expect(page.locator("table.grid tbody tr[id^='row-']")).to_have_count(grid.FIRST_PAGE)
     renamed = next(row for row in grid.load_grid(lecture_id).rows if row.name == "Student 0005")
     db.session.get(Student, renamed.student_id).name = "Student 0050b"
