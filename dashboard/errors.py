@@ -37,6 +37,7 @@ TEXTS: dict[str, Any] = {
     "unknown_field": _l("Unknown field."),
     "read_only": _l("This field cannot be changed."),
     "unknown_reference": _l("No {kind} with id {id}."),
+    "alias_conflict": _l("Give {name} or {alias}, not both with different values."),
     "not_in_lecture": _l("This {kind} does not belong to the lecture."),
     "bad_date": _l("Enter a date as YYYY-MM-DD."),
     "bad_time": _l("Enter a date and time (ISO 8601)."),

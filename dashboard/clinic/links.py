@@ -97,6 +97,14 @@ def _clean_memo(value: Any, required: bool) -> str | None:
     return value
 
 
+def key_given(data: Mapping[str, Any], name: str, alias: str) -> str:
+    """Which of a field's two accepted names a body uses (`name` when it uses neither). Both, with
+    different values, is refused naming the alias: which one was meant cannot be told."""
+    if name in data and alias in data and data[name] != data[alias]:
+        raise Invalid("alias_conflict", alias, name=name, alias=alias)
+    return name if name in data or alias not in data else alias
+
+
 def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
     """A person's clinic request: `{"enrollment_id", "session", "reason", "memo"}` (SPEC §6).
 
@@ -108,7 +116,7 @@ def request_clinic(user: User, data: Mapping[str, Any]) -> ClinicLink:
         raise Forbidden("clinic_reason_forbidden", choice=reason)
     if reason not in REQUEST_ROLES and user.role not in REQUEST_ROLES["MANUAL_REQUEST"]:
         raise Forbidden("clinic_request_forbidden")
-    session_key = "session" if "session" in data or "session_id" not in data else "session_id"
+    session_key = key_given(data, "session", "session_id")
     enrollment_id = _id_value(data, "enrollment_id")
     session_id = _id_value(data, session_key)
     enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id is not None else None

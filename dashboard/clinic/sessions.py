@@ -32,6 +32,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm.util import identity_key
 
 from dashboard.accounts.access import visible_lecture_ids
+from dashboard.clinic.links import key_given
 from dashboard.clock import now, parse_input_time
 from dashboard.errors import Conflict, Forbidden, Invalid, NotFound
 from dashboard.extensions import db
@@ -188,11 +189,10 @@ def _teacher(value: Any, name: str) -> int | None:
     return user_id
 
 
-def _pick(data: Mapping[str, Any], *names: str) -> tuple[str, Any] | None:
-    for name in names:
-        if name in data:
-            return name, data[name]
-    return None
+def _pick(data: Mapping[str, Any], name: str, alias: str) -> tuple[str, Any] | None:
+    """The field under whichever of its two accepted names the body uses, or None."""
+    key = key_given(data, name, alias)
+    return (key, data[key]) if key in data else None
 
 
 def _read_session(data: Mapping[str, Any], current: ClinicSession | None) -> dict[str, Any]:
