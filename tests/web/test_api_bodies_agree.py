@@ -19,7 +19,7 @@ from dashboard.models import AuditLog
 from dashboard.web.api import resources
 from tests.factories import build_academy
 
-from .test_openapi import call, doc  # noqa: F401  (doc: the served document, a fixture)
+from .test_openapi import call
 
 
 @pytest.fixture

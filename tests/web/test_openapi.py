@@ -45,13 +45,6 @@ def _is_date(value: object) -> bool:
 
 
 @pytest.fixture
-def doc(client) -> dict[str, Any]:
-    response = client.get("/api/openapi.json")
-    assert response.status_code == 200
-    return response.get_json()
-
-
-@pytest.fixture
 def academy(app):
     academy = build_academy()
     # Committed: the client shares this session, and a refused request rolls back what is not.
