@@ -168,27 +168,31 @@ def _recompute(scope: Scope, day_checked: bool) -> int:
     with _gc_paused():
         # The facts and the plans are freed when `_load_and_write` returns, before the collector
         # runs again: it never walks them.
-        recomputed = _load_and_write(scope, day_checked)
-        if recomputed is None:
-            return 0
-    # Guardians hear of a risk level that rose (or stop hearing of one that fell): SPEC §14.
-    outbox.after_recompute(scope.lecture_id, scope.enrollment_ids)
+        recomputed, risk_may_have_moved = _load_and_write(scope, day_checked)
+    if risk_may_have_moved:
+        # Guardians hear of a risk level that rose (or stop hearing of one that fell): SPEC §14.
+        # Their notices follow every recompute, so only a lecture progress written anew can have
+        # moved away from its notice; a recompute that rewrote none skips the check.
+        outbox.after_recompute(scope.lecture_id, frozenset(risk_may_have_moved))
     return recomputed
 
 
-def _load_and_write(scope: Scope, day_checked: bool) -> int | None:
-    """Load the scope's facts, plan and write; None when the lecture has no policy (no lecture)."""
+def _load_and_write(scope: Scope, day_checked: bool) -> tuple[int, list[int]]:
+    """Load the scope's facts, plan and write: the session-progress rows recomputed, and the
+    enrollments whose lecture progress was written anew (nothing for a lecture without a policy)."""
     facts = Facts.load(scope, None if day_checked else academy_today())
     if facts.policy is None:
-        return None
+        return 0, []
     if facts.stale:  # a caller that changed inputs without `lock_lecture` first
         recompute_day(scope.lecture_id)
         facts = Facts.load(scope, None)
     writer = Writer(scope, facts, now())
     if writer.needs_widening():
-        # Recompute every session of the scope's enrollments (repairs cells never computed).
-        return _recompute(Scope(scope.lecture_id, scope.enrollment_ids, None), day_checked=True)
-    return writer.run()
+        # Recompute every session of the scope's enrollments (repairs cells never computed; that
+        # recompute brings the guardians' notices along itself).
+        return _recompute(Scope(scope.lecture_id, scope.enrollment_ids, None), day_checked=True), []
+    recomputed = writer.run()
+    return recomputed, writer.lecture_changed
 
 
 @contextmanager

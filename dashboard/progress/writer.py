@@ -123,6 +123,9 @@ class Writer:
         self.stamp_ahead = scope.enrollment_ids is None and scope.session_ids is None
         self.unchanged_cell_ids: list[int] = []
         self.unchanged_lecture_ids: list[int] = []
+        # Enrollments whose lecture progress was written anew: the only ones whose risk level can
+        # have moved (guardians' risk notices follow it: `outbox.after_recompute`).
+        self.lecture_changed: list[int] = []
         # A scope of scattered cells: each enrollment's sessions among the scope's.
         self._cell_sessions: dict[int, list[rules.SessionInfo]] | None = None
         if scope.cells is not None:
@@ -382,6 +385,7 @@ class Writer:
             return
         stamp = self.stamp
         rows.append(values + (fingerprint, stamp, stamp, enrollment.id, self.scope.lecture_id, stamp))
+        self.lecture_changed.append(enrollment.id)
         for finding in rules.risk_findings(outcome):
             findings.append((enrollment.id, finding.session_id, finding.risk_level, finding.rule, finding.reason,
                              self._json(finding.meta), stamp, stamp))

@@ -111,7 +111,31 @@ def measure(count_queries, students: int, sessions: int) -> dict[str, int]:
 def test_query_counts_are_flat_from_5x5_to_50x20(app, count_queries):
     small = measure(count_queries, 5, 5)
     large = measure(count_queries, 50, 20)
+    # The budget for one edit, lock included: 10, and 2 more for the guardians' risk messages
+    # (parents.outbox.after_recompute: find the risk levels that moved, move the notices) when
+    # the edit wrote the student's lecture progress anew — here it depends on the random marks.
+    for counts in (small, large):
+        assert counts.pop("single cell") in (10, 12), counts
     assert small == large, (small, large)
-    # The budget for one edit, lock included: 10, and 2 for the guardians' risk messages
-    # (parents.outbox.after_recompute: find the risk levels that moved, move the notices).
-    assert large["single cell"] <= 12, large
+
+
+def test_an_edit_that_leaves_the_lecture_progress_as_it_was_skips_the_guardians_check(app, count_queries):
+    """A video rate moved from 100 % to 95 % (the policy asks 90 %): the cell is computed and
+    rewritten, its completion and the student's lecture progress stay as they were, so no risk level
+    can have moved and the guardians' notices are not read: at most the edit's 10 statements, none
+    of them on risk_notice. The same edit to 0 % stops the cell being completed: the lecture
+    progress is written anew and the notices are checked (the 2 statements on risk_notice)."""
+    lecture_id, enrollment_ids, session_ids = build(5, 5)
+    recompute_lecture(lecture_id)
+    enrollment_id, session_id = enrollment_ids[0], session_ids[0]
+    counts = {}
+    for rate in (100, 95, 0):
+        db.session.execute(update(Activity).where(Activity.enrollment_id == enrollment_id,
+                                                  Activity.session_id == session_id)
+                           .values(attendance="online", video_rate=rate))
+        with count_queries() as counter:
+            lock_lecture(lecture_id)
+            recompute(Scope(lecture_id, frozenset({enrollment_id}), frozenset({session_id})))
+        counts[rate] = [statement for statement in counter.statements]
+    assert len(counts[95]) <= 10 and not any("risk_notice" in statement for statement in counts[95])
+    assert sum("risk_notice" in statement for statement in counts[0]) == 2
