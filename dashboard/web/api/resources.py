@@ -226,7 +226,7 @@ CLINIC_LINK_REQUEST = Body(
     "ClinicLinkRequest", "A person's clinic request; `session` (or `session_id`) is required too.", [
         field("enrollment_id", ID),
         field("session", ID, "a session of the enrollment's lecture"),
-        field("session_id", ID, "accepted for `session`"),
+        field("session_id", ID, "accepted for `session` (both, with different values, is refused)"),
         field("reason", choice(MANUAL_REASONS), "TEACHER_RECOMMEND: admin or the lecture's teacher only"),
         field("memo", text(MEMO_MAX_LENGTH, min_length=1)),
     ], required=("enrollment_id", "reason", "memo"), checked_by_service=True)
@@ -262,10 +262,10 @@ _CLINIC_SESSION_INPUT = [
     field("room", text(ROOM_MAX_LENGTH), null=True),
     field("capacity", integer(1, 10_000)),
     field("lecture", ID, "null: open to every lecture", null=True),
-    field("lecture_id", ID, "accepted for `lecture`", null=True),
+    field("lecture_id", ID, "accepted for `lecture` (both, with different values, is refused)", null=True),
     field("teacher", json_value({"anyOf": [{"type": "string"}, ID.schema, {"type": "null"}]}),
           "the teaching user's username (or id)"),
-    field("teacher_id", ID, "accepted for `teacher`", null=True),
+    field("teacher_id", ID, "accepted for `teacher` (both, with different values, is refused)", null=True),
     field("note", text(NOTE_MAX_LENGTH), null=True),
 ]
 CLINIC_SESSION_CREATE = Body("ClinicSessionCreate", "A new clinic session.", _CLINIC_SESSION_INPUT,
