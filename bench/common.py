@@ -136,3 +136,12 @@ def run_from_command_line(description: str, run: Callable[..., None], repeats: i
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     on_each_database(args.only, run, args.repeats)
+
+
+def sign_in_browser(page, base: str, username: str, password: str) -> None:
+    """Sign `username` in through the login form in a Playwright page (the browser benches)."""
+    page.goto(base + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/")

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,7 +38,9 @@ from dashboard import create_app  # noqa: E402
 from dashboard.accounts import users as accounts  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from dashboard.models import Activity, Attempt, HomeworkSubmission  # noqa: E402
-from tests.factories import enroll, make_exam, make_homework, make_lecture, make_session, make_user  # noqa: E402
+from dashboard.importer import import_snapshot  # noqa: E402
+
+from bench.common import sign_in_browser  # noqa: E402
 
 STUDENTS = 30
 FLOWS = ("column, typed", "column, pasted", "panel")
@@ -94,17 +95,21 @@ def the_test(index: int) -> tuple[str, int, int]:
 
 
 def build() -> dict:
-    lecture = make_lecture("Weekly test")
-    make_session(lecture, 1, date(2026, 3, 23))
-    week = make_session(lecture, 2, date(2026, 3, 30))
-    exam = make_exam([week], pass_score=60, title="Weekly test 2")
-    homework = make_homework(week)
-    enrollments = [enroll(f"Student {n:02d}", lecture) for n in range(1, STUDENTS + 1)]
-    teacher = make_user("teacher", "teacher", (lecture,))
-    accounts.reset_password(teacher, PASSWORD)
+    """The weekly test's lecture — two sessions, the second with an exam and a homework, STUDENTS
+    enrolled — written through the snapshot importer, and its teacher."""
+    students = range(1, STUDENTS + 1)
+    import_snapshot({
+        "lectures": [{"id": 1, "title": "Weekly test"}],
+        "sessions": [{"id": 1, "lecture_id": 1, "order": 1, "title": "Week 1", "date": "2026-03-23"},
+                     {"id": 2, "lecture_id": 1, "order": 2, "title": "Week 2", "date": "2026-03-30"}],
+        "exams": [{"id": 1, "title": "Weekly test 2", "session_ids": [2], "pass_score": 60, "max_score": 100}],
+        "homeworks": [{"id": 1, "session_id": 2, "title": "Worksheet", "max_score": 100}],
+        "students": [{"id": n, "name": f"Student {n:02d}"} for n in students],
+        "enrollments": [{"id": n, "student_id": n, "lecture_id": 1} for n in students],
+    }, audit_import=False)
+    accounts.create_user("teacher", PASSWORD, "teacher", [1], check_policy=False)
     db.session.commit()
-    return {"lecture": lecture.id, "session": week.id, "exam": exam.id, "homework": homework.id,
-            "enrollments": [e.id for e in enrollments]}
+    return {"lecture": 1, "session": 2, "exam": 1, "homework": 1, "enrollments": list(students)}
 
 
 def column_flow(page, base: str, ids: dict, paste: bool) -> Effort:
@@ -184,11 +189,7 @@ def one_run(browser, app, base: str, flow: str) -> Effort:
         db.create_all()
         ids = build()
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(base + "/")
-    page.get_by_label("Username").fill("teacher")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/")
+    sign_in_browser(page, base, "teacher", PASSWORD)
     if flow == "panel":
         effort = panel_flow(page, base, ids)
     else:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from bench.common import analyze_on_postgresql, on_each_database  # noqa: E402
+from bench.common import analyze_on_postgresql, on_each_database, sign_in_browser  # noqa: E402
 from dashboard import create_app  # noqa: E402
 from dashboard.accounts import users as accounts  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
@@ -74,11 +74,7 @@ def run(url: str, label: str, repeats: int, verbose: bool = False, sizes=SIZES) 
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                     page = browser.new_page(viewport={"width": 1366, "height": 900})
-                    page.goto(base + "/login")
-                    page.get_by_label("Username").fill("bench-admin")
-                    page.get_by_label("Password").fill(PASSWORD)
-                    page.get_by_role("button", name="Sign in").click()
-                    page.wait_for_url(base + "/")
+                    sign_in_browser(page, base, "bench-admin", PASSWORD)
                     for (students, sessions), lecture_id in lectures.items():
                         page.goto(f"{base}/lectures/{lecture_id}/")  # warm up: templates, caches
                         figures = []

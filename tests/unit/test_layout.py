@@ -80,3 +80,15 @@ def test_modules_stay_readable():
     assert too_long == []
     top_level = [path for path in DASHBOARD.glob("*.py")]
     assert len(top_level) <= 16, sorted(path.name for path in top_level)
+
+
+def test_the_benchmarks_do_not_import_the_tests():
+    """bench/ builds its academies with the product's own code (dashboard.synthetic, the snapshot
+    importer): the test suite may change its helpers without breaking a benchmark."""
+    offenders = []
+    for path in sorted((DASHBOARD.parent / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {name}" for name in names if name == "tests" or name.startswith("tests.")]
+    assert offenders == []
