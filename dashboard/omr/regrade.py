@@ -8,21 +8,12 @@ from collections.abc import Mapping
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import (
-    AnswerFact,
-    Attempt,
-    Enrollment,
-    Exam,
-    ExamSession,
-    LectureSession,
-    OmrScan,
-    User,
-)
+from dashboard.models import AnswerFact, Attempt, Exam, OmrScan, User
 from dashboard.omr import grading as rules
 from dashboard.omr.attempts import audit_scan, facts_of, scan_state, write_facts
 from dashboard.errors import Conflict
 from dashboard.omr.scans import answer_key, corrections_of, current_grading, exam_lecture_ids
-from dashboard.progress.recompute import Scope, lock_lecture, recompute
+from dashboard.progress.recompute import lock_lecture, recompute_exam
 
 
 def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool = True) -> int:
@@ -80,7 +71,7 @@ def regrade_exam(exam_id: int, user: User | None = None, recompute_changes: bool
         db.session.flush()
         audit_scan("omr_scan.regrade", scan, before, scan_state(scan), user)
     if recompute_changes and changed_enrollments:
-        _recompute_exam_enrollments(exam_id, set(changed_enrollments))
+        recompute_exam(exam_id, frozenset(changed_enrollments))
     return regraded
 
 
@@ -88,24 +79,3 @@ def _facts_differ(grading: rules.Grading, stored: Mapping[int, AnswerFact]) -> b
     wanted = {a.question: (a.is_correct, a.invalid_reason, a.detected) for a in grading.answers}
     have = {q: (f.is_correct, f.invalid_reason, f.detected) for q, f in stored.items()}
     return wanted != have
-
-
-def _recompute_exam_enrollments(exam_id: int, enrollment_ids: set[int]) -> None:
-    rows = db.session.execute(
-        select(Enrollment.lecture_id, Enrollment.id).where(Enrollment.id.in_(sorted(enrollment_ids)))
-    ).all()
-    by_lecture: dict[int, set[int]] = defaultdict(set)
-    for lecture_id, enrollment_id in rows:
-        by_lecture[lecture_id].add(enrollment_id)
-    sessions = db.session.execute(
-        select(LectureSession.lecture_id, LectureSession.id)
-        .join(ExamSession, ExamSession.session_id == LectureSession.id)
-        .where(ExamSession.exam_id == exam_id)
-    ).all()
-    sessions_by_lecture: dict[int, set[int]] = defaultdict(set)
-    for lecture_id, session_id in sessions:
-        sessions_by_lecture[lecture_id].add(session_id)
-    for lecture_id in sorted(by_lecture):
-        if sessions_by_lecture.get(lecture_id):
-            lock_lecture(lecture_id)
-            recompute(Scope(lecture_id, frozenset(by_lecture[lecture_id]), frozenset(sessions_by_lecture[lecture_id])))

@@ -25,7 +25,7 @@ from sqlalchemy.orm.util import identity_key
 
 from dashboard.clock import academy_today, now
 from dashboard.extensions import db
-from dashboard.models import ExamSession, Lecture, LectureSession, ProgressPolicy
+from dashboard.models import Enrollment, ExamSession, Lecture, LectureSession, ProgressPolicy
 from dashboard.parents import outbox
 from dashboard.progress import rules
 from dashboard.progress.facts import Facts
@@ -125,7 +125,8 @@ def _set_recomputed_for(lecture_id: int, value, *where) -> None:
 
 
 def recompute_exam(exam_id: int, enrollment_ids: frozenset[int] | None = None) -> int:
-    """Every lecture with a session linked to the exam: those sessions, for the given enrollments or all."""
+    """Every lecture with a session linked to the exam: those sessions, for the given enrollments
+    (only the lectures they are in) or for all."""
     rows = db.session.execute(
         select(LectureSession.lecture_id, LectureSession.id)
         .join(ExamSession, ExamSession.session_id == LectureSession.id)
@@ -134,10 +135,19 @@ def recompute_exam(exam_id: int, enrollment_ids: frozenset[int] | None = None) -
     sessions_by_lecture: dict[int, set[int]] = defaultdict(set)
     for lecture_id, session_id in rows:
         sessions_by_lecture[lecture_id].add(session_id)
+    enrollments_by_lecture: dict[int, set[int]] = defaultdict(set)
+    if enrollment_ids is not None:
+        for lecture_id, enrollment_id in db.session.execute(
+            select(Enrollment.lecture_id, Enrollment.id).where(Enrollment.id.in_(sorted(enrollment_ids)))
+        ):
+            enrollments_by_lecture[lecture_id].add(enrollment_id)
     total = 0
     for lecture_id in sorted(sessions_by_lecture):
+        if enrollment_ids is not None and not enrollments_by_lecture[lecture_id]:
+            continue
+        scope_enrollments = None if enrollment_ids is None else frozenset(enrollments_by_lecture[lecture_id])
         lock_lecture(lecture_id)
-        total += recompute(Scope(lecture_id, enrollment_ids, frozenset(sessions_by_lecture[lecture_id])))
+        total += recompute(Scope(lecture_id, scope_enrollments, frozenset(sessions_by_lecture[lecture_id])))
     return total
 
 
