@@ -179,6 +179,11 @@ def test_a_row_renamed_while_the_teacher_scrolls_is_shown_once_in_its_new_place(
     expect(page.locator(f"#row-{renamed.enrollment_id}")).to_have_count(1)
 
 
+def _wait_for_htmx(page) -> None:
+    """Until no htmx request, swap or settle is under way (a late swap would replace a filled input)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def test_the_footer_follows_an_edit_in_place(page, live_url, academy):
     """Week 3, active students: Minji completed, Jisoo and Park not -> 1/3 = 33 %; Park's video at
     95 completes his -> 2/3 = 67 %. Week 2's quiz: Minji 72.5 and Jisoo 40 -> mean 56.25; Park sits
@@ -203,8 +208,10 @@ def test_the_footer_follows_an_edit_in_place(page, live_url, academy):
 
     cell_link(page, academy.park.id, week2.id).click()
     expect(page.locator("#cell-panel")).to_have_attribute("data-session", str(week2.id))
+    _wait_for_htmx(page)
     score = page.get_by_label("New attempt score")
     score.fill("80")
+    expect(score).to_have_value("80")
     score.press("Enter")
     expect(page.locator("#cell-panel .saved")).to_be_visible()
     expect(mean2).to_have_text("64.17")
